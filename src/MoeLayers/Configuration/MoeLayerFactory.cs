@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Options;
+using MoeLayers.Layers;
+
+namespace MoeLayers.Configuration
+{
+    /// <summary>Default <see cref="IMoeLayerFactory"/>: reads options through <see cref="IOptionsMonitor{TOptions}"/>.</summary>
+    internal sealed class MoeLayerFactory : IMoeLayerFactory
+    {
+        private readonly IOptionsMonitor<MoeLayerOptions> _options;
+
+        public MoeLayerFactory(IOptionsMonitor<MoeLayerOptions> options)
+        {
+            _options = options;
+        }
+
+        public MoeLayerBase Create(string? optionsName = null, string moduleName = "moe") =>
+            Moe.Create(_options.Get(string.IsNullOrEmpty(optionsName) ? Options.DefaultName : optionsName), moduleName);
+    }
+}

@@ -1,0 +1,83 @@
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Routing;
+
+namespace MoeLayers.Configuration
+{
+    /// <summary>
+    /// Everything that defines an MoE layer. A plain options class: bind it from configuration
+    /// (<c>services.AddMoeLayers(configuration.GetSection("Moe"))</c>) or set it in code, then build the layer with
+    /// <see cref="Layers.Moe.Create"/>. <see cref="MoeLayerOptionsValidator"/> checks every field.
+    /// </summary>
+    public sealed class MoeLayerOptions
+    {
+        /// <summary>Model width d (input width of the layer), at least 1.</summary>
+        public int InputDim { get; set; }
+
+        /// <summary>Expert hidden width h, at least 1.</summary>
+        public int HiddenDim { get; set; }
+
+        /// <summary>Output width; 0 means the same as <see cref="InputDim"/>.</summary>
+        public int OutputDim { get; set; }
+
+        /// <summary>Number of experts E, at least 1. Default 8.</summary>
+        public int NumExperts { get; set; } = 8;
+
+        /// <summary>Experts per token k, in [1, E]; must be 1 for <see cref="RouterKind.Switch"/>. Default 2.</summary>
+        public int TopK { get; set; } = 2;
+
+        /// <summary>Routing rule. Default <see cref="RouterKind.TopK"/>.</summary>
+        public RouterKind Router { get; set; } = RouterKind.TopK;
+
+        /// <summary>Softmax/top-k order for <see cref="RouterKind.TopK"/>. Default softmax then top-k.</summary>
+        public TopKOrder TopKOrder { get; set; } = TopKOrder.SoftmaxThenTopK;
+
+        /// <summary>Renormalize the k weights to sum to 1 (softmax-then-top-k only); null means "when k &gt; 1".</summary>
+        public bool? RenormalizeWeights { get; set; }
+
+        /// <summary>Noisy top-k: start the router and noise weights at zero, as in the paper. Default true.</summary>
+        public bool NoisyZeroInit { get; set; } = true;
+
+        /// <summary>Switch: multiplicative input jitter ε in [0, 1). Default 0 (off).</summary>
+        public double SwitchJitter { get; set; }
+
+        /// <summary>Expert hidden activation. Default GELU.</summary>
+        public ExpertActivation Activation { get; set; } = ExpertActivation.Gelu;
+
+        /// <summary>Biases in the expert projections. Default false.</summary>
+        public bool ExpertBias { get; set; }
+
+        /// <summary>Capacity factor in training (&gt; 0), or null for dropless routing (the default).</summary>
+        public double? CapacityFactor { get; set; }
+
+        /// <summary>Capacity factor in evaluation (&gt; 0), or null for dropless evaluation (the default).</summary>
+        public double? EvalCapacityFactor { get; set; }
+
+        /// <summary>Lower bound on the capacity, at least 1. Default 4.</summary>
+        public int MinCapacity { get; set; } = 4;
+
+        /// <summary>Which assignments a full expert keeps. Default by position.</summary>
+        public DropPolicy DropPolicy { get; set; } = DropPolicy.ByPosition;
+
+        /// <summary>Load-balancing loss. Default <see cref="LoadBalancingLossKind.Switch"/>.</summary>
+        public LoadBalancingLossKind LoadBalancingLoss { get; set; } = LoadBalancingLossKind.Switch;
+
+        /// <summary>Coefficient α of the load-balancing loss, ≥ 0. Default 0.01.</summary>
+        public double LoadBalancingCoefficient { get; set; } = 0.01;
+
+        /// <summary>Coefficient β of the router z-loss, ≥ 0; 0 disables it. Default 0.001.</summary>
+        public double ZLossCoefficient { get; set; } = 0.001;
+
+        /// <summary>How experts are run on the dispatched rows. Default automatic.</summary>
+        public DispatchStrategy Dispatch { get; set; } = DispatchStrategy.Auto;
+
+        /// <summary>Compute <see cref="Diagnostics.RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
+        public bool CollectStatistics { get; set; } = true;
+
+        /// <summary>The effective output width.</summary>
+        public int EffectiveOutputDim => OutputDim == 0 ? InputDim : OutputDim;
+
+        /// <summary>A member-wise copy.</summary>
+        public MoeLayerOptions Clone() => (MoeLayerOptions)MemberwiseClone();
+    }
+}

@@ -1,0 +1,63 @@
+using System;
+using System.Collections.Generic;
+using Microsoft.Extensions.Options;
+
+namespace MoeLayers.Configuration
+{
+    /// <summary>
+    /// Validates <see cref="MoeLayerOptions"/>; each failure names the field, the allowed range and the value found.
+    /// Registered by <see cref="MoeServiceCollectionExtensions.AddMoeLayers(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration)"/>
+    /// and used by the layer constructors, which throw <see cref="ArgumentException"/>.
+    /// </summary>
+    public sealed class MoeLayerOptionsValidator : IValidateOptions<MoeLayerOptions>
+    {
+        /// <inheritdoc />
+        public ValidateOptionsResult Validate(string? name, MoeLayerOptions options)
+        {
+            var failures = Failures(options);
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+
+        /// <summary>Throws an <see cref="ArgumentException"/> listing every invalid field.</summary>
+        /// <param name="options">The options to check.</param>
+        /// <param name="paramName">Parameter name reported in the exception.</param>
+        public static void ThrowIfInvalid(MoeLayerOptions options, string paramName = "options")
+        {
+            if (options is null) throw new ArgumentNullException(paramName);
+            var failures = Failures(options);
+            if (failures.Count > 0) throw new ArgumentException(string.Join(" ", failures), paramName);
+        }
+
+        /// <summary>Every rule the options break, as readable sentences (empty when valid).</summary>
+        /// <param name="o">The options to check.</param>
+        public static IReadOnlyList<string> Failures(MoeLayerOptions o)
+        {
+            var f = new List<string>();
+            const string p = nameof(MoeLayerOptions) + ".";
+            if (o.InputDim < 1) f.Add($"{p}{nameof(o.InputDim)} must be at least 1; got {o.InputDim}.");
+            if (o.HiddenDim < 1) f.Add($"{p}{nameof(o.HiddenDim)} must be at least 1; got {o.HiddenDim}.");
+            if (o.OutputDim < 0) f.Add($"{p}{nameof(o.OutputDim)} must be 0 (same as InputDim) or at least 1; got {o.OutputDim}.");
+            if (o.NumExperts < 1) f.Add($"{p}{nameof(o.NumExperts)} must be at least 1; got {o.NumExperts}.");
+            if (o.TopK < 1 || (o.NumExperts >= 1 && o.TopK > o.NumExperts))
+                f.Add($"{p}{nameof(o.TopK)} must be in [1, NumExperts = {o.NumExperts}]; got {o.TopK}.");
+            if (o.Router == RouterKind.Switch && o.TopK != 1)
+                f.Add($"{p}{nameof(o.TopK)} must be 1 for the Switch router; got {o.TopK}.");
+            if (!Enum.IsDefined(o.Router)) f.Add($"{p}{nameof(o.Router)} must be one of {string.Join(", ", Enum.GetNames<RouterKind>())}; got {o.Router}.");
+            if (!(o.SwitchJitter >= 0 && o.SwitchJitter < 1)) f.Add($"{p}{nameof(o.SwitchJitter)} must be in [0, 1); got {o.SwitchJitter}.");
+            CheckFactor(f, p + nameof(o.CapacityFactor), o.CapacityFactor);
+            CheckFactor(f, p + nameof(o.EvalCapacityFactor), o.EvalCapacityFactor);
+            if (o.MinCapacity < 1) f.Add($"{p}{nameof(o.MinCapacity)} must be at least 1; got {o.MinCapacity}.");
+            if (!(o.LoadBalancingCoefficient >= 0) || double.IsInfinity(o.LoadBalancingCoefficient))
+                f.Add($"{p}{nameof(o.LoadBalancingCoefficient)} must be a finite number ≥ 0; got {o.LoadBalancingCoefficient}.");
+            if (!(o.ZLossCoefficient >= 0) || double.IsInfinity(o.ZLossCoefficient))
+                f.Add($"{p}{nameof(o.ZLossCoefficient)} must be a finite number ≥ 0; got {o.ZLossCoefficient}.");
+            return f;
+        }
+
+        private static void CheckFactor(List<string> failures, string field, double? factor)
+        {
+            if (factor is { } cf && (!(cf > 0) || double.IsInfinity(cf)))
+                failures.Add($"{field} must be a finite number > 0, or null for dropless routing; got {cf}.");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System.Collections.Generic;
+using System.Linq;
+using MoeLayers.Experts;
+using MoeLayers.Routing;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Dispatch
+{
+    /// <summary>
+    /// The plain reference: for each expert, find its pairs on the host, apply capacity with simple list logic, run the
+    /// expert on its rows and index_add the weighted outputs into place. Slow and obviously correct; the tests' oracle.
+    /// </summary>
+    internal sealed class ReferenceDispatcher : IExpertDispatcher
+    {
+        public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
+        {
+            var tokens = routing.ExpertIndices.shape[0];
+            var topK = (int)routing.ExpertIndices.shape[1];
+            long[] indices;
+            float[] weightValues;
+            using (var cpuIndices = routing.ExpertIndices.cpu()) indices = cpuIndices.data<long>().ToArray();
+            using (var cpuWeights = routing.CombineWeights.detach().to(ScalarType.Float32).cpu()) weightValues = cpuWeights.data<float>().ToArray();
+
+            var flatWeights = routing.CombineWeights.to(input.dtype).reshape(tokens * topK);
+            var output = zeros(new[] { tokens, experts.OutputDim }, input.dtype, input.device);
+            var assigned = new long[experts.NumExperts];
+            var kept = new long[experts.NumExperts];
+            for (var e = 0; e < experts.NumExperts; e++)
+            {
+                var pairs = new List<long>();
+                for (long p = 0; p < indices.Length; p++)
+                {
+                    if (indices[p] == e) pairs.Add(p);
+                }
+                assigned[e] = pairs.Count;
+                if (capacity.HasValue && pairs.Count > capacity.Value)
+                {
+                    if (dropPolicy == DropPolicy.ByWeight)
+                        pairs = pairs.OrderByDescending(p => weightValues[p]).ThenBy(p => p).ToList();
+                    pairs = pairs.Take((int)capacity.Value).ToList();
+                }
+                kept[e] = pairs.Count;
+                if (pairs.Count == 0) continue;
+
+                var pairIndex = tensor(pairs.ToArray(), ScalarType.Int64, input.device);
+                var tokenIndex = tensor(pairs.Select(p => p / topK).ToArray(), ScalarType.Int64, input.device);
+                var expertOutput = experts.ForwardExpert(e, input.index_select(0, tokenIndex), tokenIndex);
+                output = output.index_add(0, tokenIndex, expertOutput * flatWeights.index_select(0, pairIndex).unsqueeze(1), 1.0);
+            }
+            return new DispatchOutput(output, assigned, kept, capacity);
+        }
+    }
+}

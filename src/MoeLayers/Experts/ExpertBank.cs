@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using MoeLayers.Internal;
+using MoeLayers.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Experts
+{
+    /// <summary>
+    /// E two-layer feed-forward experts with stacked weights — w_in [E, d, h], w_gate [E, d, h] (SwiGLU only),
+    /// w_out [E, h, out], optional biases b_in [E, h] and b_out [E, out] — so a dispatcher can run them as one batched
+    /// product or as per-expert products on contiguous row blocks. The output width may differ from the input width.
+    /// </summary>
+    public sealed class ExpertBank : nn.Module, IExpertBlocks
+    {
+        [ComponentName(Name = "w_in")]
+        private readonly Parameter _wIn;
+
+        [ComponentName(Name = "w_gate")]
+        private readonly Parameter? _wGate;
+
+        [ComponentName(Name = "w_out")]
+        private readonly Parameter _wOut;
+
+        [ComponentName(Name = "b_in")]
+        private readonly Parameter? _bIn;
+
+        [ComponentName(Name = "b_out")]
+        private readonly Parameter? _bOut;
+
+        private readonly ExpertActivation _activation;
+
+        /// <summary>Creates E experts initialized like nn.Linear (uniform ±1/√fan_in for weights and biases).</summary>
+        /// <param name="numExperts">Number of experts E (at least 1).</param>
+        /// <param name="inputDim">Input width d.</param>
+        /// <param name="hiddenDim">Hidden width h.</param>
+        /// <param name="outputDim">Output width (often d).</param>
+        /// <param name="activation">Hidden activation.</param>
+        /// <param name="bias">Add biases to both projections.</param>
+        /// <param name="name">Module name.</param>
+        public ExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim,
+            ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, string name = "experts")
+            : base(CheckNative(name))
+        {
+            Guard.Positive(numExperts, nameof(numExperts));
+            Guard.Positive(inputDim, nameof(inputDim));
+            Guard.Positive(hiddenDim, nameof(hiddenDim));
+            Guard.Positive(outputDim, nameof(outputDim));
+            NumExperts = numExperts;
+            InputDim = inputDim;
+            HiddenDim = hiddenDim;
+            OutputDim = outputDim;
+            _activation = activation;
+
+            _wIn = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            if (activation == ExpertActivation.SwiGlu) _wGate = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = new Parameter(Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            if (bias)
+            {
+                _bIn = new Parameter(Uniform(inputDim, numExperts, hiddenDim));
+                _bOut = new Parameter(Uniform(hiddenDim, numExperts, outputDim));
+            }
+            RegisterComponents();
+        }
+
+        /// <summary>Number of experts E.</summary>
+        public int NumExperts { get; }
+
+        /// <summary>Input width d.</summary>
+        public long InputDim { get; }
+
+        /// <summary>Hidden width h.</summary>
+        public long HiddenDim { get; }
+
+        /// <summary>Output width.</summary>
+        public long OutputDim { get; }
+
+        /// <summary>The hidden activation.</summary>
+        public ExpertActivation Activation => _activation;
+
+        /// <summary>Whether the projections have biases.</summary>
+        public bool HasBias => _bIn is not null;
+
+        /// <summary>Input projection [E, d, h].</summary>
+        public Parameter InputWeight => _wIn;
+
+        /// <summary>Gate projection [E, d, h] (SwiGLU only), else null.</summary>
+        public Parameter? GateWeight => _wGate;
+
+        /// <summary>Output projection [E, h, out].</summary>
+        public Parameter OutputWeight => _wOut;
+
+        Tensor IExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments)
+        {
+            // split/unbind once: their backward is one cat/stack, where per-expert narrow or w[e] would each
+            // write a full-size gradient (cost growing with E²).
+            var blocks = rows.split(counts);
+            var wIn = _wIn.unbind(0);
+            var wOut = _wOut.unbind(0);
+            var wGate = _wGate?.unbind(0);
+            var bIn = _bIn?.unbind(0);
+            var bOut = _bOut?.unbind(0);
+            var outputs = new List<Tensor>(NumExperts);
+            for (var e = 0; e < NumExperts; e++)
+            {
+                var hidden = Project(blocks[e], wIn[e], bIn?[e]);
+                hidden = Activate(hidden, wGate is null ? null : blocks[e].matmul(wGate[e]));
+                outputs.Add(Project(hidden, wOut[e], bOut?[e]));
+            }
+            return cat(outputs, 0);
+        }
+
+        Tensor IExpertBlocks.ForwardPadded(Tensor padded, Tensor assignments)
+        {
+            var hidden = padded.bmm(_wIn);
+            if (_bIn is not null) hidden = hidden + _bIn.unsqueeze(1);
+            hidden = Activate(hidden, _wGate is null ? null : padded.bmm(_wGate));
+            var output = hidden.bmm(_wOut);
+            return _bOut is null ? output : output + _bOut.unsqueeze(1);
+        }
+
+        Tensor IExpertBlocks.ForwardExpert(int expert, Tensor rows, Tensor tokens)
+        {
+            var hidden = rows.matmul(_wIn[expert]);
+            if (_bIn is not null) hidden = hidden + _bIn[expert];
+            hidden = Activate(hidden, _wGate is null ? null : rows.matmul(_wGate[expert]));
+            var output = hidden.matmul(_wOut[expert]);
+            return _bOut is null ? output : output + _bOut[expert];
+        }
+
+        private Tensor Activate(Tensor hidden, Tensor? gate) => _activation switch
+        {
+            ExpertActivation.Relu => nn.functional.relu(hidden),
+            ExpertActivation.Gelu => nn.functional.gelu(hidden),
+            ExpertActivation.SwiGlu => nn.functional.silu(gate!) * hidden,
+            _ => throw new InvalidOperationException($"Unknown activation {_activation}."),
+        };
+
+        private static Tensor Project(Tensor x, Tensor weight, Tensor? bias) =>
+            bias is null ? x.matmul(weight) : bias.addmm(x, weight);
+
+        private static Tensor Uniform(long fanIn, params long[] shape)
+        {
+            var bound = 1.0 / Math.Sqrt(fanIn);
+            return empty(shape, float32).uniform_(-bound, bound);
+        }
+
+        private static string CheckNative(string name)
+        {
+            TorchSharpNative.EnsureAvailable();
+            return name;
+        }
+    }
+}

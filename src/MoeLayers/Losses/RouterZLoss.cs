@@ -1,0 +1,28 @@
+using MoeLayers.Routing;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Losses
+{
+    /// <summary>
+    /// Router z-loss (ST-MoE, Zoph et al. 2022), without its coefficient: mean over tokens of (logsumexpⱼ zⱼ)².
+    /// Keeps router logits small so the softmax stays numerically stable. Multiply by β (typically 0.001).
+    /// </summary>
+    public static class RouterZLoss
+    {
+        /// <summary>Computes the loss from a routing result's clean logits.</summary>
+        /// <param name="routing">Router output.</param>
+        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
+        public static Tensor Compute(RoutingResult routing, Tensor? mask = null) => Compute(routing.Logits, mask);
+
+        /// <summary>Computes the loss from logits [T, E].</summary>
+        /// <param name="logits">Router logits [T, E].</param>
+        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
+        public static Tensor Compute(Tensor logits, Tensor? mask = null)
+        {
+            LossInputs.Matrix(logits, nameof(logits));
+            var mask32 = LossInputs.Mask(mask, logits.shape[0], logits.device);
+            var lse = logits.to(ScalarType.Float32).logsumexp(1);
+            return (lse.square() * mask32).sum() / LossInputs.Count(mask32);
+        }
+    }
+}

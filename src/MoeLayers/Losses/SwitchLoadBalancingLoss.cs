@@ -1,0 +1,45 @@
+using System;
+using MoeLayers.Internal;
+using MoeLayers.Routing;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Losses
+{
+    /// <summary>
+    /// Switch Transformer / GShard load-balancing loss, without its coefficient: E · Σᵢ fᵢ·Pᵢ, where fᵢ is the fraction
+    /// of the k·T (token, slot) assignments that went to expert i (no gradient) and Pᵢ the mean router probability of
+    /// expert i (with gradient). Normalized so a perfectly balanced router scores exactly 1.0 for any k (Hugging Face's
+    /// Mixtral omits the division by k and scores k instead). Multiply by α (typically 0.01).
+    /// </summary>
+    public static class SwitchLoadBalancingLoss
+    {
+        /// <summary>Computes the loss from a routing result.</summary>
+        /// <param name="routing">Router output.</param>
+        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
+        public static Tensor Compute(RoutingResult routing, Tensor? mask = null) =>
+            Compute(routing.Probabilities, routing.ExpertIndices, mask);
+
+        /// <summary>Computes the loss from probabilities [T, E] and chosen experts [T, k].</summary>
+        /// <param name="probabilities">Full softmax router probabilities, [T, E].</param>
+        /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
+        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
+        public static Tensor Compute(Tensor probabilities, Tensor expertIndices, Tensor? mask = null)
+        {
+            LossInputs.Matrix(probabilities, nameof(probabilities));
+            var tokens = probabilities.shape[0];
+            var experts = probabilities.shape[1];
+            if (expertIndices.dim() != 2 || expertIndices.shape[0] != tokens)
+                throw new ArgumentException($"expertIndices must have shape [{tokens}, k]; got {Guard.Shape(expertIndices)}.", nameof(expertIndices));
+            var topK = expertIndices.shape[1];
+            var mask32 = LossInputs.Mask(mask, tokens, probabilities.device);
+            var count = LossInputs.Count(mask32);
+
+            var probabilities32 = probabilities.to(ScalarType.Float32);
+            var assignments = zeros(new[] { tokens, experts }, ScalarType.Float32, probabilities.device)
+                .scatter(1, expertIndices, ones(expertIndices.shape, ScalarType.Float32, probabilities.device));
+            var fraction = (assignments * mask32.unsqueeze(1)).sum(0L) / (count * topK);
+            var meanProbability = (probabilities32 * mask32.unsqueeze(1)).sum(0L) / count;
+            return experts * (fraction.detach() * meanProbability).sum();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using static TorchSharp.torch;
+
+namespace MoeLayers.Routing
+{
+    /// <summary>
+    /// What a router decided for T tokens: which k experts each token goes to and with which weights, plus the
+    /// float32 logits and probabilities the auxiliary losses read. The tensors belong to the caller's dispose scope.
+    /// </summary>
+    public sealed class RoutingResult
+    {
+        /// <summary>Creates a routing result; shapes are checked by the layers that consume it.</summary>
+        /// <param name="expertIndices">Chosen experts, int64 [T, k], distinct within a row.</param>
+        /// <param name="combineWeights">Weights of the chosen experts, float32 [T, k].</param>
+        /// <param name="logits">Router logits before noise, float32 [T, E].</param>
+        /// <param name="probabilities">Softmax over all experts of the logits used for selection, float32 [T, E].</param>
+        /// <param name="noisyLogits">Logits with noise added (noisy routers in training only), float32 [T, E].</param>
+        /// <param name="noiseStd">Per-logit noise standard deviation (noisy routers in training only), float32 [T, E].</param>
+        public RoutingResult(Tensor expertIndices, Tensor combineWeights, Tensor logits, Tensor probabilities,
+            Tensor? noisyLogits = null, Tensor? noiseStd = null)
+        {
+            ExpertIndices = expertIndices;
+            CombineWeights = combineWeights;
+            Logits = logits;
+            Probabilities = probabilities;
+            NoisyLogits = noisyLogits;
+            NoiseStd = noiseStd;
+        }
+
+        /// <summary>Chosen experts per token, int64 [T, k].</summary>
+        public Tensor ExpertIndices { get; }
+
+        /// <summary>Combine weights of the chosen experts, float32 [T, k], with gradient to the router.</summary>
+        public Tensor CombineWeights { get; }
+
+        /// <summary>Router logits z = x·Wᵀ before any noise, float32 [T, E].</summary>
+        public Tensor Logits { get; }
+
+        /// <summary>Softmax over all experts of the logits used for selection, float32 [T, E].</summary>
+        public Tensor Probabilities { get; }
+
+        /// <summary>Noisy logits H = z + ε·σ (noisy top-k in training), else null.</summary>
+        public Tensor? NoisyLogits { get; }
+
+        /// <summary>Noise standard deviation σ = softplus(x·W_noise) (noisy top-k in training), else null.</summary>
+        public Tensor? NoiseStd { get; }
+
+        /// <summary>Number of tokens T.</summary>
+        public long TokenCount => ExpertIndices.shape[0];
+
+        /// <summary>Experts per token k.</summary>
+        public int TopK => (int)ExpertIndices.shape[1];
+
+        /// <summary>Number of experts E.</summary>
+        public int NumExperts => (int)Logits.shape[1];
+    }
+}

@@ -1,0 +1,64 @@
+using System;
+using FluentAssertions;
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Tests.Dispatch
+{
+    public class DispatchEquivalenceTests
+    {
+        public static TheoryData<int, long, int, int, long, ExpertActivation, bool, double?, DropPolicy> Configurations()
+        {
+            var data = new TheoryData<int, long, int, int, long, ExpertActivation, bool, double?, DropPolicy>();
+            var rng = new Random(1234);
+            var activations = Enum.GetValues<ExpertActivation>();
+            for (var i = 0; i < 12; i++)
+            {
+                var experts = rng.Next(1, 9);
+                var k = rng.Next(1, Math.Min(experts, 3) + 1);
+                double? factor = i % 3 == 0 ? null : 0.5 + rng.NextDouble();
+                data.Add(i, rng.Next(1, 40), experts, k, rng.Next(1, 12), activations[i % activations.Length], i % 2 == 0,
+                    factor, i % 4 == 1 ? DropPolicy.ByWeight : DropPolicy.ByPosition);
+            }
+            return data;
+        }
+
+        [Theory]
+        [MemberData(nameof(Configurations))]
+        public void GroupedAndPaddedMatchReferenceInOutputsAndGradients(int seed, long tokens, int experts, int k, long width,
+            ExpertActivation activation, bool bias, double? factor, DropPolicy policy)
+        {
+            var capacity = Capacity.Compute(factor, tokens, k, experts, 1);
+            var reference = Run(new ReferenceDispatcher(), seed, tokens, experts, k, width, activation, bias, capacity, policy);
+            foreach (var strategy in new[] { DispatchStrategy.Grouped, DispatchStrategy.Padded })
+            {
+                var actual = Run(new SortedDispatcher(strategy), seed, tokens, experts, k, width, activation, bias, capacity, policy);
+                actual.Kept.Should().Equal(reference.Kept, strategy.ToString());
+                for (var i = 0; i < reference.Tensors.Length; i++)
+                {
+                    TensorAssert.Close(actual.Tensors[i], reference.Tensors[i], 1e-10, $"{strategy} tensor #{i}");
+                }
+            }
+        }
+
+        private static (long[] Kept, Tensor[] Tensors) Run(IExpertDispatcher dispatcher, int seed, long tokens, int experts, int k,
+            long width, ExpertActivation activation, bool bias, long? capacity, DropPolicy policy)
+        {
+            manual_seed(seed);
+            var bank = new ExpertBank(experts, width, width + 3, width + 1, activation, bias);
+            bank.to(ScalarType.Float64);
+            var generator = new Generator((ulong)seed);
+            var x = randn(new[] { tokens, width }, ScalarType.Float64, generator: generator).requires_grad_(true);
+            var (routing, weights) = RandomRouting.Create(tokens, experts, k, generator);
+            var upstream = randn(new[] { tokens, width + 1 }, ScalarType.Float64, generator: generator);
+
+            var output = dispatcher.Dispatch(x, routing, bank, capacity, policy);
+            (output.Output * upstream).sum().backward();
+            var tensors = new[] { output.Output.detach(), x.grad!, weights.grad!, bank.InputWeight.grad!, bank.OutputWeight.grad! };
+            return (output.KeptPerExpert, tensors);
+        }
+    }
+}

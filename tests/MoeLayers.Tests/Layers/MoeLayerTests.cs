@@ -1,0 +1,221 @@
+using System;
+using System.IO;
+using System.Linq;
+using FluentAssertions;
+using MoeLayers.Configuration;
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Layers;
+using MoeLayers.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Tests.Layers
+{
+    public class MoeLayerTests
+    {
+        private static MoeLayerOptions Options(RouterKind router = RouterKind.TopK, int experts = 4, int k = 2) => new()
+        {
+            InputDim = 8, HiddenDim = 16, NumExperts = experts, TopK = router == RouterKind.Switch ? 1 : k, Router = router,
+        };
+
+        [Fact]
+        public void KeepsLeadingShapeAndWorksInSequential()
+        {
+            manual_seed(0);
+            var model = nn.Sequential(("in", nn.Linear(5, 8)), ("moe", new MoeLayer(Options())), ("out", nn.Linear(8, 3)));
+            var y = model.call(randn(2, 7, 5));
+            y.shape.Should().Equal(2, 7, 3);
+        }
+
+        [Fact]
+        public void OutputWidthMayDifferFromInputWidth()
+        {
+            var layer = new MoeLayer(new MoeLayerOptions { InputDim = 784, HiddenDim = 10, OutputDim = 10, NumExperts = 3, TopK = 2, ExpertBias = true, Activation = ExpertActivation.Relu });
+            layer.call(rand(4, 784)).shape.Should().Equal(4, 10);
+        }
+
+        [Theory]
+        [InlineData(RouterKind.TopK)]
+        [InlineData(RouterKind.NoisyTopK)]
+        [InlineData(RouterKind.Switch)]
+        public void ExposesAuxiliaryLossAndStatistics(RouterKind router)
+        {
+            manual_seed(1);
+            var layer = new MoeLayer(Options(router));
+            layer.call(randn(32, 8));
+            layer.AuxiliaryLoss!.requires_grad.Should().BeTrue();
+            double.IsFinite(layer.AuxiliaryLoss.item<float>()).Should().BeTrue();
+            var stats = layer.Statistics!;
+            stats.TokensPerExpert.Sum().Should().Be(32L * layer.TopK);
+            stats.DroppedFraction.Should().Be(0);
+            stats.RouterEntropy.Should().BeInRange(0, Math.Log(4) + 1e-6);
+            stats.UnusedExperts.Should().Be(stats.TokensPerExpert.Count(c => c == 0));
+        }
+
+        [Fact]
+        public void AuxiliaryLossIsCoefficientTimesLosses()
+        {
+            manual_seed(2);
+            var options = Options();
+            options.LoadBalancingCoefficient = 0.5;
+            options.ZLossCoefficient = 0.25;
+            var layer = new MoeLayer(options);
+            layer.call(randn(16, 8));
+            var expected = 0.5 * layer.Statistics!.LoadBalancingLoss + 0.25 * layer.Statistics.ZLoss;
+            layer.AuxiliaryLoss!.item<float>().Should().BeApproximately((float)expected, 1e-5f);
+        }
+
+        [Fact]
+        public void CollectSumsAuxiliaryLossesOfEveryLayer()
+        {
+            manual_seed(3);
+            var a = new MoeLayer(Options(), "a");
+            var b = new MoeLayer(Options(), "b");
+            var model = nn.Sequential(("a", a), ("b", b));
+            model.call(randn(10, 8));
+            var total = MoeAuxiliaryLoss.Collect(model);
+            total.item<float>().Should().BeApproximately(a.AuxiliaryLoss!.item<float>() + b.AuxiliaryLoss!.item<float>(), 1e-6f);
+        }
+
+        [Fact]
+        public void CapacityReportsDroppedFractionAndEvalFactorApplies()
+        {
+            manual_seed(4);
+            var options = Options(experts: 2, k: 1);
+            options.CapacityFactor = 0.5;
+            options.MinCapacity = 1;
+            var layer = new MoeLayer(options);
+            layer.train();
+            layer.call(randn(40, 8));
+            layer.Statistics!.Capacity.Should().Be(10);
+            layer.Statistics.DroppedFraction.Should().BeApproximately(0.5, 1e-9);
+            layer.eval();
+            layer.call(randn(40, 8));
+            layer.Statistics!.Capacity.Should().BeNull();
+            layer.Statistics.DroppedFraction.Should().Be(0);
+        }
+
+        [Fact]
+        public void DispatchStrategiesGiveTheSameLayerOutput()
+        {
+            manual_seed(5);
+            var x = randn(3, 20, 8);
+            Tensor? first = null;
+            var state = new MoeLayer(Options()).state_dict();
+            foreach (var strategy in Enum.GetValues<DispatchStrategy>())
+            {
+                var options = Options();
+                options.Dispatch = strategy;
+                var layer = new MoeLayer(options);
+                layer.load_state_dict(state);
+                var y = layer.call(x);
+                if (first is null) first = y;
+                else TensorAssert.Close(y, first, 1e-5, strategy.ToString());
+            }
+        }
+
+        [Fact]
+        public void StateDictRoundTripsThroughAFile()
+        {
+            manual_seed(6);
+            var options = Options(RouterKind.NoisyTopK);
+            options.Activation = ExpertActivation.SwiGlu;
+            options.ExpertBias = true;
+            var layer = new MoeLayer(options);
+            layer.state_dict().Keys.Should().BeEquivalentTo("router.weight", "router.noise_weight", "experts.w_in", "experts.w_gate",
+                "experts.w_out", "experts.b_in", "experts.b_out");
+            var path = Path.Combine(Path.GetTempPath(), $"moe-{Guid.NewGuid():N}.bin");
+            try
+            {
+                layer.save(path);
+                var copy = new MoeLayer(options);
+                copy.load(path);
+                layer.eval();
+                copy.eval();
+                var x = randn(12, 8);
+                TensorAssert.Close(copy.call(x), layer.call(x), 0);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+
+        [Fact]
+        public void TrainsAndDoesNotLeakTensorsOver100Steps()
+        {
+            manual_seed(7);
+            var options = Options(RouterKind.NoisyTopK);
+            options.LoadBalancingLoss = LoadBalancingLossKind.ImportanceLoad;
+            var model = nn.Sequential(("moe", new MoeLayer(options)), ("head", nn.Linear(8, 1)));
+            var optimizer = optim.Adam(model.parameters(), 1e-2);
+            var x = randn(64, 8);
+            var target = x.sum(1, keepdim: true);
+            float firstLoss = 0, lastLoss = 0;
+            long liveAfterWarmup = 0;
+            for (var step = 0; step < 100; step++)
+            {
+                using (var scope = NewDisposeScope())
+                {
+                    optimizer.zero_grad();
+                    var loss = nn.functional.mse_loss(model.call(x), target) + MoeAuxiliaryLoss.Collect(model);
+                    loss.backward();
+                    optimizer.step();
+                    if (step == 0) firstLoss = loss.item<float>();
+                    lastLoss = loss.item<float>();
+                }
+                if (step == 1) liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            }
+            lastLoss.Should().BeLessThan(firstLoss * 0.5f);
+            DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().BeLessThanOrEqualTo(liveAfterWarmup);
+        }
+
+        [Fact]
+        public void RejectsWrongWidthDtypeAndDevice()
+        {
+            var layer = new MoeLayer(Options());
+            layer.Invoking(l => l.call(ones(3, 7))).Should().Throw<ArgumentException>()
+                .WithMessage("input must have shape [..., 8]; got [3, 7].*").Which.ParamName.Should().Be("input");
+            layer.Invoking(l => l.call(ones(3, 8, ScalarType.Float64))).Should().Throw<ArgumentException>()
+                .WithMessage("input has dtype Float64 but the module's parameters are Float32*");
+            layer.Invoking(l => l.call(ones(3, 8, ScalarType.Int32))).Should().Throw<ArgumentException>()
+                .WithMessage("input must be a floating-point tensor*");
+            layer.Invoking(l => l.call(ones(3, 8, device: new Device(DeviceType.META)))).Should().Throw<ArgumentException>()
+                .WithMessage("input is on meta but the module's parameters are on cpu*");
+            layer.Invoking(l => l.forward(ones(3, 8), ones(4))).Should().Throw<ArgumentException>()
+                .WithMessage("tokenMask must have shape [3]; got [4].*");
+        }
+
+        [Theory]
+        [InlineData(0, 1, null, "NumExperts must be at least 1")]
+        [InlineData(4, 5, null, "TopK must be in [1, NumExperts = 4]; got 5.")]
+        [InlineData(4, 2, 0.0, "CapacityFactor must be a finite number > 0, or null for dropless routing; got 0.")]
+        [InlineData(4, 2, -1.0, "CapacityFactor must be a finite number > 0, or null for dropless routing; got -1.")]
+        public void RejectsBadOptions(int experts, int k, double? factor, string message)
+        {
+            var options = Options(experts: experts, k: k);
+            options.CapacityFactor = factor;
+            var act = () => new MoeLayer(options);
+            act.Should().Throw<ArgumentException>().WithMessage($"*MoeLayerOptions.{message}*").Which.ParamName.Should().Be("options");
+        }
+
+        [Fact]
+        public void TokenMaskExcludesPaddingFromLosses()
+        {
+            manual_seed(8);
+            var options = Options();
+            options.ZLossCoefficient = 1;
+            options.LoadBalancingCoefficient = 0;
+            var layer = new MoeLayer(options);
+            var x = randn(2, 5, 8);
+            var mask = ones(2, 5);
+            mask[1, 3] = tensor(0f);
+            mask[1, 4] = tensor(0f);
+            layer.forward(x, mask);
+            var masked = layer.AuxiliaryLoss!.item<float>();
+            var expected = MoeLayers.Losses.RouterZLoss.Compute(layer.LastRouting!.Logits.narrow(0, 0, 8)).item<float>();
+            masked.Should().BeApproximately(expected, 1e-5f);
+        }
+    }
+}
