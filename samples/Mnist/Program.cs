@@ -1,4 +1,5 @@
 using System;
+using MoeLayers.Samples.Mnist.Data;
 
 namespace MoeLayers.Samples.Mnist
 {
@@ -6,6 +7,8 @@ namespace MoeLayers.Samples.Mnist
     {
         private static int Main()
         {
+            var (train, test) = MnistDataset.LoadTrainAndTest(MnistDataset.DefaultFolder);
+            Console.WriteLine($"MNIST: {train.Count} training and {test.Count} test images of {train.PixelsPerImage} pixels.");
             Console.WriteLine("Training comes later.");
             return 0;
         }
