@@ -1,0 +1,11 @@
+namespace MoeLayers.Benchmarks
+{
+    /// <summary>One MoE layer shape: T tokens, width d, expert hidden h, E experts, k per token.</summary>
+    public sealed record BenchShape(int Tokens, int Dim, int Hidden, int Experts, int TopK)
+    {
+        public static readonly BenchShape Large = new(4096, 512, 2048, 8, 2);
+        public static readonly BenchShape Small = new(512, 128, 512, 8, 2);
+
+        public override string ToString() => $"{Tokens},{Dim},{Hidden},{Experts},{TopK}";
+    }
+}

@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using MoeLayers.Configuration;
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Benchmarks
+{
+    /// <summary>
+    /// Forward + backward of the MoE layer against its floor: one dense FFN of width h (same activation, no bias)
+    /// applied to k·T rows, measured in the same run. Also the per-expert reference loop.
+    /// </summary>
+    public sealed class DispatchCases : IDisposable
+    {
+        private readonly BenchShape _shape;
+        private readonly Tensor _x;
+        private readonly Tensor _floorInput;
+        private readonly nn.Module<Tensor, Tensor> _floor;
+        private readonly Dictionary<DispatchStrategy, MoeLayer> _layers = new();
+
+        public DispatchCases(BenchShape shape)
+        {
+            _shape = shape;
+            manual_seed(0);
+            _x = randn(shape.Tokens, shape.Dim).requires_grad_(true);
+            _floorInput = randn(shape.Tokens * shape.TopK, shape.Dim).requires_grad_(true);
+            _floor = nn.Sequential(
+                nn.Linear(shape.Dim, shape.Hidden, hasBias: false),
+                nn.GELU(),
+                nn.Linear(shape.Hidden, shape.Dim, hasBias: false));
+            foreach (var strategy in new[] { DispatchStrategy.Auto, DispatchStrategy.Grouped, DispatchStrategy.Padded, DispatchStrategy.Reference })
+            {
+                manual_seed(1);
+                _layers[strategy] = new MoeLayer(new MoeLayerOptions
+                {
+                    InputDim = shape.Dim, HiddenDim = shape.Hidden, NumExperts = shape.Experts, TopK = shape.TopK,
+                    Activation = ExpertActivation.Gelu, Dispatch = strategy,
+                });
+            }
+        }
+
+        public void Floor() => _floor.call(_floorInput).sum().backward();
+
+        public void Layer(DispatchStrategy strategy)
+        {
+            var layer = _layers[strategy];
+            (layer.call(_x).sum() + layer.AuxiliaryLoss!).backward();
+        }
+
+        /// <summary>Prints one line per case: median ms and ratio to the floor, all from one interleaved run.</summary>
+        public void RunQuick(int warmup, int rounds, bool includeReference)
+        {
+            var names = new List<string> { "floor", "moe", "moe-grouped", "moe-padded" };
+            var steps = new List<Action> { Floor, () => Layer(DispatchStrategy.Auto), () => Layer(DispatchStrategy.Grouped), () => Layer(DispatchStrategy.Padded) };
+            if (includeReference)
+            {
+                names.Add("loop-reference");
+                steps.Add(() => Layer(DispatchStrategy.Reference));
+            }
+            var medians = Timing.InterleavedMedians(steps.ToArray(), warmup, rounds);
+            for (var i = 0; i < names.Count; i++)
+            {
+                Console.WriteLine($"case={names[i]} shape={_shape} median_ms={medians[i]:F2} ratio_to_floor={medians[i] / medians[0]:F3}");
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var layer in _layers.Values) layer.Dispose();
+            _floor.Dispose();
+            _x.Dispose();
+            _floorInput.Dispose();
+        }
+    }
+}

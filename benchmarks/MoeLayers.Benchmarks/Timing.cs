@@ -1,0 +1,48 @@
+using System;
+using System.Diagnostics;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Benchmarks
+{
+    /// <summary>Median wall time of a training step (forward + backward) after warm-up.</summary>
+    public static class Timing
+    {
+        public static double MedianMilliseconds(Action step, int warmup, int iterations)
+        {
+            for (var i = 0; i < warmup; i++) RunScoped(step);
+            var times = new double[iterations];
+            for (var i = 0; i < iterations; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                RunScoped(step);
+                times[i] = watch.Elapsed.TotalMilliseconds;
+            }
+            Array.Sort(times);
+            return iterations % 2 == 1 ? times[iterations / 2] : (times[iterations / 2 - 1] + times[iterations / 2]) / 2;
+        }
+
+        /// <summary>Alternates the cases round by round so drift in machine load hits them equally.</summary>
+        public static double[] InterleavedMedians(Action[] steps, int warmup, int rounds)
+        {
+            foreach (var step in steps) for (var i = 0; i < warmup; i++) RunScoped(step);
+            var times = steps.Select(_ => new double[rounds]).ToArray();
+            for (var r = 0; r < rounds; r++)
+            {
+                for (var c = 0; c < steps.Length; c++)
+                {
+                    var watch = Stopwatch.StartNew();
+                    RunScoped(steps[c]);
+                    times[c][r] = watch.Elapsed.TotalMilliseconds;
+                }
+            }
+            return times.Select(t => { Array.Sort(t); return rounds % 2 == 1 ? t[rounds / 2] : (t[rounds / 2 - 1] + t[rounds / 2]) / 2; }).ToArray();
+        }
+
+        private static void RunScoped(Action step)
+        {
+            using var scope = NewDisposeScope();
+            step();
+        }
+    }
+}
