@@ -29,11 +29,8 @@ namespace MoeLayers.Dispatch
         public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
         {
             var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, capacity, dropPolicy);
-            var rows = input.index_select(0, plan.TokenOfKept);
-            var sortedOutput = UsePadded(plan)
-                ? RunPadded(plan, rows, experts)
-                : experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
-            var output = Combine(plan, sortedOutput, routing.CombineWeights.to(input.dtype));
+            var weights = routing.CombineWeights.to(input.dtype);
+            var output = UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);
             return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity);
         }
 
@@ -49,24 +46,44 @@ namespace MoeLayers.Dispatch
 
         private static long PaddedCapacity(DispatchPlan plan) => System.Math.Max(1, plan.KeptPerExpert.Max());
 
-        private static Tensor RunPadded(DispatchPlan plan, Tensor rows, IExpertBlocks experts)
+        /// <summary>Gather kept rows in expert order, one product per expert block, then put rows back per pair.</summary>
+        private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts)
         {
-            var capacity = PaddedCapacity(plan);
-            var slots = plan.ExpertOfKept * capacity + plan.RankOfKept();
-            var bufferRows = plan.NumExperts * capacity;
-            var buffer = zeros(new[] { bufferRows, rows.shape[1] }, rows.dtype, rows.device).index_copy(0, slots, rows);
-            var assignments = zeros(bufferRows, ScalarType.Int64, rows.device).index_copy(0, slots, plan.AssignmentOfKept);
-            var output = experts.ForwardPadded(buffer.view(plan.NumExperts, capacity, rows.shape[1]), assignments);
-            return output.reshape(bufferRows, experts.OutputDim).index_select(0, slots);
+            var rows = input.index_select(0, plan.TokenOfKept);
+            var sortedOutput = experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
+            Tensor perPair;
+            if (plan.DroppedCount == 0)
+            {
+                perPair = sortedOutput.index_select(0, plan.InversePermutation(0));
+            }
+            else
+            {
+                var pairs = plan.Tokens * plan.TopK;
+                perPair = zeros(new[] { pairs, sortedOutput.shape[1] }, sortedOutput.dtype, sortedOutput.device)
+                    .index_copy(0, plan.Order, sortedOutput);
+            }
+            return WeightedSum(plan, perPair, weights);
         }
 
-        /// <summary>y_t = Σⱼ w_{t,j}·out_{t,j}; dropped pairs have a zero output row.</summary>
-        internal static Tensor Combine(DispatchPlan plan, Tensor sortedOutput, Tensor weights)
+        /// <summary>
+        /// One batched product over a [E, C, d] buffer (C = largest block). Padding rows read an arbitrary real token and
+        /// their outputs are never gathered, so they add nothing to any gradient; dropped pairs are masked in the weights.
+        /// </summary>
+        private static Tensor RunPadded(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts)
         {
-            var width = sortedOutput.shape[1];
-            var pairs = plan.Tokens * plan.TopK;
-            var perPair = zeros(new[] { pairs, width }, sortedOutput.dtype, sortedOutput.device).index_copy(0, plan.Order, sortedOutput);
+            var capacity = PaddedCapacity(plan);
+            var (tokenOfSlot, slotOfPair, assignmentOfSlot) = plan.PaddedLayout(capacity);
+            var buffer = input.index_select(0, tokenOfSlot).view(plan.NumExperts, capacity, input.shape[1]);
+            var output = experts.ForwardPadded(buffer, assignmentOfSlot).reshape(plan.NumExperts * capacity, experts.OutputDim);
+            var keep = plan.KeepMask(weights.dtype);
+            return WeightedSum(plan, output.index_select(0, slotOfPair), keep is null ? weights : weights * keep);
+        }
+
+        /// <summary>y_t = Σⱼ w_{t,j}·out_{t,j}: a fixed-order sum over the k slots (deterministic, no atomics).</summary>
+        private static Tensor WeightedSum(DispatchPlan plan, Tensor perPair, Tensor weights)
+        {
             if (plan.TopK == 1) return perPair * weights;
+            var width = perPair.shape[1];
             return perPair.view(plan.Tokens, plan.TopK, width).mul(weights.unsqueeze(-1)).sum(1);
         }
     }

@@ -20,9 +20,10 @@ namespace MoeLayers.Losses
         public static Tensor Compute(Tensor logits, Tensor? mask = null)
         {
             LossInputs.Matrix(logits, nameof(logits));
+            var squared = logits.to(ScalarType.Float32).logsumexp(1).square();
+            if (mask is null) return squared.mean();
             var mask32 = LossInputs.Mask(mask, logits.shape[0], logits.device);
-            var lse = logits.to(ScalarType.Float32).logsumexp(1);
-            return (lse.square() * mask32).sum() / LossInputs.Count(mask32);
+            return (squared * mask32).sum() / LossInputs.Count(mask32);
         }
     }
 }

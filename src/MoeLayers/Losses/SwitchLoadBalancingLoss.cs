@@ -31,15 +31,23 @@ namespace MoeLayers.Losses
             if (expertIndices.dim() != 2 || expertIndices.shape[0] != tokens)
                 throw new ArgumentException($"expertIndices must have shape [{tokens}, k]; got {Guard.Shape(expertIndices)}.", nameof(expertIndices));
             var topK = expertIndices.shape[1];
-            var mask32 = LossInputs.Mask(mask, tokens, probabilities.device);
-            var count = LossInputs.Count(mask32);
-
             var probabilities32 = probabilities.to(ScalarType.Float32);
-            var assignments = zeros(new[] { tokens, experts }, ScalarType.Float32, probabilities.device)
-                .scatter(1, expertIndices, ones(expertIndices.shape, ScalarType.Float32, probabilities.device));
-            var fraction = (assignments * mask32.unsqueeze(1)).sum(0L) / (count * topK);
-            var meanProbability = (probabilities32 * mask32.unsqueeze(1)).sum(0L) / count;
-            return experts * (fraction.detach() * meanProbability).sum();
+            Tensor fraction, meanProbability;
+            if (mask is null)
+            {
+                fraction = expertIndices.reshape(-1).bincount(null, experts).to(ScalarType.Float32) / (double)(tokens * topK);
+                meanProbability = probabilities32.mean(new long[] { 0 });
+            }
+            else
+            {
+                var mask32 = LossInputs.Mask(mask, tokens, probabilities.device);
+                var count = LossInputs.Count(mask32);
+                var assignments = zeros(new[] { tokens, experts }, ScalarType.Float32, probabilities.device)
+                    .scatter(1, expertIndices, ones(expertIndices.shape, ScalarType.Float32, probabilities.device));
+                fraction = (assignments * mask32.unsqueeze(1)).sum(0L) / (count * topK);
+                meanProbability = (probabilities32 * mask32.unsqueeze(1)).sum(0L) / count;
+            }
+            return fraction.detach().dot(meanProbability) * experts;
         }
     }
 }
