@@ -42,14 +42,17 @@ namespace MoeLayers.Native
 
         /// <summary>Describes why the native library might not load on this machine; used in exception messages.</summary>
         /// <param name="failure">The original loader failure, if any.</param>
-        public static string Diagnose(Exception? failure = null)
+        public static string Diagnose(Exception? failure = null) => Diagnose(failure, AppContext.BaseDirectory);
+
+        /// <summary>Diagnosis for an application installed in <paramref name="baseDirectory"/>.</summary>
+        internal static string Diagnose(Exception? failure, string baseDirectory)
         {
             var text = new StringBuilder("TorchSharp's native library could not be loaded, so no MoeLayers module can be created. ");
-            var native = FindNativeLibrary();
+            var native = FindNativeLibrary(baseDirectory);
             if (native == null)
             {
                 text.Append("No libLibTorchSharp native library was found next to the application (")
-                    .Append(AppContext.BaseDirectory)
+                    .Append(baseDirectory)
                     .Append("). Remedy: reference a TorchSharp backend package from the application project: ")
                     .Append("TorchSharp-cpu, or TorchSharp-cuda-linux / TorchSharp-cuda-windows for NVIDIA GPUs.");
             }
@@ -87,7 +90,7 @@ namespace MoeLayers.Native
             }
         }
 
-        private static string? FindNativeLibrary()
+        private static string? FindNativeLibrary(string baseDirectory)
         {
             var fileName = RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "LibTorchSharp.dll"
                 : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
@@ -95,8 +98,8 @@ namespace MoeLayers.Native
                       + "-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
             foreach (var candidate in new[]
                      {
-                         Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native", fileName),
-                         Path.Combine(AppContext.BaseDirectory, fileName),
+                         Path.Combine(baseDirectory, "runtimes", rid, "native", fileName),
+                         Path.Combine(baseDirectory, fileName),
                      })
             {
                 if (File.Exists(candidate)) return candidate;

@@ -55,6 +55,38 @@ namespace MoeLayers.Tests.Native
                 GlibcxxWeakVersionPatch.HasStrictNeed(native, GlibcxxWeakVersionPatch.Version).Should().BeFalse();
         }
 
+        [Fact]
+        public void DiagnosisNamesAMissingBackendPackage()
+        {
+            var empty = Directory.CreateTempSubdirectory("moe-app-");
+            try
+            {
+                TorchSharpNative.Diagnose(null, empty.FullName).Should()
+                    .Contain("No libLibTorchSharp native library was found").And.Contain("TorchSharp-cpu");
+            }
+            finally
+            {
+                empty.Delete(true);
+            }
+        }
+
+        [Fact]
+        public void DiagnosisExplainsAnUnpatchedLibraryWhereTheSystemLacksTheVersion()
+        {
+            if (!OperatingSystem.IsLinux() || !GlibcxxWeakVersionPatch.IsNeededOnThisMachine(out _)) return;
+            var app = Directory.CreateTempSubdirectory("moe-app-");
+            try
+            {
+                File.WriteAllBytes(Path.Combine(app.FullName, "libLibTorchSharp.so"), FakeElf());
+                TorchSharpNative.Diagnose(null, app.FullName).Should()
+                    .Contain("requires GLIBCXX_3.4.32").And.Contain("MoeLayersPatchTorchSharpNative").And.Contain("GCC 13");
+            }
+            finally
+            {
+                app.Delete(true);
+            }
+        }
+
         /// <summary>A minimal ELF64 with .dynstr and a .gnu.version_r needing GLIBCXX_3.4.30 and GLIBCXX_3.4.32.</summary>
         private static byte[] FakeElf()
         {
