@@ -26,7 +26,7 @@ namespace MoeLayers.Samples.Mnist.Cli
                     $"{MnistMoeSettings.InputDim} → {MnistMoeSettings.ExpertHiddenDim} → {MnistMoeSettings.ClassCount} (ReLU), k = {model.TopK}, " +
                     $"loss = cross-entropy + {Format(model.LoadCoefficient)} × CV² gate loss.");
                 AnsiConsole.MarkupLine(
-                    $"Training: {training.Epochs} epochs, batch {training.BatchSize}, Adam lr {Format(training.LearningRate)}, " +
+                    $"Training: {training.Epochs} epoch{(training.Epochs == 1 ? "" : "s")}, batch {training.BatchSize}, Adam lr {Format(training.LearningRate)}, " +
                     $"seed {training.Seed}, {options.Threads} libtorch thread(s).");
 
                 TrainingRun? run = null;

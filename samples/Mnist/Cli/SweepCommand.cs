@@ -32,6 +32,7 @@ namespace MoeLayers.Samples.Mnist.Cli
                 IReadOnlyList<SweepRecord> records = Array.Empty<SweepRecord>();
                 AnsiConsole.Progress()
                     .AutoClear(true)
+                    .HideCompleted(true)
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>
                     {
