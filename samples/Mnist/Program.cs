@@ -1,56 +1,31 @@
 using System;
-using System.CommandLine;
 using System.IO;
-using System.Net.Http;
-using System.Threading;
-using System.Threading.Tasks;
-using MoeLayers.Samples.Mnist.Data;
+using MoeLayers.Samples.Mnist.Cli;
+using MoeLayers.Samples.Mnist.Sweep;
 using Spectre.Console;
 
 namespace MoeLayers.Samples.Mnist
 {
     internal static class Program
     {
-        private static Task<int> Main(string[] args)
+        private static int Main(string[] args)
         {
-            var dataOption = new Option<string>("--data")
-            {
-                Description = "Folder holding the MNIST files.",
-                DefaultValueFactory = _ => MnistDataset.DefaultFolder,
-            };
-            var downloadOption = new Option<bool>("--download")
-            {
-                Description = "Fetch missing MNIST files from the usual mirrors first.",
-            };
-            var root = new RootCommand("Mixture-of-Experts on MNIST (the model and training come later).")
-            {
-                dataOption,
-                downloadOption,
-            };
-            root.SetAction((parse, cancellationToken) =>
-                RunAsync(parse.GetValue(dataOption)!, parse.GetValue(downloadOption), cancellationToken));
-            return root.Parse(args).InvokeAsync();
+            var root = MnistCommand.Create(Guarded(SingleRun.Execute), Guarded(SweepCommand.Execute));
+            return root.Parse(args).Invoke();
         }
 
-        private static async Task<int> RunAsync(string folder, bool download, CancellationToken cancellationToken)
+        /// <summary>Turns the expected failures (missing or corrupt data, a failed download) into a message and exit code 1.</summary>
+        private static Func<SampleOptions, int> Guarded(Func<SampleOptions, int> action) => options =>
         {
             try
             {
-                if (download)
-                {
-                    using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
-                    await new MnistDownloader(http).DownloadMissingAsync(folder, cancellationToken);
-                }
-                var (train, test) = MnistDataset.LoadTrainAndTest(folder);
-                AnsiConsole.MarkupLine($"MNIST: {train.Count} training and {test.Count} test images of {train.PixelsPerImage} pixels.");
-                AnsiConsole.MarkupLine("Training comes later.");
-                return 0;
+                return action(options);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException)
+            catch (Exception e) when (e is IOException or InvalidDataException or System.Net.Http.HttpRequestException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
                 return 1;
             }
-        }
+        };
     }
 }

@@ -1,0 +1,53 @@
+using System;
+using MoeLayers.Layers;
+using TorchSharp;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Samples.Mnist.Model
+{
+    /// <summary>
+    /// The study's classifier: one MoE layer whose output is the 10 class logits. Takes images [B, 784] or [B, 28, 28]
+    /// with pixels in [0, 1]. The layer's auxiliary loss (lc × gate loss) is collected with
+    /// <see cref="MoeAuxiliaryLoss.Collect"/>, as in any model built from MoeLayers.
+    /// </summary>
+    public sealed class MnistMoeClassifier : nn.Module<Tensor, Tensor>
+    {
+        [ComponentName(Name = "moe")]
+        private readonly MoeLayerBase _moe;
+
+        /// <summary>Creates the model with freshly initialized weights (seed torch first for a reproducible start).</summary>
+        /// <param name="settings">ne, k, lc and the router kind.</param>
+        /// <exception cref="ArgumentException">The settings are invalid (e.g. k &gt; ne, or k &gt; 1 with Switch).</exception>
+        public MnistMoeClassifier(MnistMoeSettings settings)
+            : base("mnist_moe")
+        {
+            ArgumentNullException.ThrowIfNull(settings);
+            settings.Validate();
+            Settings = settings;
+            _moe = MoeLayers.Layers.Moe.Create(settings.ToLayerOptions());
+            RegisterComponents();
+        }
+
+        /// <summary>The settings the model was built from.</summary>
+        public MnistMoeSettings Settings { get; }
+
+        /// <summary>The MoE layer: its last routing decision, statistics and auxiliary loss.</summary>
+        public MoeLayerBase Layer => _moe;
+
+        /// <summary>Returns the logits [B, 10] for images [B, 784] or [B, 28, 28].</summary>
+        public override Tensor forward(Tensor images)
+        {
+            var width = MnistMoeSettings.InputDim;
+            var pixels = images.dim() >= 2 ? images.shape[1..^0] : images.shape;
+            long perImage = 1;
+            foreach (var p in pixels) perImage *= p;
+            if (images.dim() < 2 || perImage != width)
+            {
+                throw new ArgumentException(
+                    $"images must have shape [B, {width}] or [B, 28, 28]; got [{string.Join(", ", images.shape)}].", nameof(images));
+            }
+            return _moe.call(images.reshape(images.shape[0], width));
+        }
+    }
+}
