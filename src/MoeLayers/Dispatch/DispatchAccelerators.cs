@@ -55,12 +55,15 @@ namespace MoeLayers.Dispatch
         /// </summary>
         /// <param name="mode">The layer's <see cref="MoeLayerOptions.UseCudaDispatch"/>.</param>
         /// <param name="strategy">The layer's <see cref="MoeLayerOptions.Dispatch"/>.</param>
-        /// <param name="device">Device of the input.</param>
+        /// <param name="input">The flattened input [T, d].</param>
+        /// <param name="numExperts">Number of experts E.</param>
+        /// <param name="topK">Experts per token k.</param>
         /// <param name="fallback">The TorchSharp dispatcher.</param>
         /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
-        public static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
+        public static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
             IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
         {
+            var device = input.device;
             if (mode == CudaDispatchMode.Never || strategy is not (DispatchStrategy.Auto or DispatchStrategy.Grouped)) return fallback;
             var always = mode == CudaDispatchMode.Always;
             if (device.type != DeviceType.CUDA)
@@ -79,14 +82,14 @@ namespace MoeLayers.Dispatch
                         $"UseCudaDispatch is Always but the {CudaPackage} package is not loaded: reference {CudaPackage} from the application project.")
                     : fallback;
             }
-            var missing = accelerator.Unavailable(device);
+            var missing = accelerator.Unavailable(input, numExperts, topK);
             if (missing is null) return accelerator.Dispatcher;
             return always
                 ? throw new InvalidOperationException($"UseCudaDispatch is Always but the fused CUDA dispatch cannot run on {device}: {missing}")
                 : fallback;
         }
 
-        /// <summary>The fused top-k selection when <paramref name="mode"/> allows it and the accelerator takes the logits' device; else null.</summary>
+        /// <summary>The fused top-k selection when <paramref name="mode"/> allows it and the accelerator takes the logits; else null.</summary>
         /// <param name="mode">The router's mode (from the layer options).</param>
         /// <param name="logits">float32 logits [T, E].</param>
         /// <param name="topK">k.</param>
@@ -95,9 +98,7 @@ namespace MoeLayers.Dispatch
         public static RoutingResult? TryRouteTopK(CudaDispatchMode mode, Tensor logits, int topK, TopKOrder order, bool renormalize)
         {
             if (mode == CudaDispatchMode.Never || logits.device_type != DeviceType.CUDA) return null;
-            var accelerator = Cuda;
-            if (accelerator is null || accelerator.Unavailable(logits.device) is not null) return null;
-            return accelerator.TryRouteTopK(logits, topK, order, renormalize);
+            return Cuda?.TryRouteTopK(logits, topK, order, renormalize);
         }
 
         private static void TryLoad(string assemblyName)

@@ -16,15 +16,20 @@ namespace MoeLayers.Dispatch
         /// <summary>The dispatcher; stateless, shared by every layer.</summary>
         IExpertDispatcher Dispatcher { get; }
 
-        /// <summary>Null when tensors on <paramref name="device"/> can be handled; otherwise what is missing, in words.</summary>
-        /// <param name="device">The device of the layer's input.</param>
-        string? Unavailable(Device device);
+        /// <summary>
+        /// Null when this accelerator can dispatch <paramref name="input"/> (device, driver, dtype, sizes); otherwise what
+        /// is missing, in words.
+        /// </summary>
+        /// <param name="input">The layer's flattened input [T, d].</param>
+        /// <param name="numExperts">Number of experts E.</param>
+        /// <param name="topK">Experts per token k.</param>
+        string? Unavailable(Tensor input, int numExperts, int topK);
 
         /// <summary>
         /// Softmax and top-k selection on router logits [T, E] in one kernel, with gradient to the logits; null when
-        /// this case is not handled (the router then selects with TorchSharp ops).
+        /// this case is not handled, e.g. CPU logits or no usable GPU (the router then selects with TorchSharp ops).
         /// </summary>
-        /// <param name="logits">float32 router logits [T, E] on a device this accelerator handles.</param>
+        /// <param name="logits">float32 router logits [T, E].</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="order">Softmax/top-k order.</param>
         /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only).</param>

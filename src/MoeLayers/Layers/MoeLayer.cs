@@ -49,7 +49,7 @@ namespace MoeLayers.Layers
         private protected override RoutingResult Route(Tensor flat) => _router.call(flat);
 
         private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity) =>
-            DispatchAccelerators.Choose(Options.UseCudaDispatch, Options.Dispatch, flat.device, _dispatcher, () => DispatchAccelerators.Cuda)
+            DispatchAccelerators.Choose(Options.UseCudaDispatch, Options.Dispatch, flat, NumExperts, TopK, _dispatcher, () => DispatchAccelerators.Cuda)
                 .Dispatch(flat, routing, _experts, capacity, Options.DropPolicy);
 
         private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
