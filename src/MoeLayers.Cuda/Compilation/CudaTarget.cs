@@ -4,9 +4,10 @@ using ILGPU.Runtime.Cuda;
 namespace MoeLayers.Cuda.Compilation
 {
     /// <summary>
-    /// The PTX target for a GPU: the device's own architecture when ILGPU knows it, else the newest one it knows below
-    /// (PTX is forward compatible: the driver compiles it for newer GPUs), and the lowest PTX ISA that architecture needs,
-    /// so that old drivers can still load the code.
+    /// The PTX target for a GPU. ILGPU 1.5.3 emits code for sm_80 at most (asking for sm_90 still yields
+    /// <c>.target sm_80</c>), so Ampere and everything newer (Hopper, Blackwell) share the sm_80 PTX, which the driver
+    /// compiles for the actual GPU when the module loads: PTX is forward compatible. Each target uses the lowest PTX ISA
+    /// it needs, so older drivers load it too.
     /// </summary>
     /// <param name="Architecture">ILGPU's architecture value (sm_XY).</param>
     /// <param name="InstructionSet">PTX ISA version.</param>
@@ -25,12 +26,6 @@ namespace MoeLayers.Cuda.Compilation
                 throw new ArgumentOutOfRangeException(nameof(major), $"Compute capability {major}.{minor} is below the supported {MinimumComputeCapability / 10}.{MinimumComputeCapability % 10}.");
             return capability switch
             {
-                >= 120 => new(CudaArchitecture.SM_120, CudaInstructionSet.ISA_87),
-                >= 100 => new(CudaArchitecture.SM_100, CudaInstructionSet.ISA_86),
-                >= 90 => new(CudaArchitecture.SM_90, CudaInstructionSet.ISA_78),
-                >= 89 => new(CudaArchitecture.SM_89, CudaInstructionSet.ISA_78),
-                >= 87 => new(CudaArchitecture.SM_87, CudaInstructionSet.ISA_74),
-                >= 86 => new(CudaArchitecture.SM_86, CudaInstructionSet.ISA_71),
                 >= 80 => new(CudaArchitecture.SM_80, CudaInstructionSet.ISA_70),
                 >= 75 => new(CudaArchitecture.SM_75, CudaInstructionSet.ISA_63),
                 >= 72 => new(CudaArchitecture.SM_72, CudaInstructionSet.ISA_61),

@@ -59,7 +59,7 @@ namespace MoeLayers.Cuda.Driver
                 api.Init();
                 var version = api.DriverVersion();
                 if (version < CudaDriverApi.MinimumDriverVersion)
-                    return (null, $"The NVIDIA driver supports CUDA {version / 1000}.{version % 1000 / 10}; the fused dispatch needs 11.8 or newer. Update the driver.");
+                    return (null, $"The NVIDIA driver supports CUDA {version / 1000}.{version % 1000 / 10}; the fused dispatch needs 11.0 or newer. Update the driver.");
                 return (api, null);
             }
             catch (CudaUnavailableException e)

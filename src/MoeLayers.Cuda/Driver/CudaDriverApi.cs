@@ -22,8 +22,8 @@ namespace MoeLayers.Cuda.Driver
         /// <summary>CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES.</summary>
         public const int JitErrorLogBufferSizeBytes = 6;
 
-        /// <summary>The oldest driver that JIT-compiles the PTX ISA of the newest target used (CUDA 11.8 for PTX 7.8).</summary>
-        public const int MinimumDriverVersion = 11080;
+        /// <summary>The oldest driver that JIT-compiles the PTX ISA of the newest target used (CUDA 11.0 for PTX 7.0).</summary>
+        public const int MinimumDriverVersion = 11000;
 
         private readonly delegate* unmanaged<uint, int> _init;
         private readonly delegate* unmanaged<int*, int> _driverGetVersion;
@@ -65,14 +65,14 @@ namespace MoeLayers.Cuda.Driver
             if (!NativeLibrary.TryLoad(LibraryName, out var library))
                 throw new CudaUnavailableException(
                     $"The NVIDIA driver library {LibraryName} could not be loaded, so no CUDA kernel can run. "
-                    + "Install the NVIDIA driver (CUDA 11.8 or newer); in a container, run it with the GPU exposed (e.g. --gpus all).");
+                    + "Install the NVIDIA driver (CUDA 11.0 or newer); in a container, run it with the GPU exposed (e.g. --gpus all).");
             try
             {
                 return new CudaDriverApi(library);
             }
             catch (EntryPointNotFoundException e)
             {
-                throw new CudaUnavailableException($"{LibraryName} lacks the CUDA driver function {e.Message}; install a CUDA 11.8 or newer driver.", e);
+                throw new CudaUnavailableException($"{LibraryName} lacks the CUDA driver function {e.Message}; install a CUDA 11.0 or newer driver.", e);
             }
         }
 

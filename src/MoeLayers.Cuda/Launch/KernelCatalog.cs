@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Reflection;
 using MoeLayers.Cuda.Kernels;
 using static TorchSharp.torch;
@@ -9,6 +10,8 @@ namespace MoeLayers.Cuda.Launch
     /// <summary>Every kernel the fused dispatch launches, with the row kernels instantiated per supported dtype.</summary>
     internal static class KernelCatalog
     {
+        private static readonly Dictionary<MethodInfo, KernelDefinition> Definitions = new();
+
         /// <summary>Routing: softmax, top-k and per-block counts.</summary>
         public static readonly KernelDefinition SoftmaxTopK = Of(typeof(RoutingKernels), nameof(RoutingKernels.SoftmaxTopK));
 
@@ -47,7 +50,9 @@ namespace MoeLayers.Cuda.Launch
         {
             var method = type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
                          ?? throw new MissingMethodException(type.FullName, name);
-            return new KernelDefinition(genericArguments.Length == 0 ? method : method.MakeGenericMethod(genericArguments));
+            if (genericArguments.Length > 0) method = method.MakeGenericMethod(genericArguments);
+            // One definition per method: bfloat16 and float16 share the gather (a 16-bit copy), and so its compiled code.
+            lock (Definitions) return Definitions.TryGetValue(method, out var known) ? known : Definitions[method] = new KernelDefinition(method);
         }
 
         private static IReadOnlyList<KernelDefinition> BuildAll()
@@ -55,7 +60,7 @@ namespace MoeLayers.Cuda.Launch
             var all = new List<KernelDefinition> { SoftmaxTopK, CountExperts, ScanOffsets, RankAndScatter };
             foreach (var rows in new[] { Float32Rows, BFloat16Rows, Float16Rows })
                 all.AddRange(new[] { rows.Gather, rows.Combine, rows.ScatterScaled, rows.PairDot });
-            return all;
+            return all.Distinct().ToArray();
         }
     }
 }
