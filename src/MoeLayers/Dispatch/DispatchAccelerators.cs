@@ -49,9 +49,9 @@ namespace MoeLayers.Dispatch
         }
 
         /// <summary>
-        /// Picks the dispatcher for one forward: the accelerator's when the mode, the strategy and the input's device
-        /// allow it, otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is
-        /// missing when <paramref name="mode"/> is <see cref="CudaDispatchMode.Always"/> and it cannot be honoured.
+        /// Picks the dispatcher for one forward: the accelerator's when the mode, the strategy and the input allow it,
+        /// otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is missing
+        /// when <paramref name="mode"/> is <see cref="CudaDispatchMode.Always"/> and it cannot be honoured.
         /// </summary>
         /// <param name="mode">The layer's <see cref="MoeLayerOptions.UseCudaDispatch"/>.</param>
         /// <param name="strategy">The layer's <see cref="MoeLayerOptions.Dispatch"/>.</param>
@@ -61,9 +61,19 @@ namespace MoeLayers.Dispatch
         /// <param name="fallback">The TorchSharp dispatcher.</param>
         /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
         public static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
-            IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
+            IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda) =>
+            Choose(mode, strategy, input.device, accelerator => accelerator.Unavailable(input, numExperts, topK), fallback, findCuda);
+
+        /// <summary>The decision of <see cref="Choose(CudaDispatchMode, DispatchStrategy, Tensor, int, int, IExpertDispatcher, Func{IDispatchAccelerator?})"/>, on the device alone.</summary>
+        /// <param name="mode">The layer's mode.</param>
+        /// <param name="strategy">The layer's strategy.</param>
+        /// <param name="device">The input's device.</param>
+        /// <param name="unavailable">Asks the accelerator what, if anything, keeps it from this input.</param>
+        /// <param name="fallback">The TorchSharp dispatcher.</param>
+        /// <param name="findCuda">Looks up the CUDA accelerator.</param>
+        internal static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
+            Func<IDispatchAccelerator, string?> unavailable, IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
         {
-            var device = input.device;
             if (mode == CudaDispatchMode.Never || strategy is not (DispatchStrategy.Auto or DispatchStrategy.Grouped)) return fallback;
             var always = mode == CudaDispatchMode.Always;
             if (device.type != DeviceType.CUDA)
@@ -82,7 +92,7 @@ namespace MoeLayers.Dispatch
                         $"UseCudaDispatch is Always but the {CudaPackage} package is not loaded: reference {CudaPackage} from the application project.")
                     : fallback;
             }
-            var missing = accelerator.Unavailable(input, numExperts, topK);
+            var missing = unavailable(accelerator);
             if (missing is null) return accelerator.Dispatcher;
             return always
                 ? throw new InvalidOperationException($"UseCudaDispatch is Always but the fused CUDA dispatch cannot run on {device}: {missing}")
