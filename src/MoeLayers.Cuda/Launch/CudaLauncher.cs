@@ -38,24 +38,12 @@ namespace MoeLayers.Cuda.Launch
 
             // One 16-byte slot per parameter (a view is address + length), and the pointer array the driver reads.
             var count = arguments.Length;
-            var slots = (long*)NativeMemory.AlignedAlloc((nuint)(count * 16), 16);
+            var slots = (long*)NativeMemory.AlignedAlloc((nuint)(count * 2 * sizeof(long)), 16);
             var pointers = stackalloc void*[count];
             try
             {
-                for (var i = 0; i < count; i++)
-                {
-                    var slot = slots + 2 * i;
-                    if (arguments[i].Tensor is { } tensor)
-                    {
-                        slot[0] = TensorMemory.Address(tensor);
-                        slot[1] = tensor.numel();
-                    }
-                    else
-                    {
-                        *(int*)slot = arguments[i].Value;
-                    }
-                    pointers[i] = slot;
-                }
+                Pack(arguments, new Span<long>(slots, count * 2));
+                for (var i = 0; i < count; i++) pointers[i] = slots + 2 * i;
                 device.Api.PushContext(device.Context);
                 try
                 {
@@ -69,6 +57,29 @@ namespace MoeLayers.Cuda.Launch
             finally
             {
                 NativeMemory.AlignedFree(slots);
+            }
+        }
+
+        /// <summary>
+        /// Writes the launch parameters, two longs per argument: a view as (address, element count), the layout ILGPU's
+        /// PTX reads; an int in the low 4 bytes of its slot (the driver copies 4 bytes for a .b32 parameter).
+        /// </summary>
+        /// <param name="arguments">The arguments.</param>
+        /// <param name="slots">2 · arguments.Length longs.</param>
+        internal static void Pack(KernelArgument[] arguments, Span<long> slots)
+        {
+            slots.Clear();
+            for (var i = 0; i < arguments.Length; i++)
+            {
+                if (arguments[i].Tensor is { } tensor)
+                {
+                    slots[2 * i] = TensorMemory.Address(tensor);
+                    slots[2 * i + 1] = tensor.numel();
+                }
+                else
+                {
+                    MemoryMarshal.Write(MemoryMarshal.AsBytes(slots.Slice(2 * i, 1)), arguments[i].Value);
+                }
             }
         }
     }
