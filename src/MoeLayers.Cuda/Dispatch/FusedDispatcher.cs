@@ -13,6 +13,7 @@ namespace MoeLayers.Cuda.Dispatch
     /// </summary>
     internal sealed class FusedDispatcher : IExpertDispatcher
     {
+        private static readonly IExpertDispatcher EmptyBatch = new SortedDispatcher(DispatchStrategy.Grouped);
         private readonly FusedKernels _kernels;
 
         public FusedDispatcher(FusedKernels kernels)
@@ -22,6 +23,7 @@ namespace MoeLayers.Cuda.Dispatch
 
         public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
         {
+            if (routing.TokenCount == 0) return EmptyBatch.Dispatch(input, routing, experts, capacity, dropPolicy); // nothing to launch
             var topK = routing.TopK;
             // Keeping the C heaviest pairs is a sort by weight: let the core plan it, then move rows with the kernels.
             var permutation = capacity.HasValue && dropPolicy == DropPolicy.ByWeight

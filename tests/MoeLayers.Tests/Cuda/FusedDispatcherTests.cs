@@ -58,6 +58,14 @@ namespace MoeLayers.Tests.Cuda
                 TensorAssert.Values(first.Tensors[i]).Should().Equal(TensorAssert.Values(second.Tensors[i]), $"tensor #{i}");
         }
 
+        [Fact]
+        public void AnEmptyBatchGivesAnEmptyOutput()
+        {
+            var result = Run(new FusedDispatcher(_kernels), ScalarType.Float32, 1, 0, 4, 2, ExpertActivation.Gelu, false, null, DropPolicy.ByPosition);
+            result.Tensors[0].shape.Should().Equal(0, 10);
+            result.Kept.Should().Equal(0, 0, 0, 0);
+        }
+
         [Theory]
         [InlineData(ScalarType.BFloat16, 0.05)]
         [InlineData(ScalarType.Float16, 0.01)]
