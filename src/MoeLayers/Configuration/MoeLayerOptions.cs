@@ -73,8 +73,9 @@ namespace MoeLayers.Configuration
 
         /// <summary>
         /// Fused CUDA dispatch (package MoeLayers.Cuda) for CUDA inputs. Default <see cref="CudaDispatchMode.Auto"/>: used
-        /// when the package is referenced and the input is on a usable CUDA device. The fused path runs the grouped
-        /// per-expert products, so <see cref="CudaDispatchMode.Always"/> needs <see cref="Dispatch"/> Auto or Grouped.
+        /// when the package is referenced and the input is on a usable CUDA device. The fused path honours
+        /// <see cref="Dispatch"/> Auto, Grouped and Padded; <see cref="DispatchStrategy.Reference"/> always runs the plain loop,
+        /// so it cannot be combined with <see cref="CudaDispatchMode.Always"/>.
         /// </summary>
         public CudaDispatchMode UseCudaDispatch { get; set; } = CudaDispatchMode.Auto;
 

@@ -54,8 +54,8 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be a finite number ≥ 0; got {o.ZLossCoefficient}.");
             if (!Enum.IsDefined(o.UseCudaDispatch))
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} must be one of {string.Join(", ", Enum.GetNames<CudaDispatchMode>())}; got {o.UseCudaDispatch}.");
-            if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch is not (DispatchStrategy.Auto or DispatchStrategy.Grouped))
-                f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused grouped dispatch, so {nameof(o.Dispatch)} must be Auto or Grouped; got {o.Dispatch}.");
+            if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch == DispatchStrategy.Reference)
+                f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
             return f;
         }
 

@@ -74,7 +74,7 @@ namespace MoeLayers.Dispatch
         internal static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
             Func<IDispatchAccelerator, string?> unavailable, IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
         {
-            if (mode == CudaDispatchMode.Never || strategy is not (DispatchStrategy.Auto or DispatchStrategy.Grouped)) return fallback;
+            if (mode == CudaDispatchMode.Never || strategy == DispatchStrategy.Reference) return fallback;
             var always = mode == CudaDispatchMode.Always;
             if (device.type != DeviceType.CUDA)
             {
@@ -93,7 +93,7 @@ namespace MoeLayers.Dispatch
                     : fallback;
             }
             var missing = unavailable(accelerator);
-            if (missing is null) return accelerator.Dispatcher;
+            if (missing is null) return accelerator.Dispatcher(strategy);
             return always
                 ? throw new InvalidOperationException($"UseCudaDispatch is Always but the fused CUDA dispatch cannot run on {device}: {missing}")
                 : fallback;

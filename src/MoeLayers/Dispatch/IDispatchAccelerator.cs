@@ -13,8 +13,9 @@ namespace MoeLayers.Dispatch
         /// <summary>The providing package, named in messages.</summary>
         string Name { get; }
 
-        /// <summary>The dispatcher; stateless, shared by every layer.</summary>
-        IExpertDispatcher Dispatcher { get; }
+        /// <summary>The dispatcher running the experts with <paramref name="strategy"/>; stateless, shared by every layer.</summary>
+        /// <param name="strategy">Auto, Grouped or Padded (Reference always stays the core's loop).</param>
+        IExpertDispatcher Dispatcher(DispatchStrategy strategy);
 
         /// <summary>
         /// Null when this accelerator can dispatch <paramref name="input"/> (device, driver, dtype, sizes); otherwise what
