@@ -69,6 +69,10 @@ namespace MoeLayers.Cuda.GpuHarness
                 InputDim = 48, HiddenDim = 64, NumExperts = 6, TopK = 2, CapacityFactor = 0.75, DropPolicy = MoeLayers.Dispatch.DropPolicy.ByWeight,
                 TopKOrder = MoeLayers.Routing.TopKOrder.TopKThenSoftmax,
             });
+            yield return ("top-2 of 8, dropless, padded product", new MoeLayerOptions
+            {
+                InputDim = 64, HiddenDim = 128, NumExperts = 8, TopK = 2, Dispatch = MoeLayers.Dispatch.DispatchStrategy.Padded,
+            });
             yield return ("switch, 16 experts, capacity 1.25", new MoeLayerOptions
             {
                 InputDim = 32, HiddenDim = 64, NumExperts = 16, TopK = 1, Router = RouterKind.Switch, CapacityFactor = 1.25,

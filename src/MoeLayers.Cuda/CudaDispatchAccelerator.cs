@@ -1,3 +1,4 @@
+using System.Linq;
 using MoeLayers.Cuda.Dispatch;
 using MoeLayers.Cuda.Driver;
 using MoeLayers.Cuda.Kernels;
@@ -14,16 +15,23 @@ namespace MoeLayers.Cuda
     internal sealed class CudaDispatchAccelerator : IDispatchAccelerator
     {
         private readonly FusedKernels _kernels;
+        private readonly FusedDispatcher[] _dispatchers;
 
         public CudaDispatchAccelerator(FusedKernels kernels)
         {
             _kernels = kernels;
-            Dispatcher = new FusedDispatcher(kernels);
+            _dispatchers = new[] { DispatchStrategy.Auto, DispatchStrategy.Grouped, DispatchStrategy.Padded }
+                .Select(strategy => new FusedDispatcher(kernels, strategy)).ToArray();
         }
 
         public string Name => DispatchAccelerators.CudaPackage;
 
-        public IExpertDispatcher Dispatcher { get; }
+        public IExpertDispatcher Dispatcher(DispatchStrategy strategy) => strategy switch
+        {
+            DispatchStrategy.Grouped => _dispatchers[1],
+            DispatchStrategy.Padded => _dispatchers[2],
+            _ => _dispatchers[0],
+        };
 
         public string? Unavailable(Tensor input, int numExperts, int topK)
         {

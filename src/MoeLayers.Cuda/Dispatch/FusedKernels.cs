@@ -84,7 +84,32 @@ namespace MoeLayers.Cuda.Dispatch
             var assigned = host.Take(numExperts).Select(v => (long)v).ToArray();
             var kept = host.Skip(numExperts).Take(numExperts).Select(v => (long)v).ToArray();
             var rows = kept.Sum();
-            return new PairPermutation(rowOfPair, pairOfRow.narrow(0, 0, rows), assignmentOfRow.narrow(0, 0, rows), assigned, kept);
+            return new PairPermutation(rowOfPair, pairOfRow.narrow(0, 0, rows), assignmentOfRow.narrow(0, 0, rows), offsets, assigned, kept);
+        }
+
+        /// <summary>
+        /// The padded layout of a permutation: expert e's rows at [e·C, e·C + kept[e]) of an E·C buffer, C the largest kept
+        /// count; padding rows have pair −1 (gathered as zeros, never combined).
+        /// </summary>
+        /// <param name="permutation">The compact permutation.</param>
+        /// <param name="expertIndices">The routing's int64 [T, k] expert ids.</param>
+        /// <returns>The padded layout and C.</returns>
+        public (PairPermutation Layout, long PaddedCapacity) PadLayout(PairPermutation permutation, Tensor expertIndices)
+        {
+            var experts = permutation.KeptPerExpert.Length;
+            var capacity = Math.Max(1, permutation.KeptPerExpert.Max());
+            var (tokens, topK) = (expertIndices.shape[0], (int)expertIndices.shape[1]);
+            var pairs = tokens * topK;
+            var device = expertIndices.device;
+            var rowOfPair = empty(pairs, ScalarType.Int32, device);
+            var pairOfRow = full(experts * capacity, -1, ScalarType.Int32, device);
+            var assignmentOfRow = zeros(experts * capacity, ScalarType.Int64, device);
+            var dims = new LaunchDims((int)Math.Min((pairs + Geometry.MaxThreadsPerBlock - 1) / Geometry.MaxThreadsPerBlock, LaunchGeometry.MaxGridBlocks), Geometry.MaxThreadsPerBlock);
+            Launcher.Launch(KernelCatalog.PadLayout, dims, expertIndices.contiguous().view(-1), permutation.RowOfPair, permutation.ExpertOffsets,
+                rowOfPair, pairOfRow, assignmentOfRow, (int)pairs, experts, topK, (int)capacity);
+            var layout = new PairPermutation(rowOfPair, pairOfRow, assignmentOfRow, permutation.ExpertOffsets,
+                permutation.AssignedPerExpert, permutation.KeptPerExpert);
+            return (layout, capacity);
         }
 
         /// <summary>rows[r] = source[pairOfRow[r] / k] → [M, width].</summary>

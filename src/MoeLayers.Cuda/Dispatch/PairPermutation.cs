@@ -9,9 +9,10 @@ namespace MoeLayers.Cuda.Dispatch
     /// </summary>
     internal sealed class PairPermutation
     {
-        public PairPermutation(Tensor rowOfPair, Tensor pairOfRow, Tensor assignmentOfRow, long[] assignedPerExpert, long[] keptPerExpert)
+        public PairPermutation(Tensor rowOfPair, Tensor pairOfRow, Tensor assignmentOfRow, Tensor expertOffsets, long[] assignedPerExpert, long[] keptPerExpert)
         {
             RowOfPair = rowOfPair;
+            ExpertOffsets = expertOffsets;
             PairOfRow = pairOfRow;
             AssignmentOfRow = assignmentOfRow;
             AssignedPerExpert = assignedPerExpert;
@@ -26,6 +27,9 @@ namespace MoeLayers.Cuda.Dispatch
 
         /// <summary>t·E + e of each kept row, int64 [M] (what expert banks with per-(token, expert) state need).</summary>
         public Tensor AssignmentOfRow { get; }
+
+        /// <summary>First row of each expert in the compact order, int32 [E].</summary>
+        public Tensor ExpertOffsets { get; }
 
         /// <summary>Pairs routed to each expert, before capacity.</summary>
         public long[] AssignedPerExpert { get; }
@@ -45,7 +49,9 @@ namespace MoeLayers.Cuda.Dispatch
             var device = plan.Order.device;
             var rowOfPair = full(pairs, -1, ScalarType.Int32, device)
                 .index_copy(0, plan.Order, arange(kept, ScalarType.Int32, device));
-            return new PairPermutation(rowOfPair, plan.Order.to(ScalarType.Int32), plan.AssignmentOfKept,
+            var offsets = new int[plan.NumExperts];
+            for (var e = 1; e < offsets.Length; e++) offsets[e] = offsets[e - 1] + (int)plan.KeptPerExpert[e - 1];
+            return new PairPermutation(rowOfPair, plan.Order.to(ScalarType.Int32), plan.AssignmentOfKept, tensor(offsets, device: device),
                 plan.AssignedPerExpert, plan.KeptPerExpert);
         }
     }

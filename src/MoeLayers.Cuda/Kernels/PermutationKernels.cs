@@ -155,5 +155,48 @@ namespace MoeLayers.Cuda.Kernels
                 }
             }
         }
+
+        /// <summary>
+        /// Moves kept pairs from the compact expert-contiguous order to the padded one (expert e's rank-r pair at row
+        /// e·paddedCapacity + r), for the single batched product over an [E, C, d] buffer. One thread per pair; padding
+        /// rows keep the −1 pair and 0 assignment they were initialized with.
+        /// </summary>
+        /// <param name="expertIndices">Expert of each pair, int64 [P].</param>
+        /// <param name="rowOfPair">Compact row of each pair or −1, int32 [P].</param>
+        /// <param name="expertOffsets">First compact row of each expert, int32 [E].</param>
+        /// <param name="paddedRowOfPair">Out: padded row of each pair or −1, int32 [P].</param>
+        /// <param name="paddedPairOfRow">In/out: pair of each padded row (−1 = padding), int32 [E · paddedCapacity].</param>
+        /// <param name="paddedAssignmentOfRow">In/out: t·E + e of each padded row (0 for padding), int64 [E · paddedCapacity].</param>
+        /// <param name="pairs">P.</param>
+        /// <param name="numExperts">E.</param>
+        /// <param name="topK">k.</param>
+        /// <param name="paddedCapacity">Rows per expert in the padded buffer (the largest kept count).</param>
+        public static void PadLayout(
+            ArrayView<long> expertIndices,
+            ArrayView<int> rowOfPair,
+            ArrayView<int> expertOffsets,
+            ArrayView<int> paddedRowOfPair,
+            ArrayView<int> paddedPairOfRow,
+            ArrayView<long> paddedAssignmentOfRow,
+            int pairs,
+            int numExperts,
+            int topK,
+            int paddedCapacity)
+        {
+            for (long p = (long)Grid.IdxX * Group.DimX + Group.IdxX; p < pairs; p += (long)Grid.DimX * Group.DimX)
+            {
+                var row = rowOfPair[p];
+                if (row < 0)
+                {
+                    paddedRowOfPair[p] = -1;
+                    continue;
+                }
+                var expert = (int)expertIndices[p];
+                var padded = expert * paddedCapacity + (row - expertOffsets[expert]);
+                paddedRowOfPair[p] = padded;
+                paddedPairOfRow[padded] = (int)p;
+                paddedAssignmentOfRow[padded] = (p / topK) * numExperts + expert;
+            }
+        }
     }
 }

@@ -9,9 +9,12 @@ namespace MoeLayers.Cuda.Kernels
     /// </summary>
     internal static class RowKernels
     {
-        /// <summary>rows[r, :] = source[pairOfRow[r] / k, :] for r &lt; numRows (a pure copy, so any 2- or 4-byte type).</summary>
+        /// <summary>
+        /// rows[r, :] = source[pairOfRow[r] / k, :] for r &lt; numRows, or zeros where pairOfRow[r] &lt; 0 (padding rows of
+        /// the padded layout). A pure copy, so one instantiation serves every type of the same size.
+        /// </summary>
         /// <param name="source">Token rows [T, width].</param>
-        /// <param name="pairOfRow">Pair of each row, int32 [≥ numRows].</param>
+        /// <param name="pairOfRow">Pair of each row or −1, int32 [≥ numRows].</param>
         /// <param name="rows">Out: [numRows, width].</param>
         /// <param name="numRows">M.</param>
         /// <param name="width">Row width.</param>
@@ -27,9 +30,14 @@ namespace MoeLayers.Cuda.Kernels
         {
             for (long row = Grid.IdxX; row < numRows; row += Grid.DimX)
             {
-                long token = pairOfRow[row] / topK;
-                var from = token * width;
+                long pair = pairOfRow[row];
                 var to = row * width;
+                if (pair < 0)
+                {
+                    for (var c = Group.IdxX; c < width; c += Group.DimX) rows[to + c] = default;
+                    continue;
+                }
+                var from = pair / topK * width;
                 for (var c = Group.IdxX; c < width; c += Group.DimX) rows[to + c] = source[from + c];
             }
         }
@@ -79,7 +87,10 @@ namespace MoeLayers.Cuda.Kernels
             }
         }
 
-        /// <summary>gradRows[r, :] = w[p] · gradOutput[p / k, :] with p = pairOfRow[r]: the combine's backward for the rows.</summary>
+        /// <summary>
+        /// gradRows[r, :] = w[p] · gradOutput[p / k, :] with p = pairOfRow[r], zeros for padding rows (p &lt; 0): the
+        /// combine's backward for the rows.
+        /// </summary>
         /// <param name="gradOutput">Gradient of the combined output [T, width].</param>
         /// <param name="weights">Combine weights, float32 [T·k].</param>
         /// <param name="pairOfRow">Pair of each row, int32 [≥ numRows].</param>
@@ -102,9 +113,14 @@ namespace MoeLayers.Cuda.Kernels
             for (long row = Grid.IdxX; row < numRows; row += Grid.DimX)
             {
                 long pair = pairOfRow[row];
+                var to = row * width;
+                if (pair < 0)
+                {
+                    for (var c = Group.IdxX; c < width; c += Group.DimX) gradRows[to + c] = default;
+                    continue;
+                }
                 var weight = weights[pair];
                 var from = pair / topK * width;
-                var to = row * width;
                 for (var c = Group.IdxX; c < width; c += Group.DimX)
                     gradRows[to + c] = codec.Store(weight * codec.Load(gradOutput[from + c]));
             }

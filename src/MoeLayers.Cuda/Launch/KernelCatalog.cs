@@ -24,6 +24,9 @@ namespace MoeLayers.Cuda.Launch
         /// <summary>Stable ranks and the scatter into expert-contiguous order.</summary>
         public static readonly KernelDefinition RankAndScatter = Of(typeof(PermutationKernels), nameof(PermutationKernels.RankAndScatter));
 
+        /// <summary>Compact to padded row layout.</summary>
+        public static readonly KernelDefinition PadLayout = Of(typeof(PermutationKernels), nameof(PermutationKernels.PadLayout));
+
         /// <summary>Row kernels for float32 rows.</summary>
         public static readonly RowKernelSet Float32Rows = RowKernelSet.Create<float, Float32Codec>(ScalarType.Float32);
 
@@ -57,7 +60,7 @@ namespace MoeLayers.Cuda.Launch
 
         private static IReadOnlyList<KernelDefinition> BuildAll()
         {
-            var all = new List<KernelDefinition> { SoftmaxTopK, CountExperts, ScanOffsets, RankAndScatter };
+            var all = new List<KernelDefinition> { SoftmaxTopK, CountExperts, ScanOffsets, RankAndScatter, PadLayout };
             foreach (var rows in new[] { Float32Rows, BFloat16Rows, Float16Rows })
                 all.AddRange(new[] { rows.Gather, rows.Combine, rows.ScatterScaled, rows.PairDot });
             return all.Distinct().ToArray();

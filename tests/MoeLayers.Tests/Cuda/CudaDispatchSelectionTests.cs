@@ -23,14 +23,14 @@ namespace MoeLayers.Tests.Cuda
         [InlineData(CudaDispatchMode.Auto, DispatchStrategy.Auto, true)]
         [InlineData(CudaDispatchMode.Auto, DispatchStrategy.Grouped, true)]
         [InlineData(CudaDispatchMode.Always, DispatchStrategy.Grouped, true)]
-        [InlineData(CudaDispatchMode.Auto, DispatchStrategy.Padded, false)]
+        [InlineData(CudaDispatchMode.Auto, DispatchStrategy.Padded, true)]
         [InlineData(CudaDispatchMode.Auto, DispatchStrategy.Reference, false)]
         [InlineData(CudaDispatchMode.Never, DispatchStrategy.Auto, false)]
         public void CudaInputsUseTheFusedDispatchWhenModeAndStrategyAllow(CudaDispatchMode mode, DispatchStrategy strategy, bool fused)
         {
             var accelerator = new FakeAccelerator(null);
             var chosen = DispatchAccelerators.Choose(mode, strategy, Gpu, a => a.Unavailable(null!, 8, 2), Fallback, () => accelerator);
-            chosen.Should().BeSameAs(fused ? accelerator.Dispatcher : Fallback);
+            chosen.Should().BeSameAs(fused ? accelerator.Dispatcher(strategy) : Fallback);
         }
 
         [Fact]
@@ -65,10 +65,14 @@ namespace MoeLayers.Tests.Cuda
         {
             var failures = MoeLayerOptionsValidator.Failures(new MoeLayerOptions
             {
-                InputDim = 4, HiddenDim = 8, UseCudaDispatch = CudaDispatchMode.Always, Dispatch = DispatchStrategy.Padded,
+                InputDim = 4, HiddenDim = 8, UseCudaDispatch = CudaDispatchMode.Always, Dispatch = DispatchStrategy.Reference,
             });
             failures.Should().ContainSingle().Which.Should().Be(
-                "MoeLayerOptions.UseCudaDispatch = Always runs the fused grouped dispatch, so Dispatch must be Auto or Grouped; got Padded.");
+                "MoeLayerOptions.UseCudaDispatch = Always runs the fused dispatch, so Dispatch cannot be Reference (the plain loop kept as the tests' oracle).");
+            MoeLayerOptionsValidator.Failures(new MoeLayerOptions
+            {
+                InputDim = 4, HiddenDim = 8, UseCudaDispatch = CudaDispatchMode.Always, Dispatch = DispatchStrategy.Padded,
+            }).Should().BeEmpty();
             MoeLayerOptionsValidator.Failures(new MoeLayerOptions { InputDim = 4, HiddenDim = 8, UseCudaDispatch = (CudaDispatchMode)7 })
                 .Should().ContainSingle().Which.Should().Contain("UseCudaDispatch must be one of Auto, Never, Always; got 7");
         }
@@ -113,7 +117,9 @@ namespace MoeLayers.Tests.Cuda
 
             public string Name => "fake";
 
-            public IExpertDispatcher Dispatcher { get; } = new ReferenceDispatcher();
+            private readonly IExpertDispatcher[] _dispatchers = { new ReferenceDispatcher(), new ReferenceDispatcher(), new ReferenceDispatcher() };
+
+            public IExpertDispatcher Dispatcher(DispatchStrategy strategy) => _dispatchers[(int)strategy];
 
             public string? Unavailable(Tensor input, int numExperts, int topK) => _missing;
 

@@ -40,13 +40,15 @@ namespace MoeLayers.Tests.Cuda
             ExpertActivation activation, bool bias, double? factor, DropPolicy policy)
         {
             var capacity = Capacity.Compute(factor, tokens, k, experts, 1);
-            var fused = Run(new FusedDispatcher(_kernels), ScalarType.Float32, seed, tokens, experts, k, activation, bias, capacity, policy);
             var reference = Run(new ReferenceDispatcher(), ScalarType.Float64, seed, tokens, experts, k, activation, bias, capacity, policy);
-
-            fused.Assigned.Should().Equal(reference.Assigned);
-            fused.Kept.Should().Equal(reference.Kept);
-            string[] names = { "output", "dx", "dweights", "dw_in", "dw_out" };
-            for (var i = 0; i < names.Length; i++) TensorAssert.Close(fused.Tensors[i], reference.Tensors[i], 2e-4, names[i]);
+            foreach (var strategy in new[] { DispatchStrategy.Grouped, DispatchStrategy.Padded })
+            {
+                var fused = Run(new FusedDispatcher(_kernels, strategy), ScalarType.Float32, seed, tokens, experts, k, activation, bias, capacity, policy);
+                fused.Assigned.Should().Equal(reference.Assigned, strategy.ToString());
+                fused.Kept.Should().Equal(reference.Kept, strategy.ToString());
+                string[] names = { "output", "dx", "dweights", "dw_in", "dw_out" };
+                for (var i = 0; i < names.Length; i++) TensorAssert.Close(fused.Tensors[i], reference.Tensors[i], 2e-4, $"{strategy} {names[i]}");
+            }
         }
 
         [Fact]

@@ -48,6 +48,20 @@ namespace MoeLayers.Tests.Cuda
         }
 
         [Fact]
+        public void PaddedLayoutPutsRankROfExpertEAtRowECPlusR()
+        {
+            var indices = tensor(new long[] { 2, 0, 0, 1, 2, 0, 0, 2 }).view(4, 2);
+            var permutation = _kernels.Permute(indices, 3, 2, null);
+            var (layout, capacity) = _kernels.PadLayout(permutation, indices);
+
+            capacity.Should().Be(2);
+            // Pairs by expert, capacity 2 by position: e0 keeps pairs 1, 2 (pairs 5, 6 dropped); e1 keeps 3; e2 keeps 0, 4 (7 dropped).
+            Ints(layout.PairOfRow).Should().Equal(1, 2, 3, -1, 0, 4);
+            Ints(layout.RowOfPair).Should().Equal(4, 0, 1, 2, 5, -1, -1, -1);
+            Longs(layout.AssignmentOfRow).Should().Equal(0 * 3 + 0, 1 * 3 + 0, 1 * 3 + 1, 0, 0 * 3 + 2, 2 * 3 + 2);
+        }
+
+        [Fact]
         public void ExpertIndexOutOfRangeIsReportedNotScattered()
         {
             var indices = tensor(new long[] { 0, 1, 5, 2 }).view(2, 2);
