@@ -9,7 +9,7 @@ runtime_script=${MOELAYERS_RUNTIME_SCRIPT:-../shared/gpu/make-runtime-archive.sh
 "$runtime_script" .gpu
 rm -rf .gpu/app
 dotnet publish benchmarks/MoeLayers.Cuda.GpuHarness/MoeLayers.Cuda.GpuHarness.csproj -c Release -r linux-x64 \
-  --self-contained false -p:GpuHarnessBundleLibtorch=false -o .gpu/app
+  --self-contained false -o .gpu/app
 du -sh .gpu .gpu/app .gpu/dotnet-runtime.tar.xz
 total=$(du -sm .gpu | cut -f1)
 [ "$total" -lt 64 ] || { echo "warning: .gpu is ${total} MiB; the device tool carries 64 MiB at most" >&2; }
