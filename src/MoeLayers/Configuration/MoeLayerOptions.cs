@@ -71,6 +71,14 @@ namespace MoeLayers.Configuration
         /// <summary>How experts are run on the dispatched rows. Default automatic.</summary>
         public DispatchStrategy Dispatch { get; set; } = DispatchStrategy.Auto;
 
+        /// <summary>
+        /// Fused CUDA dispatch (package MoeLayers.Cuda) for CUDA inputs. Default <see cref="CudaDispatchMode.Auto"/>: used
+        /// when the package is referenced and the input is on a usable CUDA device. The fused path honours
+        /// <see cref="Dispatch"/> Auto, Grouped and Padded; <see cref="DispatchStrategy.Reference"/> always runs the plain loop,
+        /// so it cannot be combined with <see cref="CudaDispatchMode.Always"/>.
+        /// </summary>
+        public CudaDispatchMode UseCudaDispatch { get; set; } = CudaDispatchMode.Auto;
+
         /// <summary>Compute <see cref="Diagnostics.RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
         public bool CollectStatistics { get; set; } = true;
 

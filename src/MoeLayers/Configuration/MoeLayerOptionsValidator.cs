@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.Extensions.Options;
+using MoeLayers.Dispatch;
 
 namespace MoeLayers.Configuration
 {
@@ -51,6 +52,10 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.LoadBalancingCoefficient)} must be a finite number ≥ 0; got {o.LoadBalancingCoefficient}.");
             if (!(o.ZLossCoefficient >= 0) || double.IsInfinity(o.ZLossCoefficient))
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be a finite number ≥ 0; got {o.ZLossCoefficient}.");
+            if (!Enum.IsDefined(o.UseCudaDispatch))
+                f.Add($"{p}{nameof(o.UseCudaDispatch)} must be one of {string.Join(", ", Enum.GetNames<CudaDispatchMode>())}; got {o.UseCudaDispatch}.");
+            if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch == DispatchStrategy.Reference)
+                f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
             return f;
         }
 

@@ -34,14 +34,20 @@ namespace MoeLayers.Dispatch
             return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity);
         }
 
-        internal bool UsePadded(DispatchPlan plan)
+        internal bool UsePadded(DispatchPlan plan) => UsePadded(_strategy, plan.KeptPerExpert);
+
+        /// <summary>Whether <paramref name="strategy"/> runs the padded product for these per-expert row counts (Auto decides by shape).</summary>
+        /// <param name="strategy">The dispatch strategy.</param>
+        /// <param name="keptPerExpert">Rows each expert processes.</param>
+        internal static bool UsePadded(DispatchStrategy strategy, long[] keptPerExpert)
         {
-            if (_strategy == DispatchStrategy.Padded) return true;
-            if (_strategy != DispatchStrategy.Auto || plan.NumExperts == 1) return false;
-            var kept = plan.KeptCount;
+            if (strategy == DispatchStrategy.Padded) return true;
+            var experts = keptPerExpert.Length;
+            if (strategy != DispatchStrategy.Auto || experts == 1) return false;
+            var kept = keptPerExpert.Sum();
             if (kept == 0) return false;
-            var paddedRows = plan.NumExperts * PaddedCapacity(plan);
-            return paddedRows <= (1 + MaxPaddingOverhead) * kept && kept / plan.NumExperts < MaxRowsPerExpertForPadding;
+            var paddedRows = experts * System.Math.Max(1, keptPerExpert.Max());
+            return paddedRows <= (1 + MaxPaddingOverhead) * kept && kept / experts < MaxRowsPerExpertForPadding;
         }
 
         private static long PaddedCapacity(DispatchPlan plan) => System.Math.Max(1, plan.KeptPerExpert.Max());

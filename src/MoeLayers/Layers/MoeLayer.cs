@@ -49,7 +49,8 @@ namespace MoeLayers.Layers
         private protected override RoutingResult Route(Tensor flat) => _router.call(flat);
 
         private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity) =>
-            _dispatcher.Dispatch(flat, routing, _experts, capacity, Options.DropPolicy);
+            DispatchAccelerators.Choose(Options.UseCudaDispatch, Options.Dispatch, flat, NumExperts, TopK, _dispatcher, () => DispatchAccelerators.Cuda)
+                .Dispatch(flat, routing, _experts, capacity, Options.DropPolicy);
 
         private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
             (_experts.InputWeight.device, _experts.InputWeight.dtype);
@@ -58,7 +59,7 @@ namespace MoeLayers.Layers
         {
             RouterKind.NoisyTopK => new NoisyTopKRouter(o.InputDim, o.NumExperts, o.TopK, o.NoisyZeroInit),
             RouterKind.Switch => new SwitchRouter(o.InputDim, o.NumExperts, o.SwitchJitter),
-            _ => new TopKRouter(o.InputDim, o.NumExperts, o.TopK, o.TopKOrder, o.RenormalizeWeights),
+            _ => new TopKRouter(o.InputDim, o.NumExperts, o.TopK, o.TopKOrder, o.RenormalizeWeights) { CudaRouting = o.UseCudaDispatch },
         };
     }
 }

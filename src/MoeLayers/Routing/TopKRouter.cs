@@ -1,3 +1,5 @@
+using MoeLayers.Configuration;
+using MoeLayers.Dispatch;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Routing
@@ -34,10 +36,14 @@ namespace MoeLayers.Routing
         /// <summary>Whether the k weights are rescaled to sum to 1 (SoftmaxThenTopK only).</summary>
         public bool Renormalize => _renormalize;
 
+        /// <summary>Whether CUDA logits may use the fused selection kernel of MoeLayers.Cuda (the layer passes its option).</summary>
+        internal CudaDispatchMode CudaRouting { get; set; } = CudaDispatchMode.Auto;
+
         /// <inheritdoc />
         protected override RoutingResult Route(Tensor input32)
         {
             var logits = Logits(input32);
+            if (DispatchAccelerators.TryRouteTopK(CudaRouting, logits, TopK, _order, _renormalize) is { } fused) return fused;
             var probabilities = logits.softmax(-1);
             var (indices, weights) = _order == TopKOrder.SoftmaxThenTopK
                 ? SoftmaxThenTopK(probabilities, TopK, _renormalize)

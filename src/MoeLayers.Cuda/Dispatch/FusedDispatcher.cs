@@ -1,0 +1,61 @@
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Routing;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Cuda.Dispatch
+{
+    /// <summary>
+    /// The fused dispatch: the permutation kernels sort the (token, slot) pairs by expert (reusing the routing kernel's
+    /// counts when it made the routing), a gather kernel builds the expert-contiguous rows (or the zero-padded [E, C, d]
+    /// buffer), the experts run their grouped products on those rows or one batched product on the buffer (TorchSharp
+    /// matmuls, on the same stream), and a combine kernel sums the k weighted outputs of each token in a fixed order.
+    /// Same function, same statistics and the same Auto rule as the core's SortedDispatcher.
+    /// </summary>
+    internal sealed class FusedDispatcher : IExpertDispatcher
+    {
+        private static readonly IExpertDispatcher EmptyBatch = new SortedDispatcher(DispatchStrategy.Grouped);
+        private readonly FusedKernels _kernels;
+        private readonly DispatchStrategy _strategy;
+
+        /// <summary>Creates the dispatcher.</summary>
+        /// <param name="kernels">The kernels and their launcher.</param>
+        /// <param name="strategy">Grouped per-expert products, one padded batched product, or Auto: padded for small,
+        /// even loads by the core's rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).</param>
+        public FusedDispatcher(FusedKernels kernels, DispatchStrategy strategy = DispatchStrategy.Auto)
+        {
+            if (strategy == DispatchStrategy.Reference)
+                throw new System.ArgumentException("The fused dispatch does not run the reference loop.", nameof(strategy));
+            _kernels = kernels;
+            _strategy = strategy;
+        }
+
+        public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
+        {
+            if (routing.TokenCount == 0) return EmptyBatch.Dispatch(input, routing, experts, capacity, dropPolicy); // nothing to launch
+            var topK = routing.TopK;
+            // Keeping the C heaviest pairs is a sort by weight: let the core plan it, then move rows with the kernels.
+            var permutation = capacity.HasValue && dropPolicy == DropPolicy.ByWeight
+                ? PairPermutation.FromPlan(DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, capacity, dropPolicy))
+                : _kernels.Permute(routing.ExpertIndices, experts.NumExperts, capacity, RoutingCounts.Find(routing.ExpertIndices));
+            Tensor outputs;
+            var layout = permutation;
+            if (SortedDispatcher.UsePadded(_strategy, permutation.KeptPerExpert))
+            {
+                long paddedCapacity;
+                (layout, paddedCapacity) = _kernels.PadLayout(permutation, routing.ExpertIndices);
+                var rows = GatherRowsFunction.apply(input, layout.PairOfRow, layout.RowOfPair, _kernels, topK);
+                outputs = experts.ForwardPadded(rows.view(experts.NumExperts, paddedCapacity, input.shape[1]), layout.AssignmentOfRow)
+                    .reshape(experts.NumExperts * paddedCapacity, experts.OutputDim);
+            }
+            else
+            {
+                var rows = GatherRowsFunction.apply(input, layout.PairOfRow, layout.RowOfPair, _kernels, topK);
+                outputs = experts.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow);
+            }
+            var weights = routing.CombineWeights.to(ScalarType.Float32);
+            var output = CombineRowsFunction.apply(outputs, weights, layout.RowOfPair, layout.PairOfRow, _kernels, topK);
+            return new DispatchOutput(output, permutation.AssignedPerExpert, permutation.KeptPerExpert, capacity);
+        }
+    }
+}

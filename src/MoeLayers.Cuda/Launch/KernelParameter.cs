@@ -1,0 +1,31 @@
+using System;
+using ILGPU;
+
+namespace MoeLayers.Cuda.Launch
+{
+    /// <summary>What one kernel parameter is: a view over a tensor of some element type, or a 32-bit integer.</summary>
+    /// <param name="Name">The C# parameter name.</param>
+    /// <param name="ElementType">For a view, its element type (float, ushort, int or long); null for an int scalar.</param>
+    internal sealed record KernelParameter(string Name, Type? ElementType)
+    {
+        /// <summary>Whether the parameter is an <see cref="ArrayView{T}"/>.</summary>
+        public bool IsView => ElementType is not null;
+
+        /// <summary>Bytes of the parameter in the launch buffer: a view is (address, length), 8 + 8 bytes, as ILGPU's PTX reads it.</summary>
+        public int ByteSize => IsView ? 16 : sizeof(int);
+
+        /// <summary>Alignment in the launch buffer.</summary>
+        public int Alignment => IsView ? 8 : sizeof(int);
+
+        /// <summary>Reads a parameter of a kernel method; only ArrayView&lt;T&gt; and int are used by the kernels.</summary>
+        /// <param name="parameter">The reflected parameter.</param>
+        public static KernelParameter From(System.Reflection.ParameterInfo parameter)
+        {
+            var type = parameter.ParameterType;
+            if (type == typeof(int)) return new KernelParameter(parameter.Name!, null);
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ArrayView<>))
+                return new KernelParameter(parameter.Name!, type.GetGenericArguments()[0]);
+            throw new NotSupportedException($"Kernel parameter {parameter.Name} has type {type}; kernels take ArrayView<T> and int only.");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System;
+using System.IO;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using MoeLayers.Configuration;
+using MoeLayers.Routing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Dispatch
+{
+    /// <summary>
+    /// Where the core finds the fused CUDA dispatch. MoeLayers.Cuda registers itself from its module initializer; an
+    /// application that references the package without touching any of its types gets it too, because the first lookup
+    /// loads the assembly by name and runs that initializer.
+    /// </summary>
+    internal static class DispatchAccelerators
+    {
+        /// <summary>The assembly (and NuGet package) providing the CUDA accelerator.</summary>
+        public const string CudaPackage = "MoeLayers.Cuda";
+
+        private static readonly object Gate = new();
+        private static IDispatchAccelerator? _cuda;
+        private static bool _probed;
+
+        /// <summary>Registers the CUDA accelerator; called by MoeLayers.Cuda when it loads.</summary>
+        /// <param name="accelerator">The accelerator.</param>
+        public static void RegisterCuda(IDispatchAccelerator accelerator)
+        {
+            ArgumentNullException.ThrowIfNull(accelerator);
+            lock (Gate) _cuda = accelerator;
+        }
+
+        /// <summary>The CUDA accelerator, or null when MoeLayers.Cuda is not part of the application.</summary>
+        public static IDispatchAccelerator? Cuda
+        {
+            get
+            {
+                lock (Gate)
+                {
+                    if (_cuda is null && !_probed)
+                    {
+                        _probed = true;
+                        TryLoad(CudaPackage);
+                    }
+                    return _cuda;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Picks the dispatcher for one forward: the accelerator's when the mode, the strategy and the input allow it,
+        /// otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is missing
+        /// when <paramref name="mode"/> is <see cref="CudaDispatchMode.Always"/> and it cannot be honoured.
+        /// </summary>
+        /// <param name="mode">The layer's <see cref="MoeLayerOptions.UseCudaDispatch"/>.</param>
+        /// <param name="strategy">The layer's <see cref="MoeLayerOptions.Dispatch"/>.</param>
+        /// <param name="input">The flattened input [T, d].</param>
+        /// <param name="numExperts">Number of experts E.</param>
+        /// <param name="topK">Experts per token k.</param>
+        /// <param name="fallback">The TorchSharp dispatcher.</param>
+        /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
+        public static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
+            IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda) =>
+            Choose(mode, strategy, input.device, accelerator => accelerator.Unavailable(input, numExperts, topK), fallback, findCuda);
+
+        /// <summary>The decision of <see cref="Choose(CudaDispatchMode, DispatchStrategy, Tensor, int, int, IExpertDispatcher, Func{IDispatchAccelerator?})"/>, on the device alone.</summary>
+        /// <param name="mode">The layer's mode.</param>
+        /// <param name="strategy">The layer's strategy.</param>
+        /// <param name="device">The input's device.</param>
+        /// <param name="unavailable">Asks the accelerator what, if anything, keeps it from this input.</param>
+        /// <param name="fallback">The TorchSharp dispatcher.</param>
+        /// <param name="findCuda">Looks up the CUDA accelerator.</param>
+        internal static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
+            Func<IDispatchAccelerator, string?> unavailable, IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
+        {
+            if (mode == CudaDispatchMode.Never || strategy == DispatchStrategy.Reference) return fallback;
+            var always = mode == CudaDispatchMode.Always;
+            if (device.type != DeviceType.CUDA)
+            {
+                return always
+                    ? throw new InvalidOperationException(
+                        $"UseCudaDispatch is Always but the input is on {device}: the fused dispatch runs on CUDA tensors only. "
+                        + "Move the layer and its input to a CUDA device, or set UseCudaDispatch to Auto.")
+                    : fallback;
+            }
+            var accelerator = findCuda();
+            if (accelerator is null)
+            {
+                return always
+                    ? throw new InvalidOperationException(
+                        $"UseCudaDispatch is Always but the {CudaPackage} package is not loaded: reference {CudaPackage} from the application project.")
+                    : fallback;
+            }
+            var missing = unavailable(accelerator);
+            if (missing is null) return accelerator.Dispatcher(strategy);
+            return always
+                ? throw new InvalidOperationException($"UseCudaDispatch is Always but the fused CUDA dispatch cannot run on {device}: {missing}")
+                : fallback;
+        }
+
+        /// <summary>The fused top-k selection when <paramref name="mode"/> allows it and the accelerator takes the logits; else null.</summary>
+        /// <param name="mode">The router's mode (from the layer options).</param>
+        /// <param name="logits">float32 logits [T, E].</param>
+        /// <param name="topK">k.</param>
+        /// <param name="order">Softmax/top-k order.</param>
+        /// <param name="renormalize">Renormalize the selected weights.</param>
+        public static RoutingResult? TryRouteTopK(CudaDispatchMode mode, Tensor logits, int topK, TopKOrder order, bool renormalize)
+        {
+            if (mode == CudaDispatchMode.Never || logits.device_type != DeviceType.CUDA) return null;
+            return Cuda?.TryRouteTopK(logits, topK, order, renormalize);
+        }
+
+        private static void TryLoad(string assemblyName)
+        {
+            try
+            {
+                var assembly = Assembly.Load(new AssemblyName(assemblyName));
+                RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+            }
+            catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException)
+            {
+                // Not referenced by the application: the TorchSharp dispatch is used.
+            }
+        }
+    }
+}

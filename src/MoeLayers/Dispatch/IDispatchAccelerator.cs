@@ -1,0 +1,39 @@
+using MoeLayers.Routing;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Dispatch
+{
+    /// <summary>
+    /// A faster implementation of routing selection and dispatch for some devices, supplied by another package
+    /// (MoeLayers.Cuda registers one through <see cref="DispatchAccelerators.RegisterCuda"/>). It computes the same
+    /// function as <see cref="SortedDispatcher"/> and the routers' own selection.
+    /// </summary>
+    internal interface IDispatchAccelerator
+    {
+        /// <summary>The providing package, named in messages.</summary>
+        string Name { get; }
+
+        /// <summary>The dispatcher running the experts with <paramref name="strategy"/>; stateless, shared by every layer.</summary>
+        /// <param name="strategy">Auto, Grouped or Padded (Reference always stays the core's loop).</param>
+        IExpertDispatcher Dispatcher(DispatchStrategy strategy);
+
+        /// <summary>
+        /// Null when this accelerator can dispatch <paramref name="input"/> (device, driver, dtype, sizes); otherwise what
+        /// is missing, in words.
+        /// </summary>
+        /// <param name="input">The layer's flattened input [T, d].</param>
+        /// <param name="numExperts">Number of experts E.</param>
+        /// <param name="topK">Experts per token k.</param>
+        string? Unavailable(Tensor input, int numExperts, int topK);
+
+        /// <summary>
+        /// Softmax and top-k selection on router logits [T, E] in one kernel, with gradient to the logits; null when
+        /// this case is not handled, e.g. CPU logits or no usable GPU (the router then selects with TorchSharp ops).
+        /// </summary>
+        /// <param name="logits">float32 router logits [T, E].</param>
+        /// <param name="topK">Experts per token k.</param>
+        /// <param name="order">Softmax/top-k order.</param>
+        /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only).</param>
+        RoutingResult? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize);
+    }
+}
