@@ -40,9 +40,8 @@ namespace MoeLayers.Diagnostics
             if (tokens < 0) throw new ArgumentException($"labels must have shape [T]; got {Guard.Shape(labels)}.", nameof(labels));
             var experts2d = expertIndices.dim() == 1 ? expertIndices.unsqueeze(1) : expertIndices;
             Guard.HasShape(experts2d, nameof(expertIndices), tokens, -1);
-            long[] e, l;
-            using (var cpu = experts2d.to(ScalarType.Int64).cpu()) e = cpu.data<long>().ToArray();
-            using (var cpu = labels.to(ScalarType.Int64).cpu()) l = cpu.data<long>().ToArray();
+            var e = HostCopy.ToArray<long>(experts2d.to(ScalarType.Int64));
+            var l = HostCopy.ToArray<long>(labels.to(ScalarType.Int64));
             var k = (int)experts2d.shape[1];
             for (var t = 0; t < tokens; t++)
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using MoeLayers.Internal;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Dispatch
@@ -80,7 +81,7 @@ namespace MoeLayers.Dispatch
         {
             var tokens = expertIndices.shape[0];
             var topK = (int)expertIndices.shape[1];
-            var experts = ToHost<long>(expertIndices);
+            var experts = HostCopy.ToArray<long>(expertIndices);
             var pairs = experts.Length;
 
             var assigned = new long[numExperts];
@@ -102,7 +103,7 @@ namespace MoeLayers.Dispatch
             var kept = overflow ? assigned.Select(a => Math.Min(a, capacity!.Value)).ToArray() : assigned;
             if (overflow && policy == DropPolicy.ByWeight)
             {
-                var weights = ToHost<float>(combineWeights.detach().to(ScalarType.Float32));
+                var weights = HostCopy.ToArray<float>(combineWeights.detach().to(ScalarType.Float32));
                 for (var e = 0; e < numExperts; e++)
                 {
                     // Within an expert's block: weight descending, then position ascending.
@@ -172,12 +173,6 @@ namespace MoeLayers.Dispatch
             if (DroppedCount == 0) return null;
             return tensor(_positionOfPair.Select(r => r < 0 ? 0f : 1f).ToArray(), ScalarType.Float32, _device)
                 .reshape(Tokens, TopK).to(dtype);
-        }
-
-        private static T[] ToHost<T>(Tensor t) where T : unmanaged
-        {
-            using var host = t.detach().cpu().contiguous();
-            return host.data<T>().ToArray();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using MoeLayers.Experts;
+using MoeLayers.Internal;
 using MoeLayers.Routing;
 using static TorchSharp.torch;
 
@@ -16,10 +17,8 @@ namespace MoeLayers.Dispatch
         {
             var tokens = routing.ExpertIndices.shape[0];
             var topK = (int)routing.ExpertIndices.shape[1];
-            long[] indices;
-            float[] weightValues;
-            using (var cpuIndices = routing.ExpertIndices.cpu()) indices = cpuIndices.data<long>().ToArray();
-            using (var cpuWeights = routing.CombineWeights.detach().to(ScalarType.Float32).cpu()) weightValues = cpuWeights.data<float>().ToArray();
+            var indices = HostCopy.ToArray<long>(routing.ExpertIndices);
+            var weightValues = HostCopy.ToArray<float>(routing.CombineWeights.to(ScalarType.Float32));
 
             var flatWeights = routing.CombineWeights.to(input.dtype).reshape(tokens * topK);
             var output = zeros(new[] { tokens, experts.OutputDim }, input.dtype, input.device);

@@ -30,7 +30,8 @@ namespace MoeLayers.Dispatch
         {
             var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, capacity, dropPolicy);
             var weights = routing.CombineWeights.to(input.dtype);
-            var output = UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);
+            // With no rows at all the padded buffer would be empty; the grouped path handles it and keeps the graph.
+            var output = plan.KeptCount > 0 && UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);
             return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity);
         }
 

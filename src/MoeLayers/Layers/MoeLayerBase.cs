@@ -80,7 +80,7 @@ namespace MoeLayers.Layers
                 tokens, TopK, NumExperts, Options.MinCapacity);
             var dispatched = Dispatch(flat, routing, capacity);
 
-            var (loadBalancing, zLoss) = AuxiliaryLosses(routing, flatMask);
+            var (loadBalancing, zLoss) = tokens == 0 ? (Zero(flat.device), Zero(flat.device)) : AuxiliaryLosses(routing, flatMask);
             AuxiliaryLoss = Options.LoadBalancingCoefficient * loadBalancing + Options.ZLossCoefficient * zLoss;
             LastRouting = routing;
             Statistics = Options.CollectStatistics ? CollectStatistics(routing, dispatched, loadBalancing, zLoss) : null;
@@ -101,7 +101,7 @@ namespace MoeLayers.Layers
         /// <summary>Load-balancing and z-loss terms before coefficients; zero scalars when disabled.</summary>
         private protected virtual (Tensor LoadBalancing, Tensor ZLoss) AuxiliaryLosses(RoutingResult routing, Tensor? mask)
         {
-            var zero = zeros(Array.Empty<long>(), ScalarType.Float32, routing.Logits.device);
+            var zero = Zero(routing.Logits.device);
             var loadBalancing = Options.LoadBalancingLoss switch
             {
                 LoadBalancingLossKind.Switch => SwitchLoadBalancingLoss.Compute(routing, mask),
@@ -112,12 +112,14 @@ namespace MoeLayers.Layers
             return (loadBalancing, z);
         }
 
+        private static Tensor Zero(Device device) => zeros(Array.Empty<long>(), ScalarType.Float32, device);
+
         private static RoutingStatistics CollectStatistics(RoutingResult routing, DispatchOutput dispatched, Tensor loadBalancing, Tensor zLoss)
         {
             using var scope = NewDisposeScope();
             var p = routing.Probabilities.detach();
-            var entropy = -(p * p.clamp_min(1e-30).log()).sum(1).mean();
-            var values = stack(new[] { entropy, loadBalancing.detach(), zLoss.detach() }).cpu().data<float>().ToArray();
+            var entropy = p.shape[0] == 0 ? Zero(p.device) : -(p * p.clamp_min(1e-30).log()).sum(1).mean();
+            var values = HostCopy.ToArray<float>(stack(new[] { entropy, loadBalancing.detach(), zLoss.detach() }));
             return new RoutingStatistics(dispatched.AssignedPerExpert, dispatched.KeptPerExpert, dispatched.Capacity,
                 values[0], values[1], values[2]);
         }

@@ -29,6 +29,20 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Fact]
+        public void AnEmptyBatchGivesAnEmptyOutputAndZeroAuxiliaryLoss()
+        {
+            foreach (var strategy in Enum.GetValues<DispatchStrategy>())
+            {
+                var options = Options();
+                options.Dispatch = strategy;
+                var layer = new MoeLayer(options);
+                layer.call(zeros(2, 0, 8)).shape.Should().Equal(2, 0, 8);
+                layer.AuxiliaryLoss!.item<float>().Should().Be(0);
+                layer.Statistics!.TotalAssignments.Should().Be(0);
+            }
+        }
+
+        [Fact]
         public void OutputWidthMayDifferFromInputWidth()
         {
             var layer = new MoeLayer(new MoeLayerOptions { InputDim = 784, HiddenDim = 10, OutputDim = 10, NumExperts = 3, TopK = 2, ExpertBias = true, Activation = ExpertActivation.Relu });
