@@ -29,7 +29,7 @@ namespace MoeLayers.Layers
         /// <param name="options">Layer options.</param>
         /// <param name="name">Module name.</param>
         public MoeLayer(MoeLayerOptions options, string name = "moe")
-            : base(name, options)
+            : base(name, RequireLearnedRouter(options))
         {
             _router = CreateRouter(Options);
             _experts = new ExpertBank(Options.NumExperts, Options.InputDim, Options.HiddenDim, Options.EffectiveOutputDim,
@@ -53,6 +53,15 @@ namespace MoeLayers.Layers
 
         private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
             (_experts.InputWeight.device, _experts.InputWeight.dtype);
+
+        private static MoeLayerOptions RequireLearnedRouter(MoeLayerOptions options)
+        {
+            if (options?.Router == RouterKind.AutonomyOfExperts)
+                throw new System.ArgumentException(
+                    $"{nameof(MoeLayer)} uses a learned router; build {nameof(RouterKind.AutonomyOfExperts)} layers with {nameof(Moe)}.{nameof(Moe.Create)} or new {nameof(AutonomyOfExpertsLayer)}(options).",
+                    nameof(options));
+            return options!;
+        }
 
         private static Router CreateRouter(MoeLayerOptions o) => o.Router switch
         {
