@@ -1,3 +1,4 @@
+using System;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Experts
@@ -5,9 +6,10 @@ namespace MoeLayers.Experts
     /// <summary>
     /// The cached low-rank activations a = x·W_down of the selected (token, expert) pairs only, [T·k, r] in pair order
     /// t·k + j, with a lookup from the flat (token, expert) index t·E + e that dispatchers pass as assignments. Built right
-    /// after routing so the rows of unselected experts are not carried into dispatch.
+    /// after routing so the rows of unselected experts are not carried into dispatch. Dispose it once the experts have run:
+    /// autograd keeps what it needs of the gathered rows.
     /// </summary>
-    internal sealed class SelectedActivations
+    internal sealed class SelectedActivations : IDisposable
     {
         private readonly Tensor _rows;
         private readonly Tensor _rowOfAssignment;
@@ -49,6 +51,17 @@ namespace MoeLayers.Experts
 
         /// <summary>The cached rows of the given flat (token, expert) indices t·E + e, [n, r].</summary>
         /// <param name="assignments">Flat indices [n]; each must be one of the selected pairs (or padding).</param>
-        public Tensor Gather(Tensor assignments) => _rows.index_select(0, _rowOfAssignment.index_select(0, assignments));
+        public Tensor Gather(Tensor assignments)
+        {
+            using var rows = _rowOfAssignment.index_select(0, assignments);
+            return _rows.index_select(0, rows);
+        }
+
+        /// <summary>Frees the cached rows now rather than at the end of the caller's dispose scope.</summary>
+        public void Dispose()
+        {
+            _rows.Dispose();
+            _rowOfAssignment.Dispose();
+        }
     }
 }

@@ -58,30 +58,37 @@ namespace MoeLayers.Layers
 
         /// <summary>
         /// The hidden width that gives an AoE expert of rank r as many parameters as a standard SwiGLU expert of width h
-        /// (3·d·h, output width d, no biases): r·d + r·h_aoe + 2·d·h_aoe = 3·d·h, so h_aoe = (3·d·h − r·d)/(r + 2·d).
-        /// The layer has no router, so a parameter-matched AoE layer has E·d parameters fewer than the MoE layer.
+        /// (3·d·h, output width d, no biases): r·d + r·h_aoe + 2·d·h_aoe = 3·d·h, so h_aoe = (3·d·h − r·d)/(r + 2·d),
+        /// rounded to a multiple of <paramref name="multipleOf"/>. Each unit of width off the exact value costs r + 2·d
+        /// parameters per expert. The layer has no router, so a matched AoE layer also has E·d parameters fewer than the
+        /// MoE layer.
         /// </summary>
         /// <param name="inputDim">Model width d (at least 1).</param>
         /// <param name="hiddenDim">Hidden width h of the SwiGLU expert to match (at least 1).</param>
         /// <param name="rank">Rank r, in [1, d].</param>
-        /// <param name="rounding">How the exact quotient becomes an integer: <see cref="MidpointRounding.ToEven"/> (the
-        /// default) or <see cref="MidpointRounding.AwayFromZero"/> for the nearest width, <see cref="MidpointRounding.ToZero"/>
-        /// to never exceed the standard expert's parameter count, <see cref="MidpointRounding.ToPositiveInfinity"/> to never
-        /// fall below it.</param>
-        /// <exception cref="ArgumentException">An argument is out of range, or no positive width matches (r ≥ 3·h).</exception>
-        public static int ParameterMatchedHiddenDim(int inputDim, int hiddenDim, int rank, MidpointRounding rounding = MidpointRounding.ToEven)
+        /// <param name="rounding">How h_aoe / <paramref name="multipleOf"/> becomes an integer:
+        /// <see cref="MidpointRounding.ToEven"/> (the default) or <see cref="MidpointRounding.AwayFromZero"/> for the
+        /// nearest, <see cref="MidpointRounding.ToZero"/> to never exceed the standard expert's parameter count,
+        /// <see cref="MidpointRounding.ToPositiveInfinity"/> to never fall below it.</param>
+        /// <param name="multipleOf">Round to a multiple of this (at least 1). Matrix products are often markedly faster
+        /// for widths that are multiples of 32 or 64 than for the odd widths exact matching gives.</param>
+        /// <exception cref="ArgumentException">An argument is out of range, or the rounded width is not positive.</exception>
+        public static int ParameterMatchedHiddenDim(int inputDim, int hiddenDim, int rank,
+            MidpointRounding rounding = MidpointRounding.ToEven, int multipleOf = 1)
         {
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
             Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.Positive(multipleOf, nameof(multipleOf));
             if (!Enum.IsDefined(rounding))
                 throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
             var numerator = 3L * inputDim * hiddenDim - (long)rank * inputDim;
-            var denominator = (long)rank + 2L * inputDim;
-            var matched = Math.Round((decimal)numerator / denominator, rounding);
+            var denominator = ((long)rank + 2L * inputDim) * multipleOf;
+            var matched = Math.Round((decimal)numerator / denominator, rounding) * multipleOf;
             if (matched < 1 || matched > int.MaxValue)
                 throw new ArgumentException(
-                    $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {rank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}.",
+                    $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {rank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}" +
+                    (multipleOf > 1 ? $" as a multiple of {multipleOf}." : "."),
                     nameof(rank));
             return (int)matched;
         }
@@ -109,8 +116,9 @@ namespace MoeLayers.Layers
                 if (_renormalize) weights = weights / weights.sum(-1, keepdim: true);
             }
 
-            // Only the k selected rows per token go on; the [T, E·r] tensor stays alive only where autograd needs it for
-            // the norms' backward (training), and is freed here in inference.
+            // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for
+            // the norms' backward (training: softmax over all E norms sends gradient to every expert's W_down); in
+            // inference it is freed here, before the experts run.
             _selected = SelectedActivations.Select(all, indices, NumExperts);
             all.Dispose();
             return new RoutingResult(indices, weights, scores, probabilities);
@@ -118,7 +126,7 @@ namespace MoeLayers.Layers
 
         private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity)
         {
-            var selected = _selected ?? throw new InvalidOperationException("Dispatch ran without a preceding Route.");
+            using var selected = _selected ?? throw new InvalidOperationException("Dispatch ran without a preceding Route.");
             _selected = null;
             return _dispatcher.Dispatch(flat, routing, _experts.Continue(selected), capacity, Options.DropPolicy);
         }

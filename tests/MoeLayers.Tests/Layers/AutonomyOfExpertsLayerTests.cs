@@ -250,13 +250,25 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Theory]
+        [InlineData(128, MidpointRounding.ToEven, 2688)] // 2673.78 / 64 = 41.78
+        [InlineData(128, MidpointRounding.ToZero, 2624)]
+        [InlineData(64, MidpointRounding.ToEven, 2880)] // 2861.18 / 64 = 44.71
+        [InlineData(256, MidpointRounding.ToEven, 2368)] // 2355.2 / 64 = 36.8
+        public void ParameterMatchedHiddenDimRoundsToAMultiple(int r, MidpointRounding rounding, int expected)
+        {
+            AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(512, 2048, r, rounding, multipleOf: 64).Should().Be(expected);
+        }
+
+        [Theory]
         [InlineData(8, 4, 0, "rank must be in [1, 8]; got 0.*")]
         [InlineData(8, 4, 9, "rank must be in [1, 8]; got 9.*")]
         [InlineData(0, 4, 1, "inputDim must be at least 1; got 0.*")]
         [InlineData(8, 1, 3, "No hidden width in [1, *] matches d = 8, h = 1, r = 3: (3·d·h − r·d)/(r + 2·d) rounds to 0.*")]
-        public void ParameterMatchedHiddenDimRejectsBadArguments(int d, int h, int r, string message)
+        [InlineData(8, 4, 2, "No hidden width in [1, *] matches d = 8, h = 4, r = 2: (3·d·h − r·d)/(r + 2·d) rounds to 0 as a multiple of 16.*", 16)]
+        [InlineData(8, 4, 2, "multipleOf must be at least 1; got 0.*", 0)]
+        public void ParameterMatchedHiddenDimRejectsBadArguments(int d, int h, int r, string message, int multipleOf = 1)
         {
-            var act = () => AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r);
+            var act = () => AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r, multipleOf: multipleOf);
             act.Should().Throw<ArgumentException>().WithMessage(message);
         }
 
