@@ -13,7 +13,7 @@ namespace MoeLayers.Benchmarks
     /// Autonomy-of-Experts against a parameter-matched top-k MoE layer (SwiGLU experts of width h, learned top-k router):
     /// time and peak memory of one training step (forward + backward) at T = 4096, d = 512, E = 8, k = 2, for ranks
     /// r ∈ {64, 128, 256}. AoE widths are the matched h_aoe = (3·d·h − r·d)/(r + 2·d) rounded to a multiple of 64 (within
-    /// 0.5 % of the MoE's parameters); one more case uses the nearest exact width at r = 128 to show what an odd width
+    /// 0.7 % of the MoE's parameters); one more case uses the nearest exact width at r = 128 to show what an odd width
     /// costs. Both layers use Auto dispatch and the Switch load-balancing loss; the MoE also has its default z-loss.
     /// </summary>
     public sealed class AoeCases : IDisposable
