@@ -9,6 +9,7 @@ namespace MoeLayers.Benchmarks
         private static readonly Dictionary<string, Action> Suites = new()
         {
             ["dispatch"] = Dispatch,
+            ["aoe"] = AutonomyOfExperts,
         };
 
         public static void Register(string name, Action suite) => Suites[name] = suite;
@@ -24,6 +25,24 @@ namespace MoeLayers.Benchmarks
         {
             using (var small = new DispatchCases(BenchShape.Small)) small.RunQuick(warmup: 5, rounds: 41, includeReference: true);
             using (var large = new DispatchCases(BenchShape.Large)) large.RunQuick(warmup: 2, rounds: 9, includeReference: true);
+        }
+
+        private static void AutonomyOfExperts()
+        {
+            // One intra-op thread: on a shared 2-core machine two OpenMP threads mostly measure the scheduler (their CPU
+            // time includes spinning at barriers while the other thread is descheduled).
+            var threads = TorchSharp.torch.get_num_threads();
+            TorchSharp.torch.set_num_threads(1);
+            Console.WriteLine("# aoe: torch threads set to 1 for this suite");
+            try
+            {
+                using var cases = new AoeCases();
+                cases.RunQuick(warmup: 2, rounds: 9, memoryRepeats: 3);
+            }
+            finally
+            {
+                TorchSharp.torch.set_num_threads(threads);
+            }
         }
     }
 }

@@ -29,11 +29,19 @@ namespace MoeLayers.Configuration
         /// <summary>Routing rule. Default <see cref="RouterKind.TopK"/>.</summary>
         public RouterKind Router { get; set; } = RouterKind.TopK;
 
-        /// <summary>Softmax/top-k order for <see cref="RouterKind.TopK"/>. Default softmax then top-k.</summary>
+        /// <summary>Softmax/top-k order for <see cref="RouterKind.TopK"/> and <see cref="RouterKind.AutonomyOfExperts"/>.
+        /// Default softmax then top-k.</summary>
         public TopKOrder TopKOrder { get; set; } = TopKOrder.SoftmaxThenTopK;
 
         /// <summary>Renormalize the k weights to sum to 1 (softmax-then-top-k only); null means "when k &gt; 1".</summary>
         public bool? RenormalizeWeights { get; set; }
+
+        /// <summary>
+        /// Rank r of each expert's factorized gate projection W_down (d×r)·W_up (r×h), in [1, <see cref="InputDim"/>];
+        /// required by <see cref="RouterKind.AutonomyOfExperts"/> and 0 (unused) for every other router.
+        /// <see cref="Layers.AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the matching hidden width.
+        /// </summary>
+        public int LowRank { get; set; }
 
         /// <summary>Noisy top-k: start the router and noise weights at zero, as in the paper. Default true.</summary>
         public bool NoisyZeroInit { get; set; } = true;

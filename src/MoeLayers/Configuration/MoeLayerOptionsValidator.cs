@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.Extensions.Options;
 using MoeLayers.Dispatch;
+using MoeLayers.Experts;
 
 namespace MoeLayers.Configuration
 {
@@ -56,7 +57,27 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} must be one of {string.Join(", ", Enum.GetNames<CudaDispatchMode>())}; got {o.UseCudaDispatch}.");
             if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch == DispatchStrategy.Reference)
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
+            AutonomyOfExpertsFailures(f, o);
             return f;
+        }
+
+        private static void AutonomyOfExpertsFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            if (o.Router != RouterKind.AutonomyOfExperts)
+            {
+                if (o.LowRank != 0)
+                    f.Add($"{p}{nameof(o.LowRank)} is only used by the AutonomyOfExperts router; set Router = AutonomyOfExperts or LowRank = 0; got {o.LowRank}.");
+                return;
+            }
+            if (o.LowRank < 1 || (o.InputDim >= 1 && o.LowRank > o.InputDim))
+                f.Add($"{p}{nameof(o.LowRank)} must be in [1, InputDim = {o.InputDim}] for the AutonomyOfExperts router; got {o.LowRank}.");
+            if (o.Activation != ExpertActivation.SwiGlu)
+                f.Add($"{p}{nameof(o.Activation)} must be SwiGlu for the AutonomyOfExperts router (its experts are SwiGLU blocks with a factorized gate); got {o.Activation}.");
+            if (o.ExpertBias)
+                f.Add($"{p}{nameof(o.ExpertBias)} must be false for the AutonomyOfExperts router (its experts have no biases; one on W_down would shift the norms it routes on).");
+            if (o.ZLossCoefficient != 0)
+                f.Add($"{p}{nameof(o.ZLossCoefficient)} must be 0 for the AutonomyOfExperts router (its scores are activation norms, not logits: the z-loss would shrink the experts' own activations); got {o.ZLossCoefficient}.");
         }
 
         private static void CheckFactor(List<string> failures, string field, double? factor)

@@ -11,5 +11,12 @@ namespace MoeLayers.Configuration
 
         /// <summary>Switch routing, k = 1 (<see cref="Routing.SwitchRouter"/>).</summary>
         Switch,
+
+        /// <summary>
+        /// Autonomy-of-Experts (Lv et al. 2025): no router; each expert scores itself by the norm of its own low-rank
+        /// activation (<see cref="Layers.AutonomyOfExpertsLayer"/>). Needs <see cref="MoeLayerOptions.LowRank"/>, SwiGLU
+        /// experts, no expert biases and no z-loss.
+        /// </summary>
+        AutonomyOfExperts,
     }
 }

@@ -4,7 +4,7 @@ namespace MoeLayers.Experts
 {
     /// <summary>
     /// What a dispatcher needs from a set of experts: run each expert on its own contiguous block of rows, or all
-    /// experts at once on a padded [E, C, d] buffer. Implemented by <see cref="ExpertBank"/> and the AoE expert bank.
+    /// experts at once on a padded [E, C, d] buffer. Implemented by <see cref="ExpertBank"/> and, per forward, by <see cref="LowRankExpertBank"/>.
     /// </summary>
     internal interface IExpertBlocks
     {

@@ -1,14 +1,19 @@
 using MoeLayers.Configuration;
+using MoeLayers.Experts;
 
 namespace MoeLayers.Layers
 {
     /// <summary>Factory methods for MoE layers, in the style of TorchSharp's <c>nn.Linear(...)</c>.</summary>
     public static class Moe
     {
-        /// <summary>Creates the layer the options describe.</summary>
+        /// <summary>
+        /// Creates the layer the options describe: an <see cref="AutonomyOfExpertsLayer"/> for
+        /// <see cref="RouterKind.AutonomyOfExperts"/>, else a <see cref="MoeLayer"/>.
+        /// </summary>
         /// <param name="options">Validated layer options.</param>
         /// <param name="name">Module name.</param>
-        public static MoeLayerBase Create(MoeLayerOptions options, string name = "moe") => new MoeLayer(options, name);
+        public static MoeLayerBase Create(MoeLayerOptions options, string name = "moe") =>
+            options?.Router == RouterKind.AutonomyOfExperts ? new AutonomyOfExpertsLayer(options, name) : new MoeLayer(options!, name);
 
         /// <summary>Creates a top-k MoE layer with the given shape; other settings keep their defaults.</summary>
         /// <param name="inputDim">Model width d.</param>
@@ -18,5 +23,23 @@ namespace MoeLayers.Layers
         /// <param name="name">Module name.</param>
         public static MoeLayer TopK(int inputDim, int hiddenDim, int numExperts = 8, int topK = 2, string name = "moe") =>
             new(new MoeLayerOptions { InputDim = inputDim, HiddenDim = hiddenDim, NumExperts = numExperts, TopK = topK }, name);
+
+        /// <summary>
+        /// Creates an Autonomy-of-Experts layer (SwiGLU experts of rank <paramref name="rank"/>, no z-loss); other settings
+        /// keep their defaults. <see cref="AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the hidden width
+        /// that matches a standard SwiGLU expert's parameter count.
+        /// </summary>
+        /// <param name="inputDim">Model width d.</param>
+        /// <param name="hiddenDim">Expert hidden width h.</param>
+        /// <param name="rank">Rank r of the factorized gate projection, in [1, d].</param>
+        /// <param name="numExperts">Number of experts E.</param>
+        /// <param name="topK">Experts per token k.</param>
+        /// <param name="name">Module name.</param>
+        public static AutonomyOfExpertsLayer AutonomyOfExperts(int inputDim, int hiddenDim, int rank, int numExperts = 8, int topK = 2, string name = "aoe") =>
+            new(new MoeLayerOptions
+            {
+                InputDim = inputDim, HiddenDim = hiddenDim, LowRank = rank, NumExperts = numExperts, TopK = topK,
+                Router = RouterKind.AutonomyOfExperts, Activation = ExpertActivation.SwiGlu, ZLossCoefficient = 0,
+            }, name);
     }
 }

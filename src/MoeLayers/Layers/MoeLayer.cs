@@ -23,20 +23,16 @@ namespace MoeLayers.Layers
         [ComponentName(Name = "experts")]
         private readonly ExpertBank _experts;
 
-        private readonly IExpertDispatcher _dispatcher;
 
         /// <summary>Creates the layer from validated options; throws <see cref="System.ArgumentException"/> naming each bad field.</summary>
         /// <param name="options">Layer options.</param>
         /// <param name="name">Module name.</param>
         public MoeLayer(MoeLayerOptions options, string name = "moe")
-            : base(name, options)
+            : base(name, RequireLearnedRouter(options))
         {
             _router = CreateRouter(Options);
             _experts = new ExpertBank(Options.NumExperts, Options.InputDim, Options.HiddenDim, Options.EffectiveOutputDim,
                 Options.Activation, Options.ExpertBias);
-            _dispatcher = Options.Dispatch == DispatchStrategy.Reference
-                ? new ReferenceDispatcher()
-                : new SortedDispatcher(Options.Dispatch);
             RegisterComponents();
         }
 
@@ -49,11 +45,19 @@ namespace MoeLayers.Layers
         private protected override RoutingResult Route(Tensor flat) => _router.call(flat);
 
         private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity) =>
-            DispatchAccelerators.Choose(Options.UseCudaDispatch, Options.Dispatch, flat, NumExperts, TopK, _dispatcher, () => DispatchAccelerators.Cuda)
-                .Dispatch(flat, routing, _experts, capacity, Options.DropPolicy);
+            RunDispatch(flat, routing, _experts, capacity);
 
         private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
             (_experts.InputWeight.device, _experts.InputWeight.dtype);
+
+        private static MoeLayerOptions RequireLearnedRouter(MoeLayerOptions options)
+        {
+            if (options?.Router == RouterKind.AutonomyOfExperts)
+                throw new System.ArgumentException(
+                    $"{nameof(MoeLayer)} uses a learned router; build {nameof(RouterKind.AutonomyOfExperts)} layers with {nameof(Moe)}.{nameof(Moe.Create)} or new {nameof(AutonomyOfExpertsLayer)}(options).",
+                    nameof(options));
+            return options!;
+        }
 
         private static Router CreateRouter(MoeLayerOptions o) => o.Router switch
         {

@@ -3,6 +3,7 @@ using System.Linq;
 using MoeLayers.Configuration;
 using MoeLayers.Diagnostics;
 using MoeLayers.Dispatch;
+using MoeLayers.Experts;
 using MoeLayers.Internal;
 using MoeLayers.Losses;
 using MoeLayers.Native;
@@ -22,7 +23,12 @@ namespace MoeLayers.Layers
             : base(Validate(name, options))
         {
             Options = options.Clone();
+            _portableDispatcher = Options.Dispatch == DispatchStrategy.Reference
+                ? new ReferenceDispatcher()
+                : new SortedDispatcher(Options.Dispatch);
         }
+
+        private readonly IExpertDispatcher _portableDispatcher;
 
         /// <summary>A copy of the options the layer was built from.</summary>
         public MoeLayerOptions Options { get; }
@@ -94,6 +100,14 @@ namespace MoeLayers.Layers
 
         /// <summary>Runs the experts on the routed tokens.</summary>
         private protected abstract DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity);
+
+        /// <summary>
+        /// Runs <paramref name="experts"/> on the routed tokens through the fused CUDA dispatch when
+        /// <see cref="MoeLayerOptions.UseCudaDispatch"/> and the input allow it, else through the portable dispatch.
+        /// </summary>
+        private protected DispatchOutput RunDispatch(Tensor flat, RoutingResult routing, IExpertBlocks experts, long? capacity) =>
+            DispatchAccelerators.Choose(Options.UseCudaDispatch, Options.Dispatch, flat, NumExperts, TopK, _portableDispatcher, () => DispatchAccelerators.Cuda)
+                .Dispatch(flat, routing, experts, capacity, Options.DropPolicy);
 
         /// <summary>Device and dtype of the expert parameters, which inputs must match.</summary>
         private protected abstract (Device Device, ScalarType DType) ParameterPlacement();

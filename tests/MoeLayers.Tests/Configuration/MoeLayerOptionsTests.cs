@@ -19,6 +19,8 @@ namespace MoeLayers.Tests.Configuration
             {
               "Moe": { "InputDim": 16, "HiddenDim": 32, "NumExperts": 4, "TopK": 1, "Router": "Switch", "SwitchJitter": 0.01,
                        "CapacityFactor": 1.25, "DropPolicy": "ByWeight" },
+              "Aoe": { "InputDim": 16, "HiddenDim": 24, "NumExperts": 4, "TopK": 2, "Router": "AutonomyOfExperts", "LowRank": 4,
+                       "Activation": "SwiGlu", "ZLossCoefficient": 0, "RenormalizeWeights": false },
               "Bad": { "InputDim": 16, "HiddenDim": 32, "NumExperts": 4, "TopK": 6, "MinCapacity": 0 }
             }
             """;
@@ -37,6 +39,17 @@ namespace MoeLayers.Tests.Configuration
             var layer = services.GetRequiredService<IMoeLayerFactory>().Create();
             layer.Should().BeOfType<MoeLayer>().Which.Router.Should().BeOfType<SwitchRouter>();
             layer.NumExperts.Should().Be(4);
+        }
+
+        [Fact]
+        public void FactoryBuildsTheAutonomyOfExpertsLayerFromJson()
+        {
+            var services = new ServiceCollection().AddMoeLayers("aoe", Configuration().GetSection("Aoe")).BuildServiceProvider();
+            var layer = services.GetRequiredService<IMoeLayerFactory>().Create("aoe");
+            var aoe = layer.Should().BeOfType<AutonomyOfExpertsLayer>().Which;
+            aoe.Rank.Should().Be(4);
+            aoe.RenormalizeWeights.Should().BeFalse();
+            aoe.Experts.DownWeight.shape.Should().Equal(16, 16);
         }
 
         [Fact]

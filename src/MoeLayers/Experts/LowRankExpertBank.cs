@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Generic;
+using MoeLayers.Internal;
+using MoeLayers.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Experts
+{
+    /// <summary>
+    /// The E experts of an Autonomy-of-Experts layer (Lv et al. 2025): SwiGLU blocks whose gate projection (d×h) is
+    /// factorized as W_down (d×r) · W_up (r×h), so expert i computes
+    /// E_i(x) = (SiLU(a_i·W_up_i) ⊙ x·W_in_i) · W_out_i with a_i = x·W_down_i.
+    /// The E down projections are one fused matrix w_down [d, E·r] (expert e in columns e·r … e·r + r − 1): one product
+    /// gives every expert's a_i, the layer routes on their norms, and the selected experts continue from the cached a_i.
+    /// State dict names: w_down [d, E·r], w_up [E, r, h], w_in [E, d, h], w_out [E, h, out]. No biases.
+    /// </summary>
+    public sealed class LowRankExpertBank : nn.Module
+    {
+        [ComponentName(Name = "w_down")]
+        private readonly Parameter _wDown;
+
+        [ComponentName(Name = "w_up")]
+        private readonly Parameter _wUp;
+
+        [ComponentName(Name = "w_in")]
+        private readonly Parameter _wIn;
+
+        [ComponentName(Name = "w_out")]
+        private readonly Parameter _wOut;
+
+        /// <summary>Creates E experts initialized like nn.Linear (uniform ±1/√fan_in per projection).</summary>
+        /// <param name="numExperts">Number of experts E (at least 1).</param>
+        /// <param name="inputDim">Input width d.</param>
+        /// <param name="hiddenDim">Hidden width h.</param>
+        /// <param name="outputDim">Output width (often d).</param>
+        /// <param name="rank">Rank r of the factorized gate projection, in [1, d].</param>
+        /// <param name="name">Module name.</param>
+        public LowRankExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim, long rank, string name = "experts")
+            : base(CheckNative(name))
+        {
+            Guard.Positive(numExperts, nameof(numExperts));
+            Guard.Positive(inputDim, nameof(inputDim));
+            Guard.Positive(hiddenDim, nameof(hiddenDim));
+            Guard.Positive(outputDim, nameof(outputDim));
+            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            NumExperts = numExperts;
+            InputDim = inputDim;
+            HiddenDim = hiddenDim;
+            OutputDim = outputDim;
+            Rank = rank;
+
+            _wDown = new Parameter(Uniform(inputDim, inputDim, numExperts * rank));
+            _wUp = new Parameter(Uniform(rank, numExperts, rank, hiddenDim));
+            _wIn = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = new Parameter(Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            RegisterComponents();
+        }
+
+        /// <summary>Number of experts E.</summary>
+        public int NumExperts { get; }
+
+        /// <summary>Input width d.</summary>
+        public long InputDim { get; }
+
+        /// <summary>Hidden width h.</summary>
+        public long HiddenDim { get; }
+
+        /// <summary>Output width.</summary>
+        public long OutputDim { get; }
+
+        /// <summary>Rank r of the factorized gate projection.</summary>
+        public long Rank { get; }
+
+        /// <summary>Fused down projections W_down of all experts [d, E·r].</summary>
+        public Parameter DownWeight => _wDown;
+
+        /// <summary>Up projections W_up [E, r, h] (second factor of the gate projection).</summary>
+        public Parameter UpWeight => _wUp;
+
+        /// <summary>Value projections W_in [E, d, h] (W_p in the paper).</summary>
+        public Parameter InputWeight => _wIn;
+
+        /// <summary>Output projections W_out [E, h, out] (W_o in the paper).</summary>
+        public Parameter OutputWeight => _wOut;
+
+        /// <summary>Every expert's low-rank activation a = x·W_down for rows x [T, d], as [T, E·r].</summary>
+        internal Tensor Down(Tensor input) => input.matmul(_wDown);
+
+        /// <summary>The experts seen by a dispatcher for one forward: they continue from the cached activations.</summary>
+        internal IExpertBlocks Continue(SelectedActivations activations)
+        {
+            if (activations.Rank != Rank)
+                throw new ArgumentException($"activations must have rank {Rank}; got {activations.Rank}.", nameof(activations));
+            return new Continuation(this, activations);
+        }
+
+        /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out.</summary>
+        private sealed class Continuation : IExpertBlocks
+        {
+            private readonly LowRankExpertBank _bank;
+            private readonly SelectedActivations _activations;
+
+            public Continuation(LowRankExpertBank bank, SelectedActivations activations)
+            {
+                _bank = bank;
+                _activations = activations;
+            }
+
+            public int NumExperts => _bank.NumExperts;
+
+            public long InputDim => _bank.InputDim;
+
+            public long OutputDim => _bank.OutputDim;
+
+            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments)
+            {
+                // split/unbind once, as in ExpertBank: per-expert w[e] would make backward write a full-size gradient each.
+                var blocks = rows.split(counts);
+                var cached = _activations.Gather(assignments).split(counts);
+                var wUp = _bank._wUp.unbind(0);
+                var wIn = _bank._wIn.unbind(0);
+                var wOut = _bank._wOut.unbind(0);
+                var outputs = new List<Tensor>(NumExperts);
+                for (var e = 0; e < NumExperts; e++)
+                {
+                    var hidden = nn.functional.silu(cached[e].matmul(wUp[e])) * blocks[e].matmul(wIn[e]);
+                    outputs.Add(hidden.matmul(wOut[e]));
+                }
+                return cat(outputs, 0);
+            }
+
+            public Tensor ForwardPadded(Tensor padded, Tensor assignments)
+            {
+                var cached = _activations.Gather(assignments).view(padded.shape[0], padded.shape[1], _bank.Rank);
+                var hidden = nn.functional.silu(cached.bmm(_bank._wUp)) * padded.bmm(_bank._wIn);
+                return hidden.bmm(_bank._wOut);
+            }
+
+            public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens)
+            {
+                var cached = _activations.Gather(tokens * NumExperts + expert);
+                var hidden = nn.functional.silu(cached.matmul(_bank._wUp[expert])) * rows.matmul(_bank._wIn[expert]);
+                return hidden.matmul(_bank._wOut[expert]);
+            }
+        }
+
+        private static Tensor Uniform(long fanIn, params long[] shape)
+        {
+            var bound = 1.0 / Math.Sqrt(fanIn);
+            return empty(shape, float32).uniform_(-bound, bound);
+        }
+
+        private static string CheckNative(string name)
+        {
+            TorchSharpNative.EnsureAvailable();
+            return name;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using MoeLayers.Configuration;
+using MoeLayers.Dispatch;
+using MoeLayers.Experts;
+using MoeLayers.Internal;
+using MoeLayers.Routing;
+using TorchSharp;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Layers
+{
+    /// <summary>
+    /// Autonomy-of-Experts layer (Lv et al. 2025, arXiv 2501.13074): a Mixture-of-Experts layer without a router. Every
+    /// expert computes its low-rank activation a_i = x·W_down_i (one fused product for all experts) and scores itself by
+    /// s_i = ‖a_i‖₂; the k experts with the largest scores process the token, weighted by softmax(s) over all experts
+    /// (optionally renormalized over the k), and continue from their cached a_i: E_i(x) = (SiLU(a_i·W_up_i) ⊙ x·W_in_i)·W_out_i.
+    /// Capacity, drop policy, dispatch strategies, the load-balancing loss (on softmax(s)), statistics and
+    /// <see cref="IMoeLayer.LastRouting"/> (Logits = s, Probabilities = softmax(s)) work as in <see cref="MoeLayer"/>.
+    /// Shapes [..., d] → [..., out]. State dict names: experts.w_down, experts.w_up, experts.w_in, experts.w_out.
+    /// </summary>
+    public sealed class AutonomyOfExpertsLayer : MoeLayerBase
+    {
+        [ComponentName(Name = "experts")]
+        private readonly LowRankExpertBank _experts;
+
+        private readonly bool _renormalize;
+
+        // Handed from Route to Dispatch within one forward, then cleared.
+        private SelectedActivations? _selected;
+
+        /// <summary>
+        /// Creates the layer from validated options with <see cref="MoeLayerOptions.Router"/> =
+        /// <see cref="RouterKind.AutonomyOfExperts"/>; throws <see cref="ArgumentException"/> naming each bad field.
+        /// </summary>
+        /// <param name="options">Layer options.</param>
+        /// <param name="name">Module name.</param>
+        public AutonomyOfExpertsLayer(MoeLayerOptions options, string name = "aoe")
+            : base(name, RequireKind(options))
+        {
+            _experts = new LowRankExpertBank(Options.NumExperts, Options.InputDim, Options.HiddenDim, Options.EffectiveOutputDim, Options.LowRank);
+            _renormalize = Options.RenormalizeWeights ?? Options.TopK > 1;
+            RegisterComponents();
+        }
+
+        /// <summary>The experts.</summary>
+        public LowRankExpertBank Experts => _experts;
+
+        /// <summary>Rank r of the experts' factorized gate projection.</summary>
+        public int Rank => Options.LowRank;
+
+        /// <summary>Whether the k weights are rescaled to sum to 1 (softmax-then-top-k only).</summary>
+        public bool RenormalizeWeights => _renormalize;
+
+        /// <summary>
+        /// The hidden width that gives an AoE expert of rank r as many parameters as a standard SwiGLU expert of width h
+        /// (3·d·h, output width d, no biases): r·d + r·h_aoe + 2·d·h_aoe = 3·d·h, so h_aoe = (3·d·h − r·d)/(r + 2·d),
+        /// rounded to a multiple of <paramref name="multipleOf"/>. Each unit of width off the exact value costs r + 2·d
+        /// parameters per expert. The layer has no router, so a matched AoE layer also has E·d parameters fewer than the
+        /// MoE layer.
+        /// </summary>
+        /// <param name="inputDim">Model width d (at least 1).</param>
+        /// <param name="hiddenDim">Hidden width h of the SwiGLU expert to match (at least 1).</param>
+        /// <param name="rank">Rank r, in [1, d].</param>
+        /// <param name="rounding">How h_aoe / <paramref name="multipleOf"/> becomes an integer:
+        /// <see cref="MidpointRounding.ToEven"/> (the default) or <see cref="MidpointRounding.AwayFromZero"/> for the
+        /// nearest, <see cref="MidpointRounding.ToZero"/> to never exceed the standard expert's parameter count,
+        /// <see cref="MidpointRounding.ToPositiveInfinity"/> to never fall below it.</param>
+        /// <param name="multipleOf">Round to a multiple of this (at least 1). Matrix products are often markedly faster
+        /// for widths that are multiples of 32 or 64 than for the odd widths exact matching gives.</param>
+        /// <exception cref="ArgumentException">An argument is out of range, or the rounded width is not positive.</exception>
+        public static int ParameterMatchedHiddenDim(int inputDim, int hiddenDim, int rank,
+            MidpointRounding rounding = MidpointRounding.ToEven, int multipleOf = 1)
+        {
+            Guard.Positive(inputDim, nameof(inputDim));
+            Guard.Positive(hiddenDim, nameof(hiddenDim));
+            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.Positive(multipleOf, nameof(multipleOf));
+            if (!Enum.IsDefined(rounding))
+                throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
+            var numerator = 3L * inputDim * hiddenDim - (long)rank * inputDim;
+            var denominator = ((long)rank + 2L * inputDim) * multipleOf;
+            var matched = Math.Round((decimal)numerator / denominator, rounding) * multipleOf;
+            if (matched < 1 || matched > int.MaxValue)
+                throw new ArgumentException(
+                    $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {rank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}" +
+                    (multipleOf > 1 ? $" as a multiple of {multipleOf}." : "."),
+                    nameof(rank));
+            return (int)matched;
+        }
+
+        private protected override RoutingResult Route(Tensor flat)
+        {
+            var tokens = flat.shape[0];
+            var all = _experts.Down(flat);
+            Tensor scores;
+            using (var perExpert = all.view(tokens, NumExperts, Rank))
+            using (var perExpert32 = perExpert.to(ScalarType.Float32))
+            {
+                scores = linalg.vector_norm(perExpert32, 2, new[] { -1L });
+            }
+            var probabilities = scores.softmax(-1);
+            var (topScores, indices) = scores.topk(TopK, dim: -1);
+            Tensor weights;
+            if (Options.TopKOrder == TopKOrder.TopKThenSoftmax)
+            {
+                weights = topScores.softmax(-1);
+            }
+            else
+            {
+                weights = probabilities.gather(1, indices);
+                if (_renormalize) weights = weights / weights.sum(-1, keepdim: true);
+            }
+
+            // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for
+            // the norms' backward (training: softmax over all E norms sends gradient to every expert's W_down); in
+            // inference it is freed here, before the experts run.
+            _selected = SelectedActivations.Select(all, indices, NumExperts);
+            all.Dispose();
+            return new RoutingResult(indices, weights, scores, probabilities);
+        }
+
+        private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity)
+        {
+            using var selected = _selected ?? throw new InvalidOperationException("Dispatch ran without a preceding Route.");
+            _selected = null;
+            return RunDispatch(flat, routing, _experts.Continue(selected), capacity);
+        }
+
+        private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
+            (_experts.InputWeight.device, _experts.InputWeight.dtype);
+
+        private static MoeLayerOptions RequireKind(MoeLayerOptions options)
+        {
+            if (options is not null && options.Router != RouterKind.AutonomyOfExperts)
+                throw new ArgumentException(
+                    $"{nameof(AutonomyOfExpertsLayer)} needs {nameof(MoeLayerOptions)}.{nameof(MoeLayerOptions.Router)} = {nameof(RouterKind.AutonomyOfExperts)}; got {options.Router}. Use {nameof(MoeLayer)} or {nameof(Moe)}.{nameof(Moe.Create)} for learned routers.",
+                    nameof(options));
+            return options!;
+        }
+    }
+}
