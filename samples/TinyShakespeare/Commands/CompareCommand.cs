@@ -44,13 +44,12 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             Description = "Also accept routers that leak future tokens (expert choice).",
         };
 
-        private static readonly Option<int> IterationsOption = new("--iterations")
+        private static readonly Option<int?> IterationsOption = new("--iterations")
         {
-            Description = "Optimizer steps per router (the same budget for all).",
-            DefaultValueFactory = _ => 600,
+            Description = "Optimizer steps per router, the same for all (default: the preset's budget).",
         };
 
-        private static readonly Option<int?> EvalIntervalOption = new("--eval-interval") { Description = "Steps between loss estimates (default: a tenth of the budget)." };
+        private static readonly Option<int?> EvalIntervalOption = new("--eval-interval") { Description = "Steps between loss estimates (default: the preset's)." };
         private static readonly Option<int?> EvalBatchesOption = new("--eval-batches") { Description = "Batches per split in each periodic estimate." };
         private static readonly Option<int?> FinalEvalBatchesOption = new("--final-eval-batches") { Description = "Batches per split in the final estimate." };
         private static readonly Option<int> SeedOption = new("--seed") { Description = "The seed every run uses.", DefaultValueFactory = _ => 1337 };
@@ -83,7 +82,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => RouterNames.Parse(n, allowLeak)).Distinct().ToArray()
                 : (allowLeak ? RouterNames.All : RouterNames.Causal).ToArray();
             if (routers.Length == 0) throw new ArgumentException("--routers must name at least one router.");
-            var iterations = parse.GetValue(IterationsOption);
+            var iterations = parse.GetValue(IterationsOption) ?? preset.Training.Iterations;
             if (iterations < 1) throw new ArgumentException($"--iterations must be at least 1; got {iterations}.");
             var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"compare-{preset.Name}");
             var data = parse.GetValue(DataOption)!;
@@ -91,14 +90,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
 
             var common = new List<string>
             {
+                "train",
                 "--preset", preset.Name,
                 "--iterations", Invariant(iterations),
                 "--seed", Invariant(parse.GetValue(SeedOption)),
-                "--eval-interval", Invariant(parse.GetValue(EvalIntervalOption) ?? Math.Max(1, iterations / 10)),
                 "--data", data,
                 "--overwrite",
             };
             if (allowLeak) common.Add("--allow-future-leak");
+            AddIfGiven(common, "--eval-interval", parse.GetValue(EvalIntervalOption));
             AddIfGiven(common, "--eval-batches", parse.GetValue(EvalBatchesOption));
             AddIfGiven(common, "--final-eval-batches", parse.GetValue(FinalEvalBatchesOption));
             AddIfGiven(common, "--threads", parse.GetValue(ThreadsOption));
