@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Threading.Tasks;
 using MoeLayers.Samples.TinyShakespeare.Commands;
 using MoeLayers.Samples.TinyShakespeare.Runtime;
+using Spectre.Console;
 
 namespace MoeLayers.Samples.TinyShakespeare
 {
@@ -14,6 +15,12 @@ namespace MoeLayers.Samples.TinyShakespeare
             OpenMpWaitPolicy.ApplyPassiveDefault();
             // Figures in logs, tables and JSON read the same everywhere.
             CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+            if (Console.IsOutputRedirected)
+            {
+                // Logs (nohup, compare's child runs): no colour codes, and lines that are not wrapped at 80 columns.
+                AnsiConsole.Profile.Capabilities.Ansi = false;
+                AnsiConsole.Profile.Width = 200;
+            }
             var root = new RootCommand(
                 "A character-level transformer whose feed-forward blocks are Mixture-of-Experts layers, trained on tiny-shakespeare.")
             {

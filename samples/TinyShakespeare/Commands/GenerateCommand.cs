@@ -1,8 +1,8 @@
+using System;
 using System.CommandLine;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Generation;
 using MoeLayers.Samples.TinyShakespeare.Training;
-using Spectre.Console;
 
 namespace MoeLayers.Samples.TinyShakespeare.Commands
 {
@@ -63,8 +63,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                     TopK = parse.GetValue(TopKOption),
                     Seed = parse.GetValue(SeedOption),
                 });
-                AnsiConsole.Markup($"[bold]{Markup.Escape(prompt)}[/]");
-                AnsiConsole.WriteLine(text);
+                Console.WriteLine(prompt + text);
                 return 0;
             }));
             return command;
