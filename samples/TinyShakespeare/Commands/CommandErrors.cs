@@ -15,7 +15,9 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException)
             {
-                AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+                // ArgumentException appends " (Parameter 'x')": noise for someone reading a command's error.
+                var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+                AnsiConsole.MarkupLine($"[red]{Markup.Escape(message)}[/]");
                 return 1;
             }
         }

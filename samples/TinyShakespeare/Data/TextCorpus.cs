@@ -49,13 +49,14 @@ namespace MoeLayers.Samples.TinyShakespeare.Data
             if (!File.Exists(path)) throw new FileNotFoundException($"No text file at {path}.", path);
             var text = File.ReadAllText(path, Encoding.UTF8);
             if (text.Length == 0) throw new InvalidDataException($"The text file {path} is empty.");
+            if (TooShort(text.Length, blockSize) is { } problem) throw new InvalidDataException($"{path}: {problem}");
             try
             {
                 return FromText(text, blockSize, path, tokenizer);
             }
             catch (ArgumentException e) when (e.ParamName == "text")
             {
-                throw new InvalidDataException($"{path}: {e.Message}", e);
+                throw new InvalidDataException($"{path}: {e.Message.Replace(" (Parameter 'text')", "")}", e);
             }
         }
 
@@ -71,20 +72,25 @@ namespace MoeLayers.Samples.TinyShakespeare.Data
             ArgumentNullException.ThrowIfNull(text);
             if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "blockSize must be at least 1.");
             if (text.Length == 0) throw new ArgumentException("text must not be empty.", nameof(text));
+            if (TooShort(text.Length, blockSize) is { } problem) throw new ArgumentException(problem, nameof(text));
             var trainLength = TrainLength(text.Length);
             var validationLength = text.Length - trainLength;
-            if (validationLength < blockSize + 1)
-            {
-                throw new ArgumentException(
-                    $"text has {text.Length} characters; its {100 - TrainFraction * 100:F0} % validation part ({validationLength}) must hold " +
-                    $"one block plus the next character ({blockSize + 1}). Use a text of at least {MinimumLength(blockSize)} characters " +
-                    "or a smaller block size.", nameof(text));
-            }
 
             tokenizer ??= CharTokenizer.FromText(text);
             var ids = tokenizer.Encode(text);
             var all = tensor(ids, int64);
             return new TextCorpus(source, tokenizer, all.narrow(0, 0, trainLength), all.narrow(0, trainLength, validationLength));
+        }
+
+        /// <summary>Why a text of <paramref name="length"/> characters cannot be split for this block size, or null if it can.</summary>
+        private static string? TooShort(int length, int blockSize)
+        {
+            var validationLength = length - TrainLength(length);
+            return validationLength >= blockSize + 1
+                ? null
+                : $"text has {length} characters; its {100 - TrainFraction * 100:F0} % validation part ({validationLength}) must hold " +
+                  $"one block plus the next character ({blockSize + 1}). Use a text of at least {MinimumLength(blockSize)} characters " +
+                  "or a smaller block size.";
         }
 
         /// <summary>Characters of a text of <paramref name="length"/> that go to training (floor of 90 %).</summary>
