@@ -59,7 +59,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             DefaultValueFactory = _ => TextCorpus.DefaultPath,
         };
 
-        private static readonly Option<string?> OutOption = new("--out") { Description = "Output folder (default: runs/compare-<preset>); one subfolder per router." };
+        private static readonly Option<string?> OutOption = new("--out") { Description = "Output folder (default: runs/compare-<preset>); one subfolder per router, replaced on each compare." };
         private static readonly Option<int?> ThreadsOption = new("--threads") { Description = "libtorch intra-op threads of each run (default: all cores)." };
 
         public static Command Create()

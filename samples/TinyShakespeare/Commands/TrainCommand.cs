@@ -9,6 +9,7 @@ using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Generation;
 using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Reporting;
+using MoeLayers.Samples.TinyShakespeare.Runtime;
 using MoeLayers.Samples.TinyShakespeare.Storage;
 using MoeLayers.Samples.TinyShakespeare.Training;
 using Spectre.Console;
@@ -194,7 +195,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 $"{(c.CapacityFactor is { } cf ? $"capacity factor {cf}" : "dropless")}, dropout {c.Dropout}")));
             AnsiConsole.MarkupLine(Markup.Escape((
                 $"training: steps {startIteration} → {settings.Iterations}, batch {settings.BatchSize}, AdamW lr {settings.LearningRate} " +
-                $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads; output {outFolder}")));
+                $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads " +
+                $"(OMP_WAIT_POLICY {OpenMpWaitPolicy.Current}); output {outFolder}")));
         }
 
         private static RunSummary Summarize(CharTransformer model, TrainingSettings settings, string? preset, TrainingResult result,

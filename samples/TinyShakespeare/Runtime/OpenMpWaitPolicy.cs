@@ -12,6 +12,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Runtime
     internal static class OpenMpWaitPolicy
     {
         private const string Variable = "OMP_WAIT_POLICY";
+        private const string RuntimeDefault = "runtime default";
 
         /// <summary>
         /// Sets OMP_WAIT_POLICY=PASSIVE in the native environment if it is unset. Must run before the first TorchSharp
@@ -22,9 +23,19 @@ namespace MoeLayers.Samples.TinyShakespeare.Runtime
         public static string ApplyPassiveDefault()
         {
             var current = Environment.GetEnvironmentVariable(Variable);
-            if (current is not null || !OperatingSystem.IsLinux()) return current ?? "runtime default";
-            return SetEnv(Variable, "PASSIVE", overwrite: 0) == 0 ? "PASSIVE" : "runtime default";
+            if (current is not null || !OperatingSystem.IsLinux()) return Current = current ?? RuntimeDefault;
+            try
+            {
+                return Current = SetEnv(Variable, "PASSIVE", overwrite: 0) == 0 ? "PASSIVE" : RuntimeDefault;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                return Current = RuntimeDefault; // a speed tweak is not worth failing for
+            }
         }
+
+        /// <summary>The policy the process runs with, as set by <see cref="ApplyPassiveDefault"/>.</summary>
+        public static string Current { get; private set; } = RuntimeDefault;
 
         [DllImport("libc", EntryPoint = "setenv")]
         private static extern int SetEnv([MarshalAs(UnmanagedType.LPUTF8Str)] string name,
