@@ -1,0 +1,229 @@
+using System;
+using System.CommandLine;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Threading;
+using MoeLayers.Samples.TinyShakespeare.Data;
+using MoeLayers.Samples.TinyShakespeare.Generation;
+using MoeLayers.Samples.TinyShakespeare.Model;
+using MoeLayers.Samples.TinyShakespeare.Reporting;
+using MoeLayers.Samples.TinyShakespeare.Runtime;
+using MoeLayers.Samples.TinyShakespeare.Storage;
+using MoeLayers.Samples.TinyShakespeare.Training;
+using Spectre.Console;
+using TorchSharp;
+
+namespace MoeLayers.Samples.TinyShakespeare.Commands
+{
+    /// <summary>The <c>train</c> command: trains one model, checkpoints it, plots its curves and writes its summary.</summary>
+    internal static class TrainCommand
+    {
+        /// <summary>File name of the loss-curve plot inside the output folder.</summary>
+        public const string PlotFileName = "loss.png";
+
+        private static readonly Option<string> PresetOption = new("--preset")
+        {
+            Description = "Model and budget to start from: " + string.Join("; ", Preset.All.Select(p => $"{p.Name} = {p.Description}")) + ".",
+            DefaultValueFactory = _ => Preset.Quick.Name,
+        };
+
+        private static readonly Option<string?> RouterOption = new("--router")
+        {
+            Description = "Router of every MoE layer (default: the preset's, noisy-top-k): " + RouterNames.Help,
+        };
+
+        private static readonly Option<bool> AllowFutureLeakOption = new("--allow-future-leak")
+        {
+            Description = "Accept routers that let a token's output depend on later tokens (expert choice). Their losses are not comparable.",
+        };
+
+        private static readonly Option<int?> IterationsOption = new("--iterations") { Description = "Optimizer steps in total (on --resume: extends the budget)." };
+        private static readonly Option<int?> BatchSizeOption = new("--batch-size") { Description = "Blocks per batch." };
+        private static readonly Option<double?> LearningRateOption = new("--learning-rate", "--lr") { Description = "AdamW learning rate." };
+        private static readonly Option<int?> ExpertsOption = new("--experts") { Description = "Experts per MoE layer." };
+        private static readonly Option<int?> TopKOption = new("--top-k") { Description = "Experts per token (default: the preset's; 1 for switch)." };
+        private static readonly Option<double?> DropoutOption = new("--dropout") { Description = "Dropout probability in [0, 1)." };
+        private static readonly Option<double?> CapacityFactorOption = new("--capacity-factor") { Description = "Expert capacity factor in training (default: dropless)." };
+        private static readonly Option<int?> EvalIntervalOption = new("--eval-interval") { Description = "Steps between loss estimates (and checkpoints)." };
+        private static readonly Option<int?> EvalBatchesOption = new("--eval-batches") { Description = "Batches per split in each periodic estimate." };
+        private static readonly Option<int?> FinalEvalBatchesOption = new("--final-eval-batches") { Description = "Batches per split in the final estimate." };
+        private static readonly Option<int?> SeedOption = new("--seed") { Description = "Seed of weights, batches, dropout and router noise (default 1337)." };
+
+        private static readonly Option<string> DataOption = new("--data")
+        {
+            Description = "UTF-8 text file to train on (default: the bundled tiny-shakespeare).",
+            DefaultValueFactory = _ => TextCorpus.DefaultPath,
+        };
+
+        private static readonly Option<string?> OutOption = new("--out")
+        {
+            Description = "Output folder for checkpoint.bin, loss.png and summary.json (default: runs/<preset>-<router>).",
+        };
+
+        private static readonly Option<bool> ResumeOption = new("--resume")
+        {
+            Description = "Continue from the checkpoint in --out (model and settings come from it; --iterations may extend the budget).",
+        };
+
+        private static readonly Option<bool> OverwriteOption = new("--overwrite")
+        {
+            Description = "Start afresh even if --out already holds a checkpoint (it is replaced).",
+        };
+
+        private static readonly Option<int?> ThreadsOption = new("--threads") { Description = "libtorch intra-op threads (default: all cores)." };
+
+        public static Command Create()
+        {
+            var command = new Command("train", "Train a character-level MoE transformer; checkpoints are resumable.")
+            {
+                PresetOption, RouterOption, AllowFutureLeakOption, IterationsOption, BatchSizeOption, LearningRateOption,
+                ExpertsOption, TopKOption, DropoutOption, CapacityFactorOption, EvalIntervalOption, EvalBatchesOption,
+                FinalEvalBatchesOption, SeedOption, DataOption, OutOption, ResumeOption, OverwriteOption, ThreadsOption,
+            };
+            command.SetAction((parse, cancellation) =>
+                System.Threading.Tasks.Task.FromResult(CommandErrors.Run(() => Run(parse, cancellation))));
+            return command;
+        }
+
+        private static int Run(ParseResult parse, CancellationToken cancellation)
+        {
+            var threads = parse.GetValue(ThreadsOption);
+            if (threads is not null)
+            {
+                if (threads < 1) throw new ArgumentException($"--threads must be at least 1; got {threads}.");
+                torch.set_num_threads(threads.Value);
+            }
+
+            var wall = Stopwatch.StartNew();
+            var resume = parse.GetValue(ResumeOption);
+            var (model, corpus, settings, preset, outFolder) = resume ? PrepareResume(parse) : PrepareFresh(parse);
+            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
+            var trainer = new Trainer(model, corpus, settings);
+            if (resume) trainer.Resume(checkpointPath);
+
+            DescribeRun(model, corpus, settings, preset, outFolder, trainer.Iteration);
+            var result = ConsoleReporter.Run(trainer.Iteration, settings.Iterations,
+                observer => trainer.Run(observer, checkpointPath, preset, cancellation));
+            if (!result.Completed)
+            {
+                AnsiConsole.MarkupLine($"[yellow]Stopped at step {result.Iteration}; the checkpoint is saved. Continue with --resume --out {Markup.Escape(outFolder)}.[/]");
+                return 130;
+            }
+
+            var final = trainer.Evaluate(settings.FinalEvalBatches);
+            LossPlot.SaveTrainingCurves(Path.Combine(outFolder, PlotFileName), result.History,
+                $"{RouterNames.Display(model.Config.Router)}: val {final.ValidationLoss:F3} after {result.Iteration} steps");
+            var summary = Summarize(model, settings, preset, result, final, wall.Elapsed.TotalSeconds);
+            AtomicFile.WriteAllText(Path.Combine(outFolder, RunSummary.FileName), JsonSerializer.Serialize(summary, Checkpoint.JsonOptions));
+
+            ConsoleReporter.WriteRoutingTable(result.Routing);
+            AnsiConsole.MarkupLine(Markup.Escape((
+                $"final ({settings.FinalEvalBatches} batches per split): train {final.TrainLoss:F4}, validation {final.ValidationLoss:F4}; " +
+                $"{summary.SecondsPerIteration:F3} s/step, {summary.TokensPerSecond:N0} tokens/s, peak memory {summary.PeakMemoryMiB:F0} MiB")));
+            var sample = new TextGenerator(model, corpus.Tokenizer).Generate("", new SamplingOptions { Length = 300, Seed = settings.Seed });
+            AnsiConsole.WriteLine("sample:");
+            AnsiConsole.WriteLine(sample);
+            AnsiConsole.MarkupLine($"Wrote {Markup.Escape(outFolder)}/{{{Checkpoint.FileName}, {PlotFileName}, {RunSummary.FileName}}}.");
+            return 0;
+        }
+
+        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareFresh(ParseResult parse)
+        {
+            var preset = Preset.Parse(parse.GetValue(PresetOption)!);
+            var routerName = parse.GetValue(RouterOption);
+            var router = routerName is null ? preset.Model.Router : RouterNames.Parse(routerName, parse.GetValue(AllowFutureLeakOption));
+            var settings = preset.Training with
+            {
+                Iterations = parse.GetValue(IterationsOption) ?? preset.Training.Iterations,
+                BatchSize = parse.GetValue(BatchSizeOption) ?? preset.Training.BatchSize,
+                LearningRate = parse.GetValue(LearningRateOption) ?? preset.Training.LearningRate,
+                EvalInterval = parse.GetValue(EvalIntervalOption) ?? preset.Training.EvalInterval,
+                EvalBatches = parse.GetValue(EvalBatchesOption) ?? preset.Training.EvalBatches,
+                FinalEvalBatches = parse.GetValue(FinalEvalBatchesOption) ?? preset.Training.FinalEvalBatches,
+                Seed = parse.GetValue(SeedOption) ?? preset.Training.Seed,
+            };
+            settings.Validate();
+            var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"{preset.Name}-{RouterNames.Display(router)}");
+            if (File.Exists(Path.Combine(outFolder, Checkpoint.FileName)) && !parse.GetValue(OverwriteOption))
+                throw new IOException($"{outFolder} already holds a checkpoint: pass --resume to continue it, --overwrite to replace it, or another --out.");
+
+            var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, preset.Model.BlockSize);
+            var config = preset.Model with
+            {
+                VocabularySize = corpus.Tokenizer.VocabularySize,
+                Router = router,
+                Experts = parse.GetValue(ExpertsOption) ?? preset.Model.Experts,
+                TopK = parse.GetValue(TopKOption) ?? RouterNames.DefaultTopK(router, preset.Model.TopK),
+                Dropout = parse.GetValue(DropoutOption) ?? preset.Model.Dropout,
+                CapacityFactor = parse.GetValue(CapacityFactorOption) ?? preset.Model.CapacityFactor,
+            };
+            config.Validate();
+            return (Trainer.CreateModel(config, settings.Seed), corpus, settings, preset.Name, outFolder);
+        }
+
+        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareResume(ParseResult parse)
+        {
+            Option[] fixedOnResume =
+            {
+                RouterOption, BatchSizeOption, LearningRateOption, ExpertsOption, TopKOption, DropoutOption, CapacityFactorOption,
+                EvalIntervalOption, EvalBatchesOption, FinalEvalBatchesOption, SeedOption, OverwriteOption,
+            };
+            var given = fixedOnResume.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray();
+            if (given.Length > 0)
+                throw new ArgumentException($"--resume continues the checkpoint's own settings; remove {string.Join(", ", given)} (only --iterations, --data and --threads apply).");
+            var outFolder = parse.GetValue(OutOption)
+                ?? throw new ArgumentException("--resume needs --out, the folder of the run to continue.");
+            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
+            var metadata = Checkpoint.ReadMetadata(checkpointPath);
+            var settings = metadata.Training with { Iterations = parse.GetValue(IterationsOption) ?? metadata.Training.Iterations };
+            settings.Validate();
+            var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, metadata.Model.BlockSize, new CharTokenizer(metadata.Alphabet));
+            AnsiConsole.MarkupLine($"Resuming {Markup.Escape(checkpointPath)} at step {metadata.Iteration} of {settings.Iterations}.");
+            return (new CharTransformer(metadata.Model), corpus, settings, metadata.Preset, outFolder);
+        }
+
+        private static void DescribeRun(CharTransformer model, TextCorpus corpus, TrainingSettings settings, string? preset, string outFolder, int startIteration)
+        {
+            var c = model.Config;
+            AnsiConsole.MarkupLine(Markup.Escape((
+                $"data: {corpus.Source} ({corpus.Train.shape[0]:N0} train / {corpus.Validation.shape[0]:N0} validation characters, vocabulary {c.VocabularySize})")));
+            AnsiConsole.MarkupLine(Markup.Escape((
+                $"model ({preset ?? "custom"}): {model.ParameterCount:N0} parameters; n_embed {c.EmbedDim}, {c.Heads} heads, {c.Layers} layers, " +
+                $"block {c.BlockSize}; MoE {c.Experts} experts of width {c.ExpertHiddenDim}, router {RouterNames.Display(c.Router)}, top-{c.TopK}, " +
+                $"{(c.CapacityFactor is { } cf ? $"capacity factor {cf}" : "dropless")}, dropout {c.Dropout}")));
+            AnsiConsole.MarkupLine(Markup.Escape((
+                $"training: steps {startIteration} → {settings.Iterations}, batch {settings.BatchSize}, AdamW lr {settings.LearningRate} " +
+                $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads " +
+                $"(OMP_WAIT_POLICY {OpenMpWaitPolicy.Current}); output {outFolder}")));
+        }
+
+        private static RunSummary Summarize(CharTransformer model, TrainingSettings settings, string? preset, TrainingResult result,
+            EvaluationPoint final, double wallSeconds)
+        {
+            var tokensPerStep = (long)settings.BatchSize * model.Config.BlockSize;
+            var secondsPerStep = result.SessionIterations == 0 ? 0 : result.SessionSeconds / result.SessionIterations;
+            using var process = Process.GetCurrentProcess();
+            return new RunSummary
+            {
+                Router = RouterNames.Display(model.Config.Router),
+                TopK = model.Config.TopK,
+                Preset = preset,
+                Parameters = model.ParameterCount,
+                Iterations = result.Iteration,
+                TokensPerStep = tokensPerStep,
+                FinalTrainLoss = final.TrainLoss,
+                FinalValidationLoss = final.ValidationLoss,
+                FinalEvalBatches = settings.FinalEvalBatches,
+                SecondsPerIteration = secondsPerStep,
+                TokensPerSecond = secondsPerStep == 0 ? 0 : tokensPerStep / secondsPerStep,
+                WallSeconds = wallSeconds,
+                PeakMemoryMiB = process.PeakWorkingSet64 / (1024.0 * 1024.0),
+                Threads = torch.get_num_threads(),
+                History = result.History,
+                Routing = result.Routing,
+            };
+        }
+    }
+}

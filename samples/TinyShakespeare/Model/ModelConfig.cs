@@ -1,0 +1,95 @@
+using System;
+using MoeLayers.Configuration;
+using MoeLayers.Experts;
+
+namespace MoeLayers.Samples.TinyShakespeare.Model
+{
+    /// <summary>
+    /// Shape of the character-level MoE transformer. Stored in checkpoints (as JSON, router by name) so a checkpoint
+    /// rebuilds its own model.
+    /// </summary>
+    public sealed record ModelConfig
+    {
+        /// <summary>Characters in the vocabulary.</summary>
+        public int VocabularySize { get; init; }
+
+        /// <summary>Model width C (n_embed).</summary>
+        public int EmbedDim { get; init; }
+
+        /// <summary>Attention heads; must divide <see cref="EmbedDim"/>.</summary>
+        public int Heads { get; init; }
+
+        /// <summary>Transformer blocks, each attention + MoE feed-forward.</summary>
+        public int Layers { get; init; }
+
+        /// <summary>Context length T (block size).</summary>
+        public int BlockSize { get; init; }
+
+        /// <summary>Experts per MoE layer.</summary>
+        public int Experts { get; init; }
+
+        /// <summary>Experts per token k.</summary>
+        public int TopK { get; init; }
+
+        /// <summary>Routing rule of every MoE layer.</summary>
+        public RouterKind Router { get; init; }
+
+        /// <summary>Hidden width of each expert (4·C in the reference).</summary>
+        public int ExpertHiddenDim { get; init; }
+
+        /// <summary>Dropout on attention weights, the attention output and the MoE output, in [0, 1).</summary>
+        public double Dropout { get; init; }
+
+        /// <summary>Expert capacity factor in training, or null for dropless routing.</summary>
+        public double? CapacityFactor { get; init; }
+
+        /// <summary>Load-balancing loss of every MoE layer.</summary>
+        public LoadBalancingLossKind BalanceLoss { get; init; } = LoadBalancingLossKind.Switch;
+
+        /// <summary>Coefficient of the load-balancing loss.</summary>
+        public double BalanceCoefficient { get; init; } = 0.01;
+
+        /// <summary>Coefficient of the router z-loss.</summary>
+        public double ZLossCoefficient { get; init; } = 0.001;
+
+        /// <summary>Head width C / heads.</summary>
+        public int HeadDim => EmbedDim / Heads;
+
+        /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad field.</summary>
+        public void Validate()
+        {
+            Positive(VocabularySize, nameof(VocabularySize));
+            Positive(EmbedDim, nameof(EmbedDim));
+            Positive(Heads, nameof(Heads));
+            Positive(Layers, nameof(Layers));
+            Positive(BlockSize, nameof(BlockSize));
+            Positive(ExpertHiddenDim, nameof(ExpertHiddenDim));
+            if (EmbedDim % Heads != 0)
+                throw new ArgumentException($"{nameof(Heads)} ({Heads}) must divide {nameof(EmbedDim)} ({EmbedDim}).", nameof(Heads));
+            if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout))
+                throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.", nameof(Dropout));
+            MoeLayerOptionsValidator.ThrowIfInvalid(ToMoeOptions());
+        }
+
+        /// <summary>The options of one MoE feed-forward layer: ReLU experts with biases, as in the reference model.</summary>
+        public MoeLayerOptions ToMoeOptions() => new()
+        {
+            InputDim = EmbedDim,
+            HiddenDim = ExpertHiddenDim,
+            NumExperts = Experts,
+            TopK = TopK,
+            Router = Router,
+            Activation = ExpertActivation.Relu,
+            ExpertBias = true,
+            CapacityFactor = CapacityFactor,
+            LoadBalancingLoss = BalanceLoss,
+            LoadBalancingCoefficient = BalanceCoefficient,
+            ZLossCoefficient = ZLossCoefficient,
+        };
+
+        private static void Positive(int value, string name)
+        {
+            if (value < 1) throw new ArgumentException($"{name} must be at least 1; got {value}.", name);
+        }
+    }
+}

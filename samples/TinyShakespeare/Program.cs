@@ -1,0 +1,36 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using System.Threading.Tasks;
+using MoeLayers.Samples.TinyShakespeare.Commands;
+using MoeLayers.Samples.TinyShakespeare.Runtime;
+using Spectre.Console;
+
+namespace MoeLayers.Samples.TinyShakespeare
+{
+    internal static class Program
+    {
+        private static Task<int> Main(string[] args)
+        {
+            OpenMpWaitPolicy.ApplyPassiveDefault();
+            // Figures in logs, tables and JSON read the same everywhere.
+            CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+            if (Console.IsOutputRedirected)
+            {
+                // Logs (nohup, compare's child runs): no colour codes, and lines that are not wrapped at 80 columns.
+                AnsiConsole.Profile.Capabilities.Ansi = false;
+                AnsiConsole.Profile.Width = 200;
+            }
+            var root = new RootCommand(
+                "A character-level transformer whose feed-forward blocks are Mixture-of-Experts layers, trained on tiny-shakespeare.")
+            {
+                TrainCommand.Create(),
+                GenerateCommand.Create(),
+                CompareCommand.Create(),
+            };
+            // Ctrl+C cancels training, which then saves a checkpoint: give it time to finish the step and the save.
+            var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
+            return root.Parse(args).InvokeAsync(invocation);
+        }
+    }
+}

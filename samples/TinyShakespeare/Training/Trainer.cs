@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using MoeLayers.Layers;
+using MoeLayers.Samples.TinyShakespeare.Data;
+using MoeLayers.Samples.TinyShakespeare.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Samples.TinyShakespeare.Training
+{
+    /// <summary>
+    /// Trains a <see cref="CharTransformer"/> with AdamW on next-character cross-entropy plus the MoE auxiliary losses
+    /// (<see cref="MoeAuxiliaryLoss.Collect"/>), estimates train and validation loss periodically, tallies routing and
+    /// saves a resumable checkpoint at every estimate.
+    /// </summary>
+    public sealed class Trainer
+    {
+        private readonly CharTransformer _model;
+        private readonly TextCorpus _corpus;
+        private readonly TrainingSettings _settings;
+        private readonly AdamW _optimizer;
+        private readonly List<EvaluationPoint> _history = new();
+        private readonly RoutingTally _sinceEvaluation;
+        private readonly RoutingTally _session;
+        private int _iteration;
+        private double _trainingSeconds;
+
+        /// <summary>Prepares training of <paramref name="model"/> (fresh or loaded) on <paramref name="corpus"/>.</summary>
+        /// <param name="model">The model; its vocabulary must match the corpus.</param>
+        /// <param name="corpus">Training and validation tokens.</param>
+        /// <param name="settings">Budget and schedule; validated here.</param>
+        public Trainer(CharTransformer model, TextCorpus corpus, TrainingSettings settings)
+        {
+            ArgumentNullException.ThrowIfNull(model);
+            ArgumentNullException.ThrowIfNull(corpus);
+            ArgumentNullException.ThrowIfNull(settings);
+            settings.Validate();
+            if (corpus.Tokenizer.VocabularySize != model.Config.VocabularySize)
+                throw new ArgumentException($"corpus has {corpus.Tokenizer.VocabularySize} characters but the model expects {model.Config.VocabularySize}.", nameof(corpus));
+            _model = model;
+            _corpus = corpus;
+            _settings = settings;
+            _optimizer = optim.AdamW(model.parameters(), settings.LearningRate, weight_decay: settings.WeightDecay);
+            _sinceEvaluation = new RoutingTally(model.Config.Layers, model.Config.Experts);
+            _session = new RoutingTally(model.Config.Layers, model.Config.Experts);
+        }
+
+        /// <summary>A freshly initialized model whose weights depend only on <paramref name="seed"/>.</summary>
+        public static CharTransformer CreateModel(ModelConfig config, int seed)
+        {
+            random.manual_seed(Seeds.Derive(seed, Seeds.Stream.Weights));
+            return new CharTransformer(config);
+        }
+
+        /// <summary>Optimizer steps done (including those of a resumed checkpoint).</summary>
+        public int Iteration => _iteration;
+
+        /// <summary>Loss estimates so far.</summary>
+        public IReadOnlyList<EvaluationPoint> History => _history;
+
+        /// <summary>The training settings.</summary>
+        public TrainingSettings Settings => _settings;
+
+        /// <summary>Restores weights, optimizer state, step count and history from a checkpoint of this model.</summary>
+        public void Resume(string checkpointPath)
+        {
+            var metadata = Checkpoint.ReadMetadata(checkpointPath);
+            Checkpoint.LoadStates(checkpointPath, _model, _optimizer);
+            _iteration = metadata.Iteration;
+            _trainingSeconds = metadata.TrainingSeconds;
+            _history.Clear();
+            _history.AddRange(metadata.History);
+        }
+
+        /// <summary>The checkpoint metadata of the current state.</summary>
+        public CheckpointMetadata Metadata(string? preset) => new()
+        {
+            Model = _model.Config,
+            Training = _settings,
+            Alphabet = _corpus.Tokenizer.Alphabet,
+            Iteration = _iteration,
+            History = _history.ToArray(),
+            TrainingSeconds = _trainingSeconds,
+            Preset = preset,
+            DataSource = _corpus.Source,
+        };
+
+        /// <summary>
+        /// Trains until <see cref="TrainingSettings.Iterations"/> steps are done or <paramref name="cancellation"/> fires.
+        /// Estimates the losses every <see cref="TrainingSettings.EvalInterval"/> steps and at the end, each time
+        /// saving a checkpoint to <paramref name="checkpointPath"/> (if given); a cancelled run saves before returning.
+        /// </summary>
+        public TrainingResult Run(ITrainingObserver? observer = null, string? checkpointPath = null, string? preset = null,
+            CancellationToken cancellation = default)
+        {
+            var tokensPerStep = (long)_settings.BatchSize * _model.Config.BlockSize;
+            var sessionStart = _iteration;
+            var sessionSeconds = 0.0;
+            var stopwatch = new Stopwatch();
+            _model.train();
+            while (_iteration < _settings.Iterations && !cancellation.IsCancellationRequested)
+            {
+                stopwatch.Restart();
+                var (loss, auxiliary) = Step();
+                stopwatch.Stop();
+                _iteration++;
+                sessionSeconds += stopwatch.Elapsed.TotalSeconds;
+                _trainingSeconds += stopwatch.Elapsed.TotalSeconds;
+                _sinceEvaluation.Add(_model.MoeLayers);
+                _session.Add(_model.MoeLayers);
+                observer?.OnStep(_iteration, loss, auxiliary, (_iteration - sessionStart) * tokensPerStep / sessionSeconds);
+
+                if (_iteration % _settings.EvalInterval == 0 || _iteration == _settings.Iterations)
+                {
+                    var point = Evaluate(_settings.EvalBatches);
+                    _history.Add(point);
+                    observer?.OnEvaluation(point, _sinceEvaluation.Snapshot());
+                    _sinceEvaluation.Reset();
+                    if (checkpointPath is not null) Checkpoint.Save(checkpointPath, Metadata(preset), _model, _optimizer);
+                }
+            }
+
+            var completed = _iteration >= _settings.Iterations;
+            if (!completed && checkpointPath is not null) Checkpoint.Save(checkpointPath, Metadata(preset), _model, _optimizer);
+            return new TrainingResult(_iteration, _history.ToArray(), _trainingSeconds, _iteration - sessionStart, sessionSeconds,
+                _session.Snapshot(), completed);
+        }
+
+        /// <summary>Estimates train and validation loss over <paramref name="batches"/> fixed batches each.</summary>
+        public EvaluationPoint Evaluate(int batches)
+        {
+            var train = LossEstimator.Estimate(_model, _corpus.Train, _settings.BatchSize, batches,
+                Seeds.Derive(_settings.Seed, Seeds.Stream.TrainEstimate));
+            var validation = LossEstimator.Estimate(_model, _corpus.Validation, _settings.BatchSize, batches,
+                Seeds.Derive(_settings.Seed, Seeds.Stream.ValidationEstimate));
+            return new EvaluationPoint(_iteration, train, validation, _trainingSeconds);
+        }
+
+        private (double Loss, double Auxiliary) Step()
+        {
+            using var scope = NewDisposeScope();
+            random.manual_seed(Seeds.Derive(_settings.Seed, Seeds.Stream.TorchStep, _iteration));
+            var batchRandom = new Random(Seeds.Derive(_settings.Seed, Seeds.Stream.TrainBatch, _iteration));
+            var (inputs, targets) = BatchSampler.Sample(_corpus.Train, _model.Config.BlockSize, _settings.BatchSize, batchRandom);
+
+            var loss = LossEstimator.CrossEntropy(_model.call(inputs), targets);
+            var auxiliary = MoeAuxiliaryLoss.Collect(_model);
+            _optimizer.zero_grad();
+            (loss + auxiliary).backward();
+            _optimizer.step();
+            return (loss.item<float>(), auxiliary.item<float>());
+        }
+    }
+}

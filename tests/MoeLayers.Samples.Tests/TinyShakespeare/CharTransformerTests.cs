@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using FluentAssertions;
+using MoeLayers.Configuration;
+using MoeLayers.Samples.TinyShakespeare.Model;
+using MoeLayers.Samples.TinyShakespeare.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Samples.Tests.TinyShakespeare
+{
+    [Collection(TorchRandomCollection.Name)]
+    public sealed class CharTransformerTests
+    {
+        public static IEnumerable<object[]> CausalRouters => RouterNames.Causal.Select(r => new object[] { r });
+
+        [Theory]
+        [MemberData(nameof(CausalRouters))]
+        public void Changing_a_future_character_leaves_earlier_logits_unchanged(RouterKind router)
+        {
+            using var scope = NewDisposeScope();
+            var model = Trainer.CreateModel(TinyModels.Config(router), seed: 11);
+            model.eval();
+            var tokens = TinyModels.RandomTokens(16, 16, seed: 2);
+            var changed = tokens.clone();
+            changed[0, 9] = tensor((tokens[0, 9].item<long>() + 5) % 16);
+
+            using var noGrad = no_grad();
+            var before = model.call(tokens);
+            var after = model.call(changed);
+
+            var earlier = (before[.., ..9] - after[.., ..9]).abs().max().item<float>();
+            var later = (before[.., 9..] - after[.., 9..]).abs().max().item<float>();
+            earlier.Should().BeLessThan(1e-5f, "positions 0–8 must not see position 9");
+            later.Should().BeGreaterThan(1e-3f, "position 9 and later do see the change");
+        }
+
+        [Fact]
+        public void Logits_have_one_row_per_position_and_vocabulary_entry()
+        {
+            using var scope = NewDisposeScope();
+            var model = TinyModels.Model();
+
+            var logits = model.call(TinyModels.RandomTokens(model.Config.VocabularySize, 5, seed: 1).expand(3, 5));
+
+            logits.shape.Should().Equal(3L, 5L, (long)model.Config.VocabularySize);
+        }
+
+        [Fact]
+        public void Seed_preset_has_about_nine_million_parameters()
+        {
+            using var scope = NewDisposeScope();
+            var model = new CharTransformer(Preset.Seed.Model with { VocabularySize = 65 });
+
+            // Per block: 2 LayerNorms 512, q/k/v 49,152, projection 16,512, noisy router 2 × 1,024,
+            // 8 experts × (128·512 + 512 + 512·128 + 128) = 1,053,696; plus embeddings 8,320 + 4,096, final norm 256, head 8,385.
+            model.ParameterCount.Should().Be(8 * (512 + 49_152 + 16_512 + 2_048 + 1_053_696) + 8_320 + 4_096 + 256 + 8_385);
+            model.ParameterCount.Should().BeInRange(8_900_000, 9_100_000);
+        }
+
+        [Fact]
+        public void Inputs_longer_than_the_block_or_outside_the_vocabulary_are_rejected()
+        {
+            using var scope = NewDisposeScope();
+            var model = TinyModels.Model();
+            var v = model.Config.VocabularySize;
+
+            model.Invoking(m => m.call(zeros(1, 17, int64))).Should().Throw<ArgumentException>().WithMessage("*1 to 16 positions*got 17*");
+            model.Invoking(m => m.call(full(1, 4, v, int64))).Should().Throw<ArgumentException>().WithMessage($"*[0, {v})*");
+            model.Invoking(m => m.call(zeros(1, 4, float32))).Should().Throw<ArgumentException>().WithMessage("*int64*");
+        }
+
+        [Fact]
+        public void Heads_must_divide_the_width()
+        {
+            var config = TinyModels.Config() with { Heads = 3 };
+
+            config.Invoking(c => c.Validate()).Should().Throw<ArgumentException>().WithParameterName("Heads");
+        }
+    }
+}
