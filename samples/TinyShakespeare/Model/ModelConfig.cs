@@ -52,6 +52,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>Coefficient of the router z-loss.</summary>
         public double ZLossCoefficient { get; init; } = 0.001;
 
+        /// <summary>
+        /// Rank r of the Autonomy-of-Experts layers' factorized gate projection (AoE only); 0 means C / 4.
+        /// </summary>
+        public int AoeRank { get; init; }
+
         /// <summary>Head width C / heads.</summary>
         public int HeadDim => EmbedDim / Heads;
 
@@ -71,8 +76,25 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
             MoeLayerOptionsValidator.ThrowIfInvalid(ToMoeOptions());
         }
 
-        /// <summary>The options of one MoE feed-forward layer: ReLU experts with biases, as in the reference model.</summary>
-        public MoeLayerOptions ToMoeOptions() => new()
+        /// <summary>
+        /// The options of one MoE feed-forward layer: ReLU experts with biases, as in the reference model. AoE layers use
+        /// the paper's SwiGLU experts without biases (and no z-loss: their scores are norms, not logits), with the hidden
+        /// width that matches the ReLU expert's 2·C·h weights: r·C + r·h' + 2·C·h' = 2·C·h.
+        /// </summary>
+        public MoeLayerOptions ToMoeOptions()
+        {
+            if (Router != RouterKind.AutonomyOfExperts) return LearnedRouterOptions();
+            var rank = AoeRank > 0 ? AoeRank : Math.Max(1, EmbedDim / 4);
+            var options = LearnedRouterOptions();
+            options.Activation = ExpertActivation.SwiGlu;
+            options.ExpertBias = false;
+            options.ZLossCoefficient = 0;
+            options.LowRank = rank;
+            options.HiddenDim = Math.Max(1, (int)Math.Round((2.0 * EmbedDim * ExpertHiddenDim - rank * EmbedDim) / (rank + 2.0 * EmbedDim)));
+            return options;
+        }
+
+        private MoeLayerOptions LearnedRouterOptions() => new()
         {
             InputDim = EmbedDim,
             HiddenDim = ExpertHiddenDim,
