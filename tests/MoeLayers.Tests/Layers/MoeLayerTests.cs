@@ -163,26 +163,9 @@ namespace MoeLayers.Tests.Layers
             var options = Options(RouterKind.NoisyTopK);
             options.LoadBalancingLoss = LoadBalancingLossKind.ImportanceLoad;
             var model = nn.Sequential(("moe", new MoeLayer(options)), ("head", nn.Linear(8, 1)));
-            var optimizer = optim.Adam(model.parameters(), 1e-2);
-            var x = randn(64, 8);
-            var target = x.sum(1, keepdim: true);
-            float firstLoss = 0, lastLoss = 0;
-            long liveAfterWarmup = 0;
-            for (var step = 0; step < 100; step++)
-            {
-                using (var scope = NewDisposeScope())
-                {
-                    optimizer.zero_grad();
-                    var loss = nn.functional.mse_loss(model.call(x), target) + MoeAuxiliaryLoss.Collect(model);
-                    loss.backward();
-                    optimizer.step();
-                    if (step == 0) firstLoss = loss.item<float>();
-                    lastLoss = loss.item<float>();
-                }
-                if (step == 1) liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-            }
-            lastLoss.Should().BeLessThan(firstLoss * 0.5f);
-            DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().BeLessThanOrEqualTo(liveAfterWarmup);
+            var run = TrainingRun.Fit(model, randn(64, 8));
+            run.LastLoss.Should().BeLessThan(run.FirstLoss * 0.5f);
+            run.LiveAtEnd.Should().BeLessThanOrEqualTo(run.LiveAfterWarmup);
         }
 
         [Fact]
