@@ -24,9 +24,28 @@ namespace MoeLayers.Samples.Mnist.Model
         /// <summary>Number of digit classes, the width of the logits.</summary>
         public const int ClassCount = 10;
 
-        /// <summary>The library options that build this model's MoE layer.</summary>
+        /// <summary>Rank r of the Autonomy-of-Experts experts' factorized gate projection.</summary>
+        public const int AoeRank = 4;
+
+        /// <summary>
+        /// The library options that build this model's MoE layer. With the Autonomy-of-Experts router the experts are the
+        /// paper's bias-free SwiGLU blocks, with rank <see cref="AoeRank"/> and the hidden width that matches the ReLU
+        /// expert's parameters: d·r + h'·(r + d + out) = d·h + h + h·out + out, so h' = 6 for r = 4.
+        /// </summary>
         /// <returns>A new options object; <see cref="Layers.Moe.Create"/> validates it.</returns>
-        public MoeLayerOptions ToLayerOptions() => new()
+        public MoeLayerOptions ToLayerOptions()
+        {
+            var options = StudyOptions();
+            if (Router != RouterKind.AutonomyOfExperts) return options;
+            const int reluExpertParameters = InputDim * ExpertHiddenDim + ExpertHiddenDim + ExpertHiddenDim * ClassCount + ClassCount;
+            options.Activation = ExpertActivation.SwiGlu;
+            options.ExpertBias = false;
+            options.LowRank = AoeRank;
+            options.HiddenDim = (int)Math.Round((reluExpertParameters - InputDim * AoeRank) / (double)(AoeRank + InputDim + ClassCount));
+            return options;
+        }
+
+        private MoeLayerOptions StudyOptions() => new()
         {
             InputDim = InputDim,
             HiddenDim = ExpertHiddenDim,
