@@ -32,6 +32,7 @@ namespace MoeLayers.Samples.Tests
         [InlineData(RouterKind.TopK, 2)]
         [InlineData(RouterKind.NoisyTopK, 2)]
         [InlineData(RouterKind.Switch, 1)]
+        [InlineData(RouterKind.AutonomyOfExperts, 2)]
         public void The_same_seed_gives_the_same_numbers(RouterKind router, int topK)
         {
             var settings = new MnistMoeSettings(3, topK, 0.01, router);

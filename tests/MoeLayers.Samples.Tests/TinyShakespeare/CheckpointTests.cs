@@ -20,6 +20,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
         [Theory]
         [InlineData(RouterKind.NoisyTopK)]
         [InlineData(RouterKind.Switch)]
+        [InlineData(RouterKind.AutonomyOfExperts)]
         public void Save_then_load_gives_identical_logits(RouterKind router)
         {
             using var scope = NewDisposeScope();

@@ -13,6 +13,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
         [InlineData(RouterKind.TopK)]
         [InlineData(RouterKind.NoisyTopK)]
         [InlineData(RouterKind.Switch)]
+        [InlineData(RouterKind.AutonomyOfExperts)]
         public void A_short_run_lowers_the_validation_loss(RouterKind router)
         {
             using var scope = NewDisposeScope();
