@@ -43,7 +43,7 @@ namespace MoeLayers.Experts
         /// <param name="name">Module name.</param>
         public ExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim,
             ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, string name = "experts")
-            : base(CheckNative(name))
+            : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
             Guard.Positive(inputDim, nameof(inputDim));
@@ -55,13 +55,13 @@ namespace MoeLayers.Experts
             OutputDim = outputDim;
             _activation = activation;
 
-            _wIn = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            if (activation == ExpertActivation.SwiGlu) _wGate = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            _wOut = new Parameter(Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            _wIn = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            if (activation == ExpertActivation.SwiGlu) _wGate = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = new Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
             if (bias)
             {
-                _bIn = new Parameter(Uniform(inputDim, numExperts, hiddenDim));
-                _bOut = new Parameter(Uniform(hiddenDim, numExperts, outputDim));
+                _bIn = new Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
+                _bOut = new Parameter(Init.Uniform(hiddenDim, numExperts, outputDim));
             }
             RegisterComponents();
         }
@@ -142,16 +142,6 @@ namespace MoeLayers.Experts
         private static Tensor Project(Tensor x, Tensor weight, Tensor? bias) =>
             bias is null ? x.matmul(weight) : bias.addmm(x, weight);
 
-        private static Tensor Uniform(long fanIn, params long[] shape)
-        {
-            var bound = 1.0 / Math.Sqrt(fanIn);
-            return empty(shape, float32).uniform_(-bound, bound);
-        }
 
-        private static string CheckNative(string name)
-        {
-            TorchSharpNative.EnsureAvailable();
-            return name;
-        }
     }
 }

@@ -39,7 +39,7 @@ namespace MoeLayers.Experts
         /// <param name="rank">Rank r of the factorized gate projection, in [1, d].</param>
         /// <param name="name">Module name.</param>
         public LowRankExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim, long rank, string name = "experts")
-            : base(CheckNative(name))
+            : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
             Guard.Positive(inputDim, nameof(inputDim));
@@ -52,10 +52,10 @@ namespace MoeLayers.Experts
             OutputDim = outputDim;
             Rank = rank;
 
-            _wDown = new Parameter(Uniform(inputDim, inputDim, numExperts * rank));
-            _wUp = new Parameter(Uniform(rank, numExperts, rank, hiddenDim));
-            _wIn = new Parameter(Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            _wOut = new Parameter(Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            _wDown = new Parameter(Init.Uniform(inputDim, inputDim, numExperts * rank));
+            _wUp = new Parameter(Init.Uniform(rank, numExperts, rank, hiddenDim));
+            _wIn = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = new Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
             RegisterComponents();
         }
 
@@ -147,16 +147,6 @@ namespace MoeLayers.Experts
             }
         }
 
-        private static Tensor Uniform(long fanIn, params long[] shape)
-        {
-            var bound = 1.0 / Math.Sqrt(fanIn);
-            return empty(shape, float32).uniform_(-bound, bound);
-        }
 
-        private static string CheckNative(string name)
-        {
-            TorchSharpNative.EnsureAvailable();
-            return name;
-        }
     }
 }

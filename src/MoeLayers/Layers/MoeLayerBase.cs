@@ -141,8 +141,7 @@ namespace MoeLayers.Layers
         private static string Validate(string name, MoeLayerOptions options)
         {
             MoeLayerOptionsValidator.ThrowIfInvalid(options);
-            TorchSharpNative.EnsureAvailable();
-            return name;
+            return TorchSharpNative.Checked(name);
         }
     }
 }

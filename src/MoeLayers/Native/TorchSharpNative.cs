@@ -40,6 +40,16 @@ namespace MoeLayers.Native
             }
         }
 
+        /// <summary>
+        /// Checks the native library, then returns <paramref name="moduleName"/>: for module constructors, whose base
+        /// constructor runs before their own body and must not be the first native call.
+        /// </summary>
+        internal static string Checked(string moduleName)
+        {
+            EnsureAvailable();
+            return moduleName;
+        }
+
         /// <summary>Describes why the native library might not load on this machine; used in exception messages.</summary>
         /// <param name="failure">The original loader failure, if any.</param>
         public static string Diagnose(Exception? failure = null) => Diagnose(failure, AppContext.BaseDirectory);

@@ -31,7 +31,7 @@ namespace MoeLayers.Routing
         {
             Guard.InRange(minNoiseStd, 0, double.MaxValue, nameof(minNoiseStd));
             _minNoiseStd = minNoiseStd;
-            _noiseWeight = new Parameter(zeroInit ? zeros(numExperts, inputDim, float32) : LinearInit(numExperts, inputDim));
+            _noiseWeight = new Parameter(zeroInit ? zeros(numExperts, inputDim, float32) : Init.Uniform(inputDim, numExperts, inputDim));
             RegisterComponents();
         }
 

@@ -20,7 +20,7 @@ namespace MoeLayers.Routing
 
         /// <summary>Creates the router weight with nn.Linear's default initialization, or zeros.</summary>
         protected Router(string name, long inputDim, int numExperts, int topK, bool zeroInit)
-            : base(CheckNative(name))
+            : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(numExperts, nameof(numExperts));
@@ -30,7 +30,7 @@ namespace MoeLayers.Routing
             TopK = topK;
             RouterWeight = new Parameter(zeroInit
                 ? zeros(numExperts, inputDim, float32)
-                : LinearInit(numExperts, inputDim));
+                : Init.Uniform(inputDim, numExperts, inputDim));
         }
 
         /// <summary>Model width d.</summary>
@@ -60,13 +60,6 @@ namespace MoeLayers.Routing
         /// <summary>Logits z = x·Wᵀ in float32 [T, E].</summary>
         protected Tensor Logits(Tensor input32) => nn.functional.linear(input32, RouterWeight);
 
-        /// <summary>Uniform(±1/√fan_in), the nn.Linear default, in float32.</summary>
-        internal static Tensor LinearInit(long rows, long fanIn)
-        {
-            var bound = 1.0 / Math.Sqrt(fanIn);
-            return empty(rows, fanIn, float32).uniform_(-bound, bound);
-        }
-
         /// <summary>Top-k of full-softmax probabilities, optionally renormalized over the k picks.</summary>
         internal static (Tensor Indices, Tensor Weights) SoftmaxThenTopK(Tensor probabilities, int k, bool renormalize)
         {
@@ -82,10 +75,5 @@ namespace MoeLayers.Routing
             return (indices, values.softmax(-1));
         }
 
-        private static string CheckNative(string name)
-        {
-            TorchSharpNative.EnsureAvailable();
-            return name;
-        }
     }
 }
