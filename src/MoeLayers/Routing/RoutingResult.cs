@@ -32,7 +32,10 @@ namespace MoeLayers.Routing
         /// <summary>Combine weights of the chosen experts, float32 [T, k], with gradient to the router.</summary>
         public Tensor CombineWeights { get; }
 
-        /// <summary>Router logits z = x·Wᵀ before any noise, float32 [T, E].</summary>
+        /// <summary>
+        /// Router logits z = x·Wᵀ before any noise, float32 [T, E]. For the Autonomy-of-Experts layer, which has no router,
+        /// these are the experts' scores ‖x·W_downᵢ‖₂.
+        /// </summary>
         public Tensor Logits { get; }
 
         /// <summary>Softmax over all experts of the logits used for selection, float32 [T, E].</summary>
