@@ -1,6 +1,7 @@
 using System;
 using MoeLayers.Configuration;
 using MoeLayers.Experts;
+using MoeLayers.Layers;
 
 namespace MoeLayers.Samples.Mnist.Model
 {
@@ -41,7 +42,7 @@ namespace MoeLayers.Samples.Mnist.Model
             options.Activation = ExpertActivation.SwiGlu;
             options.ExpertBias = false;
             options.LowRank = AoeRank;
-            options.HiddenDim = (int)Math.Round((reluExpertParameters - InputDim * AoeRank) / (double)(AoeRank + InputDim + ClassCount));
+            options.HiddenDim = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(InputDim, ClassCount, AoeRank, reluExpertParameters);
             return options;
         }
 

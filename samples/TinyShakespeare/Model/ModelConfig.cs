@@ -1,6 +1,7 @@
 using System;
 using MoeLayers.Configuration;
 using MoeLayers.Experts;
+using MoeLayers.Layers;
 
 namespace MoeLayers.Samples.TinyShakespeare.Model
 {
@@ -90,7 +91,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
             options.ExpertBias = false;
             options.ZLossCoefficient = 0;
             options.LowRank = rank;
-            options.HiddenDim = Math.Max(1, (int)Math.Round((2.0 * EmbedDim * ExpertHiddenDim - rank * EmbedDim) / (rank + 2.0 * EmbedDim)));
+            options.HiddenDim = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(EmbedDim, EmbedDim, rank, 2L * EmbedDim * ExpertHiddenDim);
             return options;
         }
 

@@ -78,9 +78,7 @@ namespace MoeLayers.Layers
             Guard.Positive(multipleOf, nameof(multipleOf));
             if (!Enum.IsDefined(rounding))
                 throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
-            var numerator = 3L * inputDim * hiddenDim - (long)rank * inputDim;
-            var denominator = ((long)rank + 2L * inputDim) * multipleOf;
-            var matched = Math.Round((decimal)numerator / denominator, rounding) * multipleOf;
+            var matched = RoundWidth(3L * inputDim * hiddenDim - (long)rank * inputDim, (long)rank + 2L * inputDim, rounding, multipleOf);
             if (matched < 1 || matched > int.MaxValue)
                 throw new ArgumentException(
                     $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {rank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}" +
@@ -88,6 +86,36 @@ namespace MoeLayers.Layers
                     nameof(rank));
             return (int)matched;
         }
+
+        /// <summary>
+        /// The hidden width that gives an AoE expert of rank r a given parameter count P, for matching experts other than
+        /// SwiGLU (a ReLU expert with biases, say): d·r + h'·(r + d + out) = P, so h' = (P − d·r)/(r + d + out).
+        /// </summary>
+        /// <param name="inputDim">Model width d (at least 1).</param>
+        /// <param name="outputDim">Output width out (at least 1).</param>
+        /// <param name="rank">Rank r, in [1, d].</param>
+        /// <param name="parametersPerExpert">The parameter count P to match (at least 1).</param>
+        /// <param name="rounding">How the exact quotient becomes an integer, as in <see cref="ParameterMatchedHiddenDim"/>.</param>
+        /// <exception cref="ArgumentException">An argument is out of range, or no positive width fits P (P ≤ d·r).</exception>
+        public static int HiddenDimForParameterBudget(int inputDim, int outputDim, int rank, long parametersPerExpert,
+            MidpointRounding rounding = MidpointRounding.ToEven)
+        {
+            Guard.Positive(inputDim, nameof(inputDim));
+            Guard.Positive(outputDim, nameof(outputDim));
+            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.Positive(parametersPerExpert, nameof(parametersPerExpert));
+            if (!Enum.IsDefined(rounding))
+                throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
+            var width = RoundWidth(parametersPerExpert - (long)inputDim * rank, (long)rank + inputDim + outputDim, rounding, 1);
+            if (width < 1 || width > int.MaxValue)
+                throw new ArgumentException(
+                    $"No hidden width in [1, {int.MaxValue}] gives {parametersPerExpert} parameters with d = {inputDim}, out = {outputDim}, r = {rank}: (P − d·r)/(r + d + out) rounds to {width}.",
+                    nameof(parametersPerExpert));
+            return (int)width;
+        }
+
+        private static decimal RoundWidth(long numerator, long denominator, MidpointRounding rounding, int multipleOf) =>
+            Math.Round((decimal)numerator / (denominator * multipleOf), rounding) * multipleOf;
 
         private protected override RoutingResult Route(Tensor flat)
         {

@@ -220,6 +220,32 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Theory]
+        [InlineData(784, 10, 4, 7960, 6)]     // MNIST: ReLU expert 784→10→10 with biases; (7960 − 3136)/798 = 6.05
+        [InlineData(128, 128, 32, 131072, 441)] // tiny-shakespeare: 2·C·h weights, C = 128, h = 512; 126976/288 = 440.9
+        public void HiddenDimForParameterBudgetSolvesTheCount(int d, int output, int r, long budget, int expected)
+        {
+            var width = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(d, output, r, budget);
+            width.Should().Be(expected);
+            // SwiGLU AoE expert: W_down d·r, W_up r·h', W_in d·h', W_out h'·out.
+            Math.Abs(d * r + width * (r + d + output) - budget).Should().BeLessThanOrEqualTo((r + d + output) / 2);
+        }
+
+        [Fact]
+        public void HiddenDimForParameterBudgetMatchesTheSwiGluHelper()
+        {
+            AutonomyOfExpertsLayer.HiddenDimForParameterBudget(512, 512, 128, 3L * 512 * 2048)
+                .Should().Be(AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(512, 2048, 128));
+        }
+
+        [Fact]
+        public void HiddenDimForParameterBudgetRejectsABudgetTheDownProjectionAlreadyUses()
+        {
+            var act = () => AutonomyOfExpertsLayer.HiddenDimForParameterBudget(8, 8, 4, 32);
+            act.Should().Throw<ArgumentException>().WithMessage("No hidden width in [1, *] gives 32 parameters with d = 8, out = 8, r = 4:*")
+                .Which.ParamName.Should().Be("parametersPerExpert");
+        }
+
+        [Theory]
         [InlineData(512, 2048, 128, MidpointRounding.ToEven, 2674)] // 3 080 192 / 1152 = 2673.78
         [InlineData(512, 2048, 128, MidpointRounding.ToZero, 2673)]
         [InlineData(512, 2048, 64, MidpointRounding.ToEven, 2861)] // 3 112 960 / 1088 = 2861.18
