@@ -12,7 +12,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 
 #if MOELAYERS_LIBRARY
-namespace MoeLayers.Native
+namespace MoeLayers
 #else
 namespace MoeLayers.Build
 #endif

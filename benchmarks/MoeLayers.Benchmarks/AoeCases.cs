@@ -2,9 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
-using MoeLayers.Configuration;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Benchmarks
@@ -77,7 +75,11 @@ namespace MoeLayers.Benchmarks
             _cases.Add(new Case(name, Moe.AutonomyOfExperts(Dim, hidden, rank, NumExperts, TopK), hidden, rank));
         }
 
-        private void Step(MoeLayerBase layer) => (layer.call(_x).sum() + layer.AuxiliaryLoss!).backward();
+        private void Step(MoeLayerBase layer)
+        {
+            var step = layer.Run(_x);
+            (step.Output.sum() + step.AuxiliaryLoss).backward();
+        }
 
         private double[] MeasureStepPeaks(int repeats)
         {

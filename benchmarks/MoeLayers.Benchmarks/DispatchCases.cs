@@ -1,9 +1,6 @@
 using System;
 using System.Collections.Generic;
-using MoeLayers.Configuration;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,7 +44,8 @@ namespace MoeLayers.Benchmarks
         public void Layer(DispatchStrategy strategy)
         {
             var layer = _layers[strategy];
-            (layer.call(_x).sum() + layer.AuxiliaryLoss!).backward();
+            var step = layer.Run(_x);
+            (step.Output.sum() + step.AuxiliaryLoss).backward();
         }
 
         /// <summary>Prints one line per case: median ms and ratio to the floor, all from one interleaved run.</summary>

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using MoeLayers.Dispatch;
+using MoeLayers;
 
 namespace MoeLayers.Benchmarks
 {

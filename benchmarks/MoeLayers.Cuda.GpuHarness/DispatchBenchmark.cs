@@ -2,8 +2,7 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
-using MoeLayers.Configuration;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,9 +64,8 @@ namespace MoeLayers.Cuda.GpuHarness
             copy.UseCudaDispatch = mode;
             manual_seed(7);
             var layer = Moe.Create(copy);
-            // Routers compute in float32 whatever the model's precision: only the experts change dtype.
-            if (layer is MoeLayer moe) moe.Experts.to(dtype);
-            layer.to(device);
+            // A whole-layer conversion: the router keeps float32 by its own rule, the experts take the dtype.
+            layer.to(dtype).to(device);
             return layer;
         }
 

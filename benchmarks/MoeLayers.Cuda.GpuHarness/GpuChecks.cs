@@ -1,9 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Configuration;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,12 +64,12 @@ namespace MoeLayers.Cuda.GpuHarness
             });
             yield return ("top-2 of 6, capacity 0.75 by weight, shazeer order", new MoeLayerOptions
             {
-                InputDim = 48, HiddenDim = 64, NumExperts = 6, TopK = 2, CapacityFactor = 0.75, DropPolicy = MoeLayers.Dispatch.DropPolicy.ByWeight,
-                TopKOrder = MoeLayers.Routing.TopKOrder.TopKThenSoftmax,
+                InputDim = 48, HiddenDim = 64, NumExperts = 6, TopK = 2, CapacityFactor = 0.75, DropPolicy = MoeLayers.DropPolicy.ByWeight,
+                TopKOrder = MoeLayers.TopKOrder.TopKThenSoftmax,
             });
             yield return ("top-2 of 8, dropless, padded product", new MoeLayerOptions
             {
-                InputDim = 64, HiddenDim = 128, NumExperts = 8, TopK = 2, Dispatch = MoeLayers.Dispatch.DispatchStrategy.Padded,
+                InputDim = 64, HiddenDim = 128, NumExperts = 8, TopK = 2, Dispatch = MoeLayers.DispatchStrategy.Padded,
             });
             yield return ("switch, 16 experts, capacity 1.25", new MoeLayerOptions
             {
@@ -86,9 +84,8 @@ namespace MoeLayers.Cuda.GpuHarness
             copy.UseCudaDispatch = mode;
             manual_seed(1234);
             var layer = Moe.Create(copy);
-            // Routers compute in float32 whatever the model's precision: only the experts change dtype.
-            if (layer is MoeLayer moe) moe.Experts.to(dtype);
-            layer.to(device);
+            // A whole-layer conversion: the router keeps float32 by its own rule, the experts take the dtype.
+            layer.to(dtype).to(device);
             return layer;
         }
 
@@ -98,8 +95,9 @@ namespace MoeLayers.Cuda.GpuHarness
             var generator = new Generator((ulong)seed);
             var x = randn(new long[] { 4, 100, layer.InputDim }, generator: generator).to(dtype).to(device).requires_grad_(true);
             var upstream = randn(new long[] { 4, 100, layer.OutputDim }, generator: generator).to(device);
-            var y = layer.call(x);
-            ((y.to(ScalarType.Float32) * upstream).sum() + ((IMoeLayer)layer).AuxiliaryLoss!).backward();
+            var step = layer.Run(x);
+            var y = step.Output;
+            ((y.to(ScalarType.Float32) * upstream).sum() + step.AuxiliaryLoss).backward();
             return new[] { y, x.grad! }.Concat(layer.parameters().Select(p => p.grad!))
                 .Select(t => t.detach().to(ScalarType.Float64).cpu()).ToArray();
         }

@@ -1,11 +1,4 @@
 using System.Linq;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Cuda.Driver;
-using MoeLayers.Cuda.Kernels;
-using MoeLayers.Cuda.Launch;
-using MoeLayers.Cuda.Routing;
-using MoeLayers.Dispatch;
-using MoeLayers.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -42,7 +35,7 @@ namespace MoeLayers.Cuda
             return CudaDevices.WhyUnavailable(input.device_index);
         }
 
-        public RoutingResult? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize)
+        public AcceleratedRouting? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize)
         {
             if (Unavailable(logits, (int)logits.shape[1], topK) is not null || logits.shape[0] == 0) return null;
             return FusedTopK.Route(_kernels, logits, topK, order, renormalize);

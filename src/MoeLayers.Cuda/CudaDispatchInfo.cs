@@ -1,4 +1,3 @@
-using MoeLayers.Cuda.Driver;
 
 namespace MoeLayers.Cuda
 {

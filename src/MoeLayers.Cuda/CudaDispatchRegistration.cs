@@ -1,8 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Cuda.Launch;
-using MoeLayers.Dispatch;
 
 namespace MoeLayers.Cuda
 {

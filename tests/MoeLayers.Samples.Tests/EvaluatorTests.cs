@@ -3,7 +3,7 @@ using System.Linq;
 using FluentAssertions;
 using MoeLayers.Samples.Mnist.Model;
 using MoeLayers.Samples.Mnist.Training;
-using MoeLayers.Routing;
+using MoeLayers;
 using TorchSharp;
 
 namespace MoeLayers.Samples.Tests
@@ -27,8 +27,7 @@ namespace MoeLayers.Samples.Tests
             var evaluation = Evaluator.Evaluate(run.Model, _data.Test, batchSize);
 
             // Direct count: logits x·Wᵀ in plain double arithmetic, the k largest per image, tallied by true label.
-            var router = (TopKRouter)((MoeLayers.Layers.MoeLayer)run.Model.Layer).Router;
-            var weights = router.Weight.detach().data<float>().ToArray();
+            var weights = run.Model.Layer.state_dict()["router.weight"].detach().data<float>().ToArray();
             var pixels = _data.Test.Images.data<float>().ToArray();
             var labels = _data.Test.Labels.data<long>().ToArray();
             const int width = MnistMoeSettings.InputDim;

@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.Mnist.Cli;
 using MoeLayers.Samples.Mnist.Sweep;
 
@@ -26,11 +26,11 @@ namespace MoeLayers.Samples.Tests
         [Fact]
         public void Runs_are_ordered_by_ne_then_k_then_lc_then_seed()
         {
-            var cases = SweepGrid.Cases(new[] { 3, 2 }, new[] { 1, 2 }, new[] { 0.1, 0.0 }, new[] { 5 }, RouterKind.NoisyTopK);
+            var cases = SweepGrid.Cases(new[] { 3, 2 }, new[] { 1, 2 }, new[] { 0.1, 0.0 }, new[] { 5 }, RouterKind.TopK);
 
             cases.Select(c => (c.Model.NumExperts, c.Model.TopK, c.Model.LoadCoefficient)).Should().Equal(
                 (3, 1, 0.1), (3, 1, 0.0), (3, 2, 0.1), (3, 2, 0.0), (2, 1, 0.1), (2, 1, 0.0), (2, 2, 0.1), (2, 2, 0.0));
-            cases.Should().OnlyContain(c => c.Model.Router == RouterKind.NoisyTopK && c.Seed == 5);
+            cases.Should().OnlyContain(c => c.Model.Router == RouterKind.TopK && c.Seed == 5);
         }
 
         [Fact]

@@ -1,6 +1,6 @@
 using System;
 using System.CommandLine;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.Mnist.Data;
 using MoeLayers.Samples.Mnist.Training;
 

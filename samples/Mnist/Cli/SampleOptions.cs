@@ -1,5 +1,5 @@
 using System.Collections.Generic;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.Mnist.Training;
 
 namespace MoeLayers.Samples.Mnist.Cli

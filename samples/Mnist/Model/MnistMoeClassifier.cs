@@ -1,5 +1,5 @@
 using System;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -25,7 +25,7 @@ namespace MoeLayers.Samples.Mnist.Model
             ArgumentNullException.ThrowIfNull(settings);
             settings.Validate();
             Settings = settings;
-            _moe = MoeLayers.Layers.Moe.Create(settings.ToLayerOptions());
+            _moe = MoeLayers.Moe.Create(settings.ToLayerOptions());
             RegisterComponents();
         }
 
@@ -36,7 +36,17 @@ namespace MoeLayers.Samples.Mnist.Model
         public MoeLayerBase Layer => _moe;
 
         /// <summary>Returns the logits [B, 10] for images [B, 784] or [B, 28, 28].</summary>
-        public override Tensor forward(Tensor images)
+        public override Tensor forward(Tensor images) => _moe.call(Flatten(images));
+
+        /// <summary>The logits [B, 10] and the layer's routing of the same forward (the auxiliary loss is not kept).</summary>
+        /// <param name="images">Images [B, 784] or [B, 28, 28].</param>
+        public (Tensor Logits, RoutingResult Routing) ForwardWithRouting(Tensor images)
+        {
+            var output = _moe.Run(Flatten(images));
+            return (output.Output, output.Routing);
+        }
+
+        private static Tensor Flatten(Tensor images)
         {
             var width = MnistMoeSettings.InputDim;
             var pixels = images.dim() >= 2 ? images.shape[1..^0] : images.shape;
@@ -47,7 +57,7 @@ namespace MoeLayers.Samples.Mnist.Model
                 throw new ArgumentException(
                     $"images must have shape [B, {width}] or [B, 28, 28]; got [{string.Join(", ", images.shape)}].", nameof(images));
             }
-            return _moe.call(images.reshape(images.shape[0], width));
+            return images.reshape(images.shape[0], width);
         }
     }
 }

@@ -1,7 +1,5 @@
 using System;
-using MoeLayers.Configuration;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 
 namespace MoeLayers.Samples.Mnist.Model
 {
@@ -33,7 +31,7 @@ namespace MoeLayers.Samples.Mnist.Model
         /// paper's bias-free SwiGLU blocks, with rank <see cref="AoeRank"/> and the hidden width that matches the ReLU
         /// expert's parameters: d·r + h'·(r + d + out) = d·h + h + h·out + out, so h' = 6 for r = 4.
         /// </summary>
-        /// <returns>A new options object; <see cref="Layers.Moe.Create"/> validates it.</returns>
+        /// <returns>A new options object; <see cref="Moe.Create"/> validates it.</returns>
         public MoeLayerOptions ToLayerOptions()
         {
             var options = StudyOptions();

@@ -1,5 +1,5 @@
 using System;
-using MoeLayers.Diagnostics;
+using MoeLayers;
 using MoeLayers.Samples.Mnist.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -36,9 +36,9 @@ namespace MoeLayers.Samples.Mnist.Training
                     var length = Math.Min(batchSize, data.Count - start);
                     var images = data.Images.narrow(0, start, length);
                     var labels = data.Labels.narrow(0, start, length);
-                    var logits = model.call(images);
+                    var (logits, routed) = model.ForwardWithRouting(images);
                     lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-                    routing.Add(model.Layer.LastRouting!.ExpertIndices, labels);
+                    routing.Add(routed.ExpertIndices, labels);
                     CountPairs(confusion, labels, logits.argmax(1L));
                 }
                 return new Evaluation(data.Count == 0 ? 0 : lossSum / data.Count, confusion, routing.ToArray());

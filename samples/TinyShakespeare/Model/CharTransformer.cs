@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;

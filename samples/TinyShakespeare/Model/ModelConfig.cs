@@ -1,7 +1,5 @@
 using System;
-using MoeLayers.Configuration;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 
 namespace MoeLayers.Samples.TinyShakespeare.Model
 {

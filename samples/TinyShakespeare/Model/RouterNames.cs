@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
-using MoeLayers.Configuration;
+using MoeLayers;
 
 namespace MoeLayers.Samples.TinyShakespeare.Model
 {

@@ -1,5 +1,5 @@
-using MoeLayers.Layers;
-using MoeFactory = MoeLayers.Layers.Moe;
+using MoeLayers;
+using MoeFactory = MoeLayers.Moe;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Layers;
+using MoeLayers;
 
 namespace MoeLayers.Samples.TinyShakespeare.Training
 {
@@ -30,8 +30,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
                     ?? throw new ArgumentException($"layer {l} has no routing statistics (run a forward with CollectStatistics on).", nameof(layers));
                 for (var e = 0; e < _assigned[l].Length; e++)
                 {
-                    _assigned[l][e] += statistics.TokensPerExpert[e];
-                    _processed[l][e] += statistics.ProcessedPerExpert[e];
+                    _assigned[l][e] += statistics.AssignedPerExpert[e];
+                    _processed[l][e] += statistics.KeptPerExpert[e];
                 }
             }
         }

@@ -1,7 +1,7 @@
 using System;
 using ILGPU.Runtime.Cuda;
 
-namespace MoeLayers.Cuda.Compilation
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The PTX target for a GPU. ILGPU 1.5.3 emits code for sm_80 at most (asking for sm_90 still yields

@@ -4,9 +4,8 @@ using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
-using MoeLayers.Cuda.Launch;
 
-namespace MoeLayers.Cuda.Compilation
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Turns the C# kernels into PTX with ILGPU's PTX backend: no GPU, CUDA toolkit or NVRTC needed, only the driver

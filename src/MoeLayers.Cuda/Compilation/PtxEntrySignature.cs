@@ -3,9 +3,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text.RegularExpressions;
-using MoeLayers.Cuda.Launch;
 
-namespace MoeLayers.Cuda.Compilation
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The entry point of a PTX module as the driver will call it: its name and the (size, alignment) of each parameter.

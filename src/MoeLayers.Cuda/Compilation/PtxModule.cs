@@ -1,6 +1,5 @@
-using MoeLayers.Cuda.Launch;
 
-namespace MoeLayers.Cuda.Compilation
+namespace MoeLayers.Cuda
 {
     /// <summary>Generated PTX of one kernel for one target, with the name of its entry point.</summary>
     /// <param name="Kernel">The kernel.</param>

@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// y[t] = Σⱼ w[t, j] · out[rowOfPair[t·k + j]] (kept slots, j ascending), with its backward:

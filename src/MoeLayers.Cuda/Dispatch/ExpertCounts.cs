@@ -1,7 +1,6 @@
-using MoeLayers.Cuda.Launch;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>Per-(expert, block) pair counts as the routing or counting kernel left them, with its status flag.</summary>
     /// <param name="BlockCounts">int32 [E · blocks], expert-major.</param>

@@ -1,9 +1,6 @@
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The fused dispatch: the permutation kernels sort the (token, slot) pairs by expert (reusing the routing kernel's
@@ -30,14 +27,17 @@ namespace MoeLayers.Cuda.Dispatch
             _strategy = strategy;
         }
 
-        public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
+        public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
         {
-            if (routing.TokenCount == 0) return EmptyBatch.Dispatch(input, routing, experts, capacity, dropPolicy); // nothing to launch
+            var (routing, experts) = (routed.Routing, routed.Experts);
+            if (routing.TokenCount == 0) return EmptyBatch.Dispatch(input, routed, rules); // nothing to launch
             var topK = routing.TopK;
-            // Keeping the C heaviest pairs is a sort by weight: let the core plan it, then move rows with the kernels.
-            var permutation = capacity.HasValue && dropPolicy == DropPolicy.ByWeight
-                ? PairPermutation.FromPlan(DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, capacity, dropPolicy))
-                : _kernels.Permute(routing.ExpertIndices, experts.NumExperts, capacity, RoutingCounts.Find(routing.ExpertIndices));
+            var capacity = rules.Capacity;
+            // The kernels keep pairs in token order and know no padding. Keeping the C heaviest pairs, or first choices
+            // first, is a sort, and padding changes which pairs exist: let the core plan those, then move rows with the kernels.
+            var permutation = NeedsHostPlan(rules)
+                ? PairPermutation.FromPlan(DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules))
+                : _kernels.Permute(routing.ExpertIndices, experts.NumExperts, capacity, routed.DeviceCounts as ExpertCounts);
             Tensor outputs;
             var layout = permutation;
             if (SortedDispatcher.UsePadded(_strategy, permutation.KeptPerExpert))
@@ -57,5 +57,8 @@ namespace MoeLayers.Cuda.Dispatch
             var output = CombineRowsFunction.apply(outputs, weights, layout.RowOfPair, layout.PairOfRow, _kernels, topK);
             return new DispatchOutput(output, permutation.AssignedPerExpert, permutation.KeptPerExpert, capacity);
         }
+
+        private static bool NeedsHostPlan(DispatchRules rules) =>
+            rules.Mask is { HasPadding: true } || (rules.Capacity.HasValue && rules.DropPolicy != DropPolicy.ByPosition);
     }
 }

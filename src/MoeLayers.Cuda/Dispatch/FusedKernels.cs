@@ -1,10 +1,8 @@
 using System;
 using System.Linq;
-using MoeLayers.Cuda.Kernels;
-using MoeLayers.Cuda.Launch;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The kernels as tensor operations: each method checks its inputs, allocates its outputs on the inputs' device and

@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// rows = x[token of each kept pair], with its backward: dx[t] = Σⱼ dRows[rowOfPair[t·k + j]] over kept slots, a

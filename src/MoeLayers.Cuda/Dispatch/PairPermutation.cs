@@ -1,7 +1,7 @@
 using System.Linq;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Dispatch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Where each (token, slot) pair goes: its row in the expert-contiguous order (or −1 when dropped), the pair of each
@@ -42,7 +42,7 @@ namespace MoeLayers.Cuda.Dispatch
 
         /// <summary>The permutation of a core dispatch plan (used for the by-weight drop policy, which needs a sort).</summary>
         /// <param name="plan">The plan.</param>
-        internal static PairPermutation FromPlan(MoeLayers.Dispatch.DispatchPlan plan)
+        internal static PairPermutation FromPlan(MoeLayers.DispatchPlan plan)
         {
             var pairs = plan.Tokens * plan.TopK;
             var kept = plan.Order.shape[0];

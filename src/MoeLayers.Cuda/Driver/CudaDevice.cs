@@ -1,9 +1,7 @@
 using System;
 using System.Collections.Concurrent;
-using MoeLayers.Cuda.Compilation;
-using MoeLayers.Cuda.Launch;
 
-namespace MoeLayers.Cuda.Driver
+namespace MoeLayers.Cuda
 {
     /// <summary>One GPU: its primary context (shared with libtorch), its PTX target, and the kernels loaded into it.</summary>
     internal sealed class CudaDevice

@@ -1,8 +1,7 @@
 using System;
 using System.Collections.Concurrent;
-using MoeLayers.Cuda.Compilation;
 
-namespace MoeLayers.Cuda.Driver
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The process-wide driver state: the driver loaded and initialized once, and per device its primary context,

@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace MoeLayers.Cuda.Driver
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The handful of CUDA driver API functions the launcher needs, bound at run time from the driver library

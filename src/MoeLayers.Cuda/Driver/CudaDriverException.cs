@@ -1,6 +1,6 @@
 using System;
 
-namespace MoeLayers.Cuda.Driver
+namespace MoeLayers.Cuda
 {
     /// <summary>A CUDA driver call failed; the message has the call, the driver's error name and its description.</summary>
     public sealed class CudaDriverException : InvalidOperationException

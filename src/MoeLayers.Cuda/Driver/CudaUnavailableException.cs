@@ -1,6 +1,6 @@
 using System;
 
-namespace MoeLayers.Cuda.Driver
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// The fused CUDA dispatch cannot run in this process; the message names what is missing (the driver library, a

@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>Block-wide scans for single-block kernels; every thread of the block must call them.</summary>
     internal static class BlockScan

@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Math the kernels need beyond + − × ÷. ILGPU's PTX backend maps exp only through the separate ILGPU.Algorithms

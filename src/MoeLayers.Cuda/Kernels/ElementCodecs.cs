@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// How a kernel reads and writes one element of a row tensor: rows are stored as float32, bfloat16 or float16, and

@@ -1,8 +1,8 @@
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Compile-time sizes of the kernels' shared-memory arrays, and therefore the largest problems one launch takes.
-    /// Host code checks every call against these before launching (see <see cref="Launch.LaunchGeometry"/>).
+    /// Host code checks every call against these before launching (see <see cref="LaunchGeometry"/>).
     /// </summary>
     internal static class KernelLimits
     {

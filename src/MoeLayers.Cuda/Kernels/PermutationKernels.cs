@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// A stable counting sort of the T·k (token, slot) pairs by expert, in three launches: per-block expert counts, one

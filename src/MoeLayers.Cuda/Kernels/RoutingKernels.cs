@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Routing in one pass: one thread per token computes softmax over its E logits, picks the k largest (ties go to

@@ -1,4 +1,4 @@
-namespace MoeLayers.Cuda.Kernels
+namespace MoeLayers.Cuda
 {
     /// <summary>How the routing kernel turns the k selected logits into combine weights (an int kernel argument).</summary>
     internal enum TopKSelection

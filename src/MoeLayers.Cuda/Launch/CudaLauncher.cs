@@ -1,10 +1,8 @@
 using System;
 using System.Runtime.InteropServices;
-using MoeLayers.Cuda.Driver;
-using MoeLayers.Cuda.Memory;
 using TorchSharp;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Launches the ILGPU-generated PTX through the CUDA driver, in the device's primary context (the one libtorch uses,

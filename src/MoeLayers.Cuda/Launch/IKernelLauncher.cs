@@ -1,4 +1,4 @@
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Runs a kernel on tensors in place. Two implementations run the very same C# kernels: <see cref="CudaLauncher"/>

@@ -5,11 +5,9 @@ using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
-using MoeLayers.Cuda.Memory;
-using MoeLayers.Cuda.Kernels;
 using TorchSharp;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Runs the kernels on CPU tensors with ILGPU's CPU accelerator, which executes them thread by thread with real

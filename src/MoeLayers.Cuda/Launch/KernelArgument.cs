@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>One launch argument: a contiguous tensor passed as a view, or an int.</summary>
     internal readonly struct KernelArgument

@@ -2,10 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
-using MoeLayers.Cuda.Kernels;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>Every kernel the fused dispatch launches, with the row kernels instantiated per supported dtype.</summary>
     internal static class KernelCatalog

@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>One kernel as both launchers see it: the C# method (generic arguments bound) and its parameters.</summary>
     internal sealed class KernelDefinition

@@ -1,7 +1,7 @@
 using System;
 using ILGPU;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>What one kernel parameter is: a view over a tensor of some element type, or a 32-bit integer.</summary>
     /// <param name="Name">The C# parameter name.</param>

@@ -1,4 +1,4 @@
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>A one-dimensional launch: <paramref name="Blocks"/> thread blocks of <paramref name="Threads"/> threads.</summary>
     /// <param name="Blocks">Grid size (x).</param>

@@ -1,7 +1,6 @@
 using System;
-using MoeLayers.Cuda.Kernels;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Grid and block sizes for every kernel, and the limits a call must respect (checked here, before any launch, so a

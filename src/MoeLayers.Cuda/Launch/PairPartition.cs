@@ -1,4 +1,4 @@
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// How the routing and permutation kernels split the T·k (token, slot) pairs: block b owns tokens

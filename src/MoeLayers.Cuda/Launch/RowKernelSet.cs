@@ -1,7 +1,6 @@
-using MoeLayers.Cuda.Kernels;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Launch
+namespace MoeLayers.Cuda
 {
     /// <summary>The four row kernels instantiated for one row dtype.</summary>
     internal sealed class RowKernelSet

@@ -2,7 +2,7 @@ using System;
 using System.Reflection;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Memory
+namespace MoeLayers.Cuda
 {
     /// <summary>Raw addresses of tensor data, for handing libtorch memory to kernels without copies.</summary>
     internal static class TensorMemory

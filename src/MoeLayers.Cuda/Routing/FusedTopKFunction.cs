@@ -1,22 +1,17 @@
 using System.Collections.Generic;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Cuda.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Routing
+namespace MoeLayers.Cuda
 {
     /// <summary>
-    /// The routing kernel as an autograd function: logits [T, E] → (weights [T, k], probabilities [T, E], indices [T, k]),
-    /// with the backward of softmax and top-k selection written with tensor ops (p is recomputed from the logits rather
-    /// than kept). Arguments: logits, <see cref="FusedKernels"/>, k, <see cref="TopKSelection"/>.
+    /// The routing kernel as an autograd function: logits [T, E] → (weights [T, k], probabilities [T, E], indices [T, k],
+    /// and the kernel's per-block expert counts and status flag, which the dispatcher reuses), with the backward of softmax
+    /// and top-k selection written with tensor ops (p is recomputed from the logits rather than kept).
+    /// Arguments: logits, <see cref="FusedKernels"/>, k, <see cref="TopKSelection"/>.
     /// </summary>
     internal sealed class FusedTopKFunction : autograd.MultiTensorFunction<FusedTopKFunction>
     {
-        /// <summary>The block counts of the last forward on this thread, for <see cref="FusedTopK"/> to hand to the dispatcher.</summary>
-        [System.ThreadStatic]
-        internal static ExpertCounts? LastCounts;
-
         public override string Name => "MoeFusedTopK";
 
         public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
@@ -26,9 +21,8 @@ namespace MoeLayers.Cuda.Routing
             ctx.save_for_backward(new List<Tensor> { logits });
             ctx.save_data("indices", new TensorHolder(indices.alias().DetachFromDisposeScope()));
             ctx.save_data("selection", selection);
-            LastCounts = counts;
-            ctx.mark_non_differentiable(new List<Tensor> { indices });
-            return new List<Tensor> { weights, probabilities, indices };
+            ctx.mark_non_differentiable(new List<Tensor> { indices, counts.BlockCounts, counts.Status });
+            return new List<Tensor> { weights, probabilities, indices, counts.BlockCounts, counts.Status };
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grad_outputs)

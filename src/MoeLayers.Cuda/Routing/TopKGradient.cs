@@ -1,7 +1,6 @@
-using MoeLayers.Cuda.Kernels;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda.Routing
+namespace MoeLayers.Cuda
 {
     /// <summary>
     /// dL/dz for the three selection rules, given dL/dw [T, k] and dL/dp [T, E]. With p = softmax(z):

@@ -1,4 +1,4 @@
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>Which load-balancing loss an MoE layer adds to its auxiliary loss.</summary>
     public enum LoadBalancingLossKind
@@ -6,10 +6,10 @@ namespace MoeLayers.Configuration
         /// <summary>No load-balancing loss.</summary>
         None,
 
-        /// <summary><see cref="Losses.SwitchLoadBalancingLoss"/> (1.0 when balanced).</summary>
+        /// <summary><see cref="SwitchLoadBalancingLoss"/> (1.0 when balanced).</summary>
         Switch,
 
-        /// <summary><see cref="Losses.ImportanceLoadLoss"/>: CV²(importance) + CV²(load).</summary>
+        /// <summary><see cref="ImportanceLoadLoss"/>: CV²(importance) + CV²(load).</summary>
         ImportanceLoad,
     }
 }

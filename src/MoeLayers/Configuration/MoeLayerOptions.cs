@@ -1,13 +1,11 @@
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Routing;
 
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>
     /// Everything that defines an MoE layer. A plain options class: bind it from configuration
-    /// (<c>services.AddMoeLayers(configuration.GetSection("Moe"))</c>) or set it in code, then build the layer with
-    /// <see cref="Layers.Moe.Create"/>. <see cref="MoeLayerOptionsValidator"/> checks every field.
+    /// (<c>services.AddMoeLayers(configuration.GetSection("Moe"))</c>, package Microsoft.Extensions.Options.ConfigurationExtensions,
+    /// which MoeLayers references) or set it in code, then build the layer with <see cref="Moe.Create"/>.
+    /// <see cref="MoeLayerOptionsValidator"/> checks every field; the layer constructors run it too.
     /// </summary>
     public sealed class MoeLayerOptions
     {
@@ -23,23 +21,31 @@ namespace MoeLayers.Configuration
         /// <summary>Number of experts E, at least 1. Default 8.</summary>
         public int NumExperts { get; set; } = 8;
 
-        /// <summary>Experts per token k, in [1, E]; must be 1 for <see cref="RouterKind.Switch"/>. Default 2.</summary>
+        /// <summary>
+        /// Experts per token k, in [1, E]; must be 1 for <see cref="RouterKind.Switch"/> and at least 2 for
+        /// <see cref="RouterKind.NoisyTopK"/> (whose softmax over one kept logit is always 1). Default 2.
+        /// </summary>
         public int TopK { get; set; } = 2;
 
         /// <summary>Routing rule. Default <see cref="RouterKind.TopK"/>.</summary>
         public RouterKind Router { get; set; } = RouterKind.TopK;
 
-        /// <summary>Softmax/top-k order for <see cref="RouterKind.TopK"/> and <see cref="RouterKind.AutonomyOfExperts"/>.
-        /// Default softmax then top-k.</summary>
+        /// <summary>
+        /// Softmax/top-k order for <see cref="RouterKind.TopK"/> and <see cref="RouterKind.AutonomyOfExperts"/>. Default
+        /// softmax then top-k. <see cref="TopKOrder.TopKThenSoftmax"/> needs k ≥ 2 (a softmax over one value is 1).
+        /// </summary>
         public TopKOrder TopKOrder { get; set; } = TopKOrder.SoftmaxThenTopK;
 
-        /// <summary>Renormalize the k weights to sum to 1 (softmax-then-top-k only); null means "when k &gt; 1".</summary>
+        /// <summary>
+        /// Renormalize the k weights to sum to 1 (softmax-then-top-k only); null means "when k &gt; 1". True with k = 1 is
+        /// refused: every weight would be 1 and the router would learn nothing from the task loss.
+        /// </summary>
         public bool? RenormalizeWeights { get; set; }
 
         /// <summary>
         /// Rank r of each expert's factorized gate projection W_down (d×r)·W_up (r×h), in [1, <see cref="InputDim"/>];
         /// required by <see cref="RouterKind.AutonomyOfExperts"/> and 0 (unused) for every other router.
-        /// <see cref="Layers.AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the matching hidden width.
+        /// <see cref="AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the matching hidden width.
         /// </summary>
         public int LowRank { get; set; }
 
@@ -55,7 +61,11 @@ namespace MoeLayers.Configuration
         /// <summary>Biases in the expert projections. Default false.</summary>
         public bool ExpertBias { get; set; }
 
-        /// <summary>Capacity factor in training (&gt; 0), or null for dropless routing (the default).</summary>
+        /// <summary>
+        /// Capacity factor cf in training (&gt; 0), or null for dropless routing (the default). Each expert keeps at most
+        /// C = ceil(cf·k·T/E) pairs, T counting real (unmasked) tokens, computed exactly on cf's decimal value and clamped
+        /// to [<see cref="MinCapacity"/>, T].
+        /// </summary>
         public double? CapacityFactor { get; set; }
 
         /// <summary>Capacity factor in evaluation (&gt; 0), or null for dropless evaluation (the default).</summary>
@@ -87,8 +97,14 @@ namespace MoeLayers.Configuration
         /// </summary>
         public CudaDispatchMode UseCudaDispatch { get; set; } = CudaDispatchMode.Auto;
 
-        /// <summary>Compute <see cref="Diagnostics.RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
+        /// <summary>Compute <see cref="RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
         public bool CollectStatistics { get; set; } = true;
+
+        /// <summary>
+        /// Check the input and the routing scores for NaN and Inf in every forward and throw, naming the layer and the
+        /// tensor, before any expert is picked from them (one host sync per forward). Default false.
+        /// </summary>
+        public bool CheckFinite { get; set; }
 
         /// <summary>The effective output width.</summary>
         public int EffectiveOutputDim => OutputDim == 0 ? InputDim : OutputDim;

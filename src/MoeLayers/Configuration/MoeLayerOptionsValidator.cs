@@ -1,10 +1,8 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.Extensions.Options;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
 
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>
     /// Validates <see cref="MoeLayerOptions"/>; each failure names the field, the allowed range and the value found.
@@ -44,7 +42,14 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.TopK)} must be in [1, NumExperts = {o.NumExperts}]; got {o.TopK}.");
             if (o.Router == RouterKind.Switch && o.TopK != 1)
                 f.Add($"{p}{nameof(o.TopK)} must be 1 for the Switch router; got {o.TopK}.");
-            if (!Enum.IsDefined(o.Router)) f.Add($"{p}{nameof(o.Router)} must be one of {string.Join(", ", Enum.GetNames<RouterKind>())}; got {o.Router}.");
+            CheckDefined(f, p + nameof(o.Router), o.Router);
+            CheckDefined(f, p + nameof(o.TopKOrder), o.TopKOrder);
+            CheckDefined(f, p + nameof(o.Activation), o.Activation);
+            CheckDefined(f, p + nameof(o.DropPolicy), o.DropPolicy);
+            CheckDefined(f, p + nameof(o.LoadBalancingLoss), o.LoadBalancingLoss);
+            CheckDefined(f, p + nameof(o.Dispatch), o.Dispatch);
+            CheckDefined(f, p + nameof(o.UseCudaDispatch), o.UseCudaDispatch);
+            SingleExpertWeightFailures(f, o);
             if (!(o.SwitchJitter >= 0 && o.SwitchJitter < 1)) f.Add($"{p}{nameof(o.SwitchJitter)} must be in [0, 1); got {o.SwitchJitter}.");
             CheckFactor(f, p + nameof(o.CapacityFactor), o.CapacityFactor);
             CheckFactor(f, p + nameof(o.EvalCapacityFactor), o.EvalCapacityFactor);
@@ -53,8 +58,6 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.LoadBalancingCoefficient)} must be a finite number ≥ 0; got {o.LoadBalancingCoefficient}.");
             if (!(o.ZLossCoefficient >= 0) || double.IsInfinity(o.ZLossCoefficient))
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be a finite number ≥ 0; got {o.ZLossCoefficient}.");
-            if (!Enum.IsDefined(o.UseCudaDispatch))
-                f.Add($"{p}{nameof(o.UseCudaDispatch)} must be one of {string.Join(", ", Enum.GetNames<CudaDispatchMode>())}; got {o.UseCudaDispatch}.");
             if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch == DispatchStrategy.Reference)
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
             AutonomyOfExpertsFailures(f, o);
@@ -78,6 +81,29 @@ namespace MoeLayers.Configuration
                 f.Add($"{p}{nameof(o.ExpertBias)} must be false for the AutonomyOfExperts router (its experts have no biases; one on W_down would shift the norms it routes on).");
             if (o.ZLossCoefficient != 0)
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be 0 for the AutonomyOfExperts router (its scores are activation norms, not logits: the z-loss would shrink the experts' own activations); got {o.ZLossCoefficient}.");
+        }
+
+        /// <summary>With k = 1 some weight rules make every combine weight exactly 1, so the task loss never reaches the router.</summary>
+        private static void SingleExpertWeightFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            if (o.TopK != 1) return;
+            const string why = "with TopK = 1 every combine weight would be exactly 1, so the router would learn nothing from the task loss";
+            if (o.Router == RouterKind.NoisyTopK)
+                f.Add($"{p}{nameof(o.Router)} = NoisyTopK needs TopK ≥ 2: it softmaxes over the k kept logits, and {why}. Use the Switch router (weight = full-softmax probability) for k = 1.");
+            if (o.Router is RouterKind.TopK or RouterKind.AutonomyOfExperts)
+            {
+                if (o.RenormalizeWeights == true)
+                    f.Add($"{p}{nameof(o.RenormalizeWeights)} = true needs TopK ≥ 2: {why}. Leave it null or false for k = 1.");
+                if (o.TopKOrder == TopKOrder.TopKThenSoftmax)
+                    f.Add($"{p}{nameof(o.TopKOrder)} = TopKThenSoftmax needs TopK ≥ 2: {why}. Use SoftmaxThenTopK for k = 1.");
+            }
+        }
+
+        private static void CheckDefined<TEnum>(List<string> failures, string field, TEnum value) where TEnum : struct, Enum
+        {
+            if (!Enum.IsDefined(value))
+                failures.Add($"{field} must be one of {string.Join(", ", Enum.GetNames<TEnum>())}; got {value}.");
         }
 
         private static void CheckFactor(List<string> failures, string field, double? factor)

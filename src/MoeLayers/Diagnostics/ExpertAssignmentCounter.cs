@@ -1,8 +1,7 @@
 using System;
-using MoeLayers.Internal;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Diagnostics
+namespace MoeLayers
 {
     /// <summary>
     /// Accumulates an experts × labels matrix of (token, slot) assignments: how often expert e was chosen for a token of

@@ -1,13 +1,18 @@
 using System;
+using System.Globalization;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>Expert capacity: C = ceil(cf · k · T / E), clamped to [minCapacity, T].</summary>
-    public static class Capacity
+    internal static class Capacity
     {
-        /// <summary>Returns the capacity per expert, or null (dropless) when <paramref name="capacityFactor"/> is null.</summary>
+        /// <summary>
+        /// Returns the capacity per expert, or null (dropless) when <paramref name="capacityFactor"/> is null. The product is
+        /// computed exactly on the decimal value of cf as written (its shortest round-trip form), so cf = 1.1, T = 100,
+        /// k = 1, E = 10 gives 11 where floating point gives ceil(11.000000000000002) = 12.
+        /// </summary>
         /// <param name="capacityFactor">Capacity factor cf &gt; 0, or null for dropless routing.</param>
-        /// <param name="tokens">Tokens T in the batch.</param>
+        /// <param name="tokens">Tokens T in the batch that take part in routing (padding excluded).</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="numExperts">Number of experts E.</param>
         /// <param name="minCapacity">Lower bound on C (at least 1).</param>
@@ -19,8 +24,30 @@ namespace MoeLayers.Dispatch
                 throw new ArgumentOutOfRangeException(nameof(capacityFactor), cf, $"capacityFactor must be a finite number > 0; got {cf}.");
             if (minCapacity < 1)
                 throw new ArgumentOutOfRangeException(nameof(minCapacity), minCapacity, $"minCapacity must be at least 1; got {minCapacity}.");
-            var raw = (long)Math.Ceiling(cf * topK * tokens / numExperts);
-            return Math.Min(Math.Max(raw, minCapacity), Math.Max(tokens, 1));
+            Guard.Positive(topK, nameof(topK));
+            Guard.Positive(numExperts, nameof(numExperts));
+            if (tokens < 0) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"tokens must be at least 0; got {tokens}.");
+            var upper = Math.Max(tokens, 1);
+            return Math.Min(Math.Max(CeilingOfShare(cf, tokens * topK, numExperts, upper), minCapacity), upper);
+        }
+
+        /// <summary>ceil(cf · pairs / E) in exact decimal arithmetic, or <paramref name="atLeast"/> when it is larger still.</summary>
+        private static long CeilingOfShare(double cf, long pairs, int numExperts, long atLeast)
+        {
+            decimal factor;
+            try
+            {
+                factor = decimal.Parse(cf.ToString("R", CultureInfo.InvariantCulture), NumberStyles.Float, CultureInfo.InvariantCulture);
+            }
+            catch (OverflowException)
+            {
+                return atLeast; // cf beyond 7.9e28: every token fits
+            }
+            if (factor >= numExperts) return atLeast; // cf·k·T/E ≥ k·T ≥ T
+            var numerator = factor * pairs; // < E · pairs: no overflow for any long pairs and int E
+            var quotient = decimal.Floor(numerator / numExperts);
+            if (quotient * numExperts < numerator) quotient += 1;
+            return quotient >= atLeast ? atLeast : (long)quotient;
         }
     }
 }

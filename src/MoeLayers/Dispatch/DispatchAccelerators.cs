@@ -2,12 +2,10 @@ using System;
 using System.IO;
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using MoeLayers.Configuration;
-using MoeLayers.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>
     /// Where the core finds the fused CUDA dispatch. MoeLayers.Cuda registers itself from its module initializer; an
@@ -49,18 +47,18 @@ namespace MoeLayers.Dispatch
         }
 
         /// <summary>
-        /// Picks the dispatcher for one forward: the accelerator's when the mode, the strategy and the input allow it,
+        /// Picks the dispatch path for one forward: the accelerator's when the mode, the strategy and the input allow it,
         /// otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is missing
         /// when <paramref name="mode"/> is <see cref="CudaDispatchMode.Always"/> and it cannot be honoured.
         /// </summary>
-        /// <param name="mode">The layer's <see cref="MoeLayerOptions.UseCudaDispatch"/>.</param>
-        /// <param name="strategy">The layer's <see cref="MoeLayerOptions.Dispatch"/>.</param>
+        /// <param name="mode">The layer's UseCudaDispatch option.</param>
+        /// <param name="strategy">The layer's Dispatch option.</param>
         /// <param name="input">The flattened input [T, d].</param>
         /// <param name="numExperts">Number of experts E.</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="fallback">The TorchSharp dispatcher.</param>
         /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
-        public static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
+        public static DispatchPath Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
             IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda) =>
             Choose(mode, strategy, input.device, accelerator => accelerator.Unavailable(input, numExperts, topK), fallback, findCuda);
 
@@ -71,10 +69,11 @@ namespace MoeLayers.Dispatch
         /// <param name="unavailable">Asks the accelerator what, if anything, keeps it from this input.</param>
         /// <param name="fallback">The TorchSharp dispatcher.</param>
         /// <param name="findCuda">Looks up the CUDA accelerator.</param>
-        internal static IExpertDispatcher Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
+        internal static DispatchPath Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
             Func<IDispatchAccelerator, string?> unavailable, IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
         {
-            if (mode == CudaDispatchMode.Never || strategy == DispatchStrategy.Reference) return fallback;
+            var portable = new DispatchPath(fallback, null);
+            if (mode == CudaDispatchMode.Never || strategy == DispatchStrategy.Reference) return portable;
             var always = mode == CudaDispatchMode.Always;
             if (device.type != DeviceType.CUDA)
             {
@@ -82,7 +81,7 @@ namespace MoeLayers.Dispatch
                     ? throw new InvalidOperationException(
                         $"UseCudaDispatch is Always but the input is on {device}: the fused dispatch runs on CUDA tensors only. "
                         + "Move the layer and its input to a CUDA device, or set UseCudaDispatch to Auto.")
-                    : fallback;
+                    : portable;
             }
             var accelerator = findCuda();
             if (accelerator is null)
@@ -90,25 +89,13 @@ namespace MoeLayers.Dispatch
                 return always
                     ? throw new InvalidOperationException(
                         $"UseCudaDispatch is Always but the {CudaPackage} package is not loaded: reference {CudaPackage} from the application project.")
-                    : fallback;
+                    : portable;
             }
             var missing = unavailable(accelerator);
-            if (missing is null) return accelerator.Dispatcher(strategy);
+            if (missing is null) return new DispatchPath(accelerator.Dispatcher(strategy), accelerator);
             return always
                 ? throw new InvalidOperationException($"UseCudaDispatch is Always but the fused CUDA dispatch cannot run on {device}: {missing}")
-                : fallback;
-        }
-
-        /// <summary>The fused top-k selection when <paramref name="mode"/> allows it and the accelerator takes the logits; else null.</summary>
-        /// <param name="mode">The router's mode (from the layer options).</param>
-        /// <param name="logits">float32 logits [T, E].</param>
-        /// <param name="topK">k.</param>
-        /// <param name="order">Softmax/top-k order.</param>
-        /// <param name="renormalize">Renormalize the selected weights.</param>
-        public static RoutingResult? TryRouteTopK(CudaDispatchMode mode, Tensor logits, int topK, TopKOrder order, bool renormalize)
-        {
-            if (mode == CudaDispatchMode.Never || logits.device_type != DeviceType.CUDA) return null;
-            return Cuda?.TryRouteTopK(logits, topK, order, renormalize);
+                : portable;
         }
 
         private static void TryLoad(string assemblyName)

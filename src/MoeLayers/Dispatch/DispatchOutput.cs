@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>Result of dispatching T tokens through the experts.</summary>
     internal sealed class DispatchOutput

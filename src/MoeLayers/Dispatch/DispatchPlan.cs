@@ -1,14 +1,15 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Internal;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>
     /// Where each (token, slot) pair goes: kept pairs in expert-contiguous order (a stable counting sort, so ties keep
     /// token order), per-expert counts before and after capacity, and the index tensors the dispatch strategies gather
-    /// with. The integer bookkeeping runs on the host: for T·k in the thousands a counting sort in managed code costs
+    /// with. Pairs of padding tokens take part in nothing: they are not assigned, take no capacity and are not run.
+    /// The integer bookkeeping runs on the host: for T·k in the thousands a counting sort in managed code costs
     /// microseconds, where the same work as a dozen tensor ops costs a dozen dispatch overheads (and their autograd nodes).
     /// </summary>
     internal sealed class DispatchPlan
@@ -16,22 +17,21 @@ namespace MoeLayers.Dispatch
         private readonly Device _device;
         private readonly long[] _order;
         private readonly long[] _expertOfKept;
-        private readonly long[] _rankOfKept;
-        private readonly long[] _positionOfPair;
+        private readonly long[] _positionInExpert;
+        private readonly long[] _rowOfPair;
         private Tensor? _orderTensor;
         private Tensor? _tokenOfKept;
-        private Tensor? _expertOfKeptTensor;
 
-        private DispatchPlan(int numExperts, int topK, long tokens, long[] order, long[] expertOfKept, long[] rankOfKept,
-            long[] positionOfPair, long[] assigned, long[] kept, long? capacity, Device device)
+        private DispatchPlan(int numExperts, int topK, long tokens, long[] order, long[] expertOfKept, long[] positionInExpert,
+            long[] rowOfPair, long[] assigned, long[] kept, long? capacity, Device device)
         {
             NumExperts = numExperts;
             TopK = topK;
             Tokens = tokens;
             _order = order;
             _expertOfKept = expertOfKept;
-            _rankOfKept = rankOfKept;
-            _positionOfPair = positionOfPair;
+            _positionInExpert = positionInExpert;
+            _rowOfPair = rowOfPair;
             AssignedPerExpert = assigned;
             KeptPerExpert = kept;
             Capacity = capacity;
@@ -44,7 +44,7 @@ namespace MoeLayers.Dispatch
 
         public long Tokens { get; }
 
-        /// <summary>Pairs routed to each expert, before capacity.</summary>
+        /// <summary>Pairs routed to each expert, before capacity (padding excluded).</summary>
         public long[] AssignedPerExpert { get; }
 
         /// <summary>Pairs each expert processes, after capacity.</summary>
@@ -53,9 +53,11 @@ namespace MoeLayers.Dispatch
         /// <summary>Capacity C, or null when dropless.</summary>
         public long? Capacity { get; }
 
+        /// <summary>Pairs the experts run.</summary>
         public long KeptCount => _order.Length;
 
-        public long DroppedCount => Tokens * TopK - KeptCount;
+        /// <summary>Pairs that are not run: dropped by capacity, or belonging to padding tokens.</summary>
+        public long SkippedCount => Tokens * TopK - KeptCount;
 
         /// <summary>Flat pair indices t·k + j of kept pairs, expert-contiguous [M].</summary>
         public Tensor Order => _orderTensor ??= tensor(_order, ScalarType.Int64, _device);
@@ -63,65 +65,57 @@ namespace MoeLayers.Dispatch
         /// <summary>Token of each kept pair, in <see cref="Order"/> [M].</summary>
         public Tensor TokenOfKept => _tokenOfKept ??= tensor(_order.Select(p => p / TopK).ToArray(), ScalarType.Int64, _device);
 
-        /// <summary>Expert of each kept pair, in <see cref="Order"/> [M].</summary>
-        public Tensor ExpertOfKept => _expertOfKeptTensor ??= tensor(_expertOfKept, ScalarType.Int64, _device);
-
         /// <summary>Flat (token, expert) index t·E + e of each kept pair [M].</summary>
         public Tensor AssignmentOfKept =>
             tensor(_order.Select((p, i) => p / TopK * NumExperts + _expertOfKept[i]).ToArray(), ScalarType.Int64, _device);
 
-        /// <summary>Position of each kept pair inside its expert's block [M].</summary>
-        public Tensor RankOfKept() => tensor(_rankOfKept, ScalarType.Int64, _device);
-
-        /// <summary>For every pair t·k + j, its row in <see cref="Order"/>, or −1 when dropped.</summary>
-        public ReadOnlySpan<long> PositionOfPair => _positionOfPair;
-
-        /// <summary>Builds the plan from routing indices [T, k] (and weights [T, k] for <see cref="DropPolicy.ByWeight"/>).</summary>
-        public static DispatchPlan Build(Tensor expertIndices, Tensor combineWeights, int numExperts, long? capacity, DropPolicy policy)
+        /// <summary>Builds the plan from routing indices [T, k] and weights [T, k] (read for <see cref="DropPolicy.ByWeight"/>).</summary>
+        /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
+        /// <param name="combineWeights">Their weights [T, k].</param>
+        /// <param name="numExperts">E.</param>
+        /// <param name="rules">Capacity, drop policy and token mask.</param>
+        public static DispatchPlan Build(Tensor expertIndices, Tensor combineWeights, int numExperts, DispatchRules rules)
         {
             var tokens = expertIndices.shape[0];
             var topK = (int)expertIndices.shape[1];
             var experts = HostCopy.ToArray<long>(expertIndices);
             var pairs = experts.Length;
+            if (rules.Mask is { } checkedMask && checkedMask.Tokens != tokens)
+                throw new ArgumentException($"the token mask covers {checkedMask.Tokens} tokens but the routing has {tokens}.", nameof(rules));
+            var isReal = rules.Mask is { HasPadding: true } mask ? mask.IsReal.ToArray() : null;
 
             var assigned = new long[numExperts];
-            foreach (var e in experts)
+            for (var p = 0; p < pairs; p++)
             {
+                var e = experts[p];
                 if ((ulong)e >= (ulong)numExperts)
                     throw new ArgumentOutOfRangeException(nameof(expertIndices), e, $"expert indices must be in [0, {numExperts}); got {e}.");
-                assigned[e]++;
+                if (isReal is null || isReal[p / topK]) assigned[e]++;
             }
 
             // Stable counting sort: pair p goes to start[e] + (pairs of e before p).
             var start = new long[numExperts];
             for (var e = 1; e < numExperts; e++) start[e] = start[e - 1] + assigned[e - 1];
-            var sorted = new long[pairs];
+            var sorted = new long[assigned.Sum()];
             var next = (long[])start.Clone();
-            for (long p = 0; p < pairs; p++) sorted[next[experts[p]]++] = p;
-
-            var overflow = capacity.HasValue && assigned.Any(c => c > capacity.Value);
-            var kept = overflow ? assigned.Select(a => Math.Min(a, capacity!.Value)).ToArray() : assigned;
-            if (overflow && policy == DropPolicy.ByWeight)
+            for (long p = 0; p < pairs; p++)
             {
-                var weights = HostCopy.ToArray<float>(combineWeights.detach().to(ScalarType.Float32));
-                for (var e = 0; e < numExperts; e++)
-                {
-                    // Within an expert's block: weight descending, then position ascending.
-                    Array.Sort(sorted, (int)start[e], (int)assigned[e],
-                        System.Collections.Generic.Comparer<long>.Create((a, b) =>
-                        {
-                            var byWeight = weights[b].CompareTo(weights[a]);
-                            return byWeight != 0 ? byWeight : a.CompareTo(b);
-                        }));
-                }
+                if (isReal is null || isReal[p / topK]) sorted[next[experts[p]]++] = p;
+            }
+
+            var overflow = rules.Capacity.HasValue && assigned.Any(c => c > rules.Capacity.Value);
+            var kept = overflow ? assigned.Select(a => Math.Min(a, rules.Capacity!.Value)).ToArray() : (long[])assigned.Clone();
+            if (overflow && PriorityOrder(rules.DropPolicy, combineWeights, topK) is { } priority)
+            {
+                for (var e = 0; e < numExperts; e++) Array.Sort(sorted, (int)start[e], (int)assigned[e], priority);
             }
 
             var keptCount = kept.Sum();
             var order = new long[keptCount];
             var expertOfKept = new long[keptCount];
-            var rankOfKept = new long[keptCount];
-            var positionOfPair = new long[pairs];
-            Array.Fill(positionOfPair, -1L);
+            var positionInExpert = new long[keptCount];
+            var rowOfPair = new long[pairs];
+            Array.Fill(rowOfPair, -1L);
             long row = 0;
             for (var e = 0; e < numExperts; e++)
             {
@@ -130,18 +124,41 @@ namespace MoeLayers.Dispatch
                     var pair = sorted[start[e] + r];
                     order[row] = pair;
                     expertOfKept[row] = e;
-                    rankOfKept[row] = r;
-                    positionOfPair[pair] = row;
+                    positionInExpert[row] = r;
+                    rowOfPair[pair] = row;
                 }
             }
-            return new DispatchPlan(numExperts, topK, tokens, order, expertOfKept, rankOfKept, positionOfPair, assigned, kept,
-                capacity, expertIndices.device);
+            return new DispatchPlan(numExperts, topK, tokens, order, expertOfKept, positionInExpert, rowOfPair, assigned, kept,
+                rules.Capacity, expertIndices.device);
+        }
+
+        /// <summary>The order in which an overflowing expert keeps its pairs, or null for token order (the sort's own).</summary>
+        private static IComparer<long>? PriorityOrder(DropPolicy policy, Tensor combineWeights, int topK)
+        {
+            switch (policy)
+            {
+                case DropPolicy.ByWeight:
+                    var weights = HostCopy.ToArray<float>(combineWeights.detach().to(ScalarType.Float32));
+                    return Comparer<long>.Create((a, b) =>
+                    {
+                        var byWeight = weights[b].CompareTo(weights[a]);
+                        return byWeight != 0 ? byWeight : a.CompareTo(b);
+                    });
+                case DropPolicy.ByChoiceThenPosition:
+                    return Comparer<long>.Create((a, b) =>
+                    {
+                        var byChoice = (a % topK).CompareTo(b % topK);
+                        return byChoice != 0 ? byChoice : a.CompareTo(b);
+                    });
+                default:
+                    return null;
+            }
         }
 
         /// <summary>
         /// Padded layout with C = <paramref name="capacity"/> rows per expert: for every buffer row the token it reads
         /// (padding rows read token 0: their outputs are never gathered, so they get no gradient), and for every pair its
-        /// buffer row (dropped pairs read row 0 and must be masked by the caller).
+        /// buffer row (pairs that are not run read row 0 and must be masked by the caller).
         /// </summary>
         public (Tensor TokenOfSlot, Tensor SlotOfPair, Tensor AssignmentOfSlot) PaddedLayout(long capacity)
         {
@@ -151,27 +168,27 @@ namespace MoeLayers.Dispatch
             var slotOfKept = new long[_order.Length];
             for (var i = 0; i < _order.Length; i++)
             {
-                var slot = _expertOfKept[i] * capacity + _rankOfKept[i];
+                var slot = _expertOfKept[i] * capacity + _positionInExpert[i];
                 var token = _order[i] / TopK;
                 tokenOfSlot[slot] = token;
                 assignmentOfSlot[slot] = token * NumExperts + _expertOfKept[i];
                 slotOfKept[i] = slot;
             }
-            var slotOfPair = new long[_positionOfPair.Length];
-            for (var p = 0; p < slotOfPair.Length; p++) slotOfPair[p] = _positionOfPair[p] < 0 ? 0 : slotOfKept[_positionOfPair[p]];
+            var slotOfPair = new long[_rowOfPair.Length];
+            for (var p = 0; p < slotOfPair.Length; p++) slotOfPair[p] = _rowOfPair[p] < 0 ? 0 : slotOfKept[_rowOfPair[p]];
             return (tensor(tokenOfSlot, ScalarType.Int64, _device), tensor(slotOfPair, ScalarType.Int64, _device),
                 tensor(assignmentOfSlot, ScalarType.Int64, _device));
         }
 
-        /// <summary>Row of <see cref="Order"/> for each pair, with dropped pairs pointing at row <paramref name="droppedRow"/>.</summary>
-        public Tensor InversePermutation(long droppedRow) =>
-            tensor(_positionOfPair.Select(r => r < 0 ? droppedRow : r).ToArray(), ScalarType.Int64, _device);
+        /// <summary>Row of <see cref="Order"/> for each pair, with pairs that are not run pointing at row <paramref name="skippedRow"/>.</summary>
+        public Tensor InversePermutation(long skippedRow) =>
+            tensor(_rowOfPair.Select(r => r < 0 ? skippedRow : r).ToArray(), ScalarType.Int64, _device);
 
-        /// <summary>1 for kept pairs, 0 for dropped, [T, k]; null when nothing was dropped.</summary>
+        /// <summary>1 for pairs that are run, 0 for the others, [T, k]; null when every pair is run.</summary>
         public Tensor? KeepMask(ScalarType dtype)
         {
-            if (DroppedCount == 0) return null;
-            return tensor(_positionOfPair.Select(r => r < 0 ? 0f : 1f).ToArray(), ScalarType.Float32, _device)
+            if (SkippedCount == 0) return null;
+            return tensor(_rowOfPair.Select(r => r < 0 ? 0f : 1f).ToArray(), ScalarType.Float32, _device)
                 .reshape(Tokens, TopK).to(dtype);
         }
     }

@@ -1,4 +1,4 @@
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>How the experts are run on the dispatched rows. All strategies compute the same function.</summary>
     public enum DispatchStrategy

@@ -1,12 +1,11 @@
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>
     /// A faster implementation of routing selection and dispatch for some devices, supplied by another package
     /// (MoeLayers.Cuda registers one through <see cref="DispatchAccelerators.RegisterCuda"/>). It computes the same
-    /// function as <see cref="SortedDispatcher"/> and the routers' own selection.
+    /// function as <see cref="SortedDispatcher"/> and the routers' own selection. Stateless: shared by every layer.
     /// </summary>
     internal interface IDispatchAccelerator
     {
@@ -28,12 +27,22 @@ namespace MoeLayers.Dispatch
 
         /// <summary>
         /// Softmax and top-k selection on router logits [T, E] in one kernel, with gradient to the logits; null when
-        /// this case is not handled, e.g. CPU logits or no usable GPU (the router then selects with TorchSharp ops).
+        /// this case is not handled (the router then selects with TorchSharp ops).
         /// </summary>
         /// <param name="logits">float32 router logits [T, E].</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="order">Softmax/top-k order.</param>
         /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only).</param>
-        RoutingResult? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize);
+        AcceleratedRouting? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize);
     }
+
+    /// <summary>A routing decision made by an accelerator's kernel, with the per-expert counts it left on the device.</summary>
+    /// <param name="Routing">The routing decision, as a router would make it.</param>
+    /// <param name="DeviceCounts">The kernel's counts, which the same accelerator's dispatcher reuses.</param>
+    internal sealed record AcceleratedRouting(RoutingResult Routing, object DeviceCounts);
+
+    /// <summary>How one forward is dispatched: the dispatcher to use and, when it is an accelerator's, that accelerator.</summary>
+    /// <param name="Dispatcher">The dispatcher.</param>
+    /// <param name="Accelerator">The accelerator whose dispatcher it is, or null for the TorchSharp dispatch.</param>
+    internal sealed record DispatchPath(IExpertDispatcher Dispatcher, IDispatchAccelerator? Accelerator);
 }

@@ -1,11 +1,8 @@
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Experts;
-using MoeLayers.Internal;
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>
     /// The plain reference: for each expert, find its pairs on the host, apply capacity with simple list logic, run the
@@ -13,15 +10,17 @@ namespace MoeLayers.Dispatch
     /// </summary>
     internal sealed class ReferenceDispatcher : IExpertDispatcher
     {
-        public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
+        public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
         {
+            var (routing, experts) = (routed.Routing, routed.Experts);
             var tokens = routing.ExpertIndices.shape[0];
             var topK = (int)routing.ExpertIndices.shape[1];
             var indices = HostCopy.ToArray<long>(routing.ExpertIndices);
             var weightValues = HostCopy.ToArray<float>(routing.CombineWeights.to(ScalarType.Float32));
+            var isReal = rules.Mask?.IsReal.ToArray();
 
             var flatWeights = routing.CombineWeights.to(input.dtype).reshape(tokens * topK);
-            var output = zeros(new[] { tokens, experts.OutputDim }, input.dtype, input.device);
+            var output = zeros(new[] { tokens, (long)experts.OutputDim }, input.dtype, input.device);
             var assigned = new long[experts.NumExperts];
             var kept = new long[experts.NumExperts];
             for (var e = 0; e < experts.NumExperts; e++)
@@ -29,14 +28,18 @@ namespace MoeLayers.Dispatch
                 var pairs = new List<long>();
                 for (long p = 0; p < indices.Length; p++)
                 {
-                    if (indices[p] == e) pairs.Add(p);
+                    if (indices[p] == e && (isReal is null || isReal[p / topK])) pairs.Add(p);
                 }
                 assigned[e] = pairs.Count;
-                if (capacity.HasValue && pairs.Count > capacity.Value)
+                if (rules.Capacity is { } capacity && pairs.Count > capacity)
                 {
-                    if (dropPolicy == DropPolicy.ByWeight)
-                        pairs = pairs.OrderByDescending(p => weightValues[p]).ThenBy(p => p).ToList();
-                    pairs = pairs.Take((int)capacity.Value).ToList();
+                    pairs = rules.DropPolicy switch
+                    {
+                        DropPolicy.ByWeight => pairs.OrderByDescending(p => weightValues[p]).ThenBy(p => p).ToList(),
+                        DropPolicy.ByChoiceThenPosition => pairs.OrderBy(p => p % topK).ThenBy(p => p).ToList(),
+                        _ => pairs,
+                    };
+                    pairs = pairs.Take((int)capacity).ToList();
                 }
                 kept[e] = pairs.Count;
                 if (pairs.Count == 0) continue;
@@ -46,7 +49,7 @@ namespace MoeLayers.Dispatch
                 var expertOutput = experts.ForwardExpert(e, input.index_select(0, tokenIndex), tokenIndex);
                 output = output.index_add(0, tokenIndex, expertOutput * flatWeights.index_select(0, pairIndex).unsqueeze(1), 1.0);
             }
-            return new DispatchOutput(output, assigned, kept, capacity);
+            return new DispatchOutput(output, assigned, kept, rules.Capacity);
         }
     }
 }

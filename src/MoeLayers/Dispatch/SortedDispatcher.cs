@@ -1,9 +1,7 @@
 using System.Linq;
-using MoeLayers.Experts;
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Dispatch
+namespace MoeLayers
 {
     /// <summary>
     /// Sort-based dispatch: stable-sort the T·k pairs by expert, gather rows, run the experts either per contiguous block
@@ -30,9 +28,10 @@ namespace MoeLayers.Dispatch
             _strategy = strategy;
         }
 
-        public DispatchOutput Dispatch(Tensor input, RoutingResult routing, IExpertBlocks experts, long? capacity, DropPolicy dropPolicy)
+        public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
         {
-            var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, capacity, dropPolicy);
+            var (routing, experts) = (routed.Routing, routed.Experts);
+            var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules);
             var weights = routing.CombineWeights.to(input.dtype);
             // With no rows at all the padded buffer would be empty; the grouped path handles it and keeps the graph.
             var output = plan.KeptCount > 0 && UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);
@@ -63,7 +62,7 @@ namespace MoeLayers.Dispatch
             var rows = input.index_select(0, plan.TokenOfKept);
             var sortedOutput = experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
             Tensor perPair;
-            if (plan.DroppedCount == 0)
+            if (plan.SkippedCount == 0)
             {
                 perPair = sortedOutput.index_select(0, plan.InversePermutation(0));
             }
@@ -78,7 +77,7 @@ namespace MoeLayers.Dispatch
 
         /// <summary>
         /// One batched product over a [E, C, d] buffer (C = largest block). Padding rows read an arbitrary real token and
-        /// their outputs are never gathered, so they add nothing to any gradient; dropped pairs are masked in the weights.
+        /// their outputs are never gathered, so they add nothing to any gradient; pairs that are not run are masked in the weights.
         /// </summary>
         private static Tensor RunPadded(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts)
         {

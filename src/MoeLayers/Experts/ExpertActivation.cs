@@ -1,4 +1,4 @@
-namespace MoeLayers.Experts
+namespace MoeLayers
 {
     /// <summary>Activation of an expert's hidden layer.</summary>
     public enum ExpertActivation

@@ -1,20 +1,18 @@
 using System;
 using System.Collections.Generic;
-using MoeLayers.Internal;
-using MoeLayers.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Experts
+namespace MoeLayers
 {
     /// <summary>
     /// E two-layer feed-forward experts with stacked weights — w_in [E, d, h], w_gate [E, d, h] (SwiGLU only),
     /// w_out [E, h, out], optional biases b_in [E, h] and b_out [E, out] — so a dispatcher can run them as one batched
     /// product or as per-expert products on contiguous row blocks. The output width may differ from the input width.
     /// </summary>
-    public sealed class ExpertBank : nn.Module, IExpertBlocks
+    internal sealed class ExpertBank : nn.Module, IExpertBlocks
     {
         [ComponentName(Name = "w_in")]
         private readonly Parameter _wIn;
@@ -41,7 +39,7 @@ namespace MoeLayers.Experts
         /// <param name="activation">Hidden activation.</param>
         /// <param name="bias">Add biases to both projections.</param>
         /// <param name="name">Module name.</param>
-        public ExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim,
+        public ExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim,
             ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
@@ -49,19 +47,20 @@ namespace MoeLayers.Experts
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
             Guard.Positive(outputDim, nameof(outputDim));
+            Guard.Defined(activation, nameof(activation));
             NumExperts = numExperts;
             InputDim = inputDim;
             HiddenDim = hiddenDim;
             OutputDim = outputDim;
             _activation = activation;
 
-            _wIn = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            if (activation == ExpertActivation.SwiGlu) _wGate = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            _wOut = new Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            _wIn = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            if (activation == ExpertActivation.SwiGlu) _wGate = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = Init.Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
             if (bias)
             {
-                _bIn = new Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
-                _bOut = new Parameter(Init.Uniform(hiddenDim, numExperts, outputDim));
+                _bIn = Init.Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
+                _bOut = Init.Parameter(Init.Uniform(hiddenDim, numExperts, outputDim));
             }
             RegisterComponents();
         }
@@ -70,13 +69,13 @@ namespace MoeLayers.Experts
         public int NumExperts { get; }
 
         /// <summary>Input width d.</summary>
-        public long InputDim { get; }
+        public int InputDim { get; }
 
         /// <summary>Hidden width h.</summary>
-        public long HiddenDim { get; }
+        public int HiddenDim { get; }
 
         /// <summary>Output width.</summary>
-        public long OutputDim { get; }
+        public int OutputDim { get; }
 
         /// <summary>The hidden activation.</summary>
         public ExpertActivation Activation => _activation;
@@ -141,7 +140,5 @@ namespace MoeLayers.Experts
 
         private static Tensor Project(Tensor x, Tensor weight, Tensor? bias) =>
             bias is null ? x.matmul(weight) : bias.addmm(x, weight);
-
-
     }
 }

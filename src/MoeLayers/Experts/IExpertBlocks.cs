@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MoeLayers.Experts
+namespace MoeLayers
 {
     /// <summary>
     /// What a dispatcher needs from a set of experts: run each expert on its own contiguous block of rows, or all
@@ -12,10 +12,10 @@ namespace MoeLayers.Experts
         int NumExperts { get; }
 
         /// <summary>Input width d.</summary>
-        long InputDim { get; }
+        int InputDim { get; }
 
         /// <summary>Output width.</summary>
-        long OutputDim { get; }
+        int OutputDim { get; }
 
         /// <summary>Rows sorted by expert [M, d] with per-expert counts → outputs [M, out] in the same order.</summary>
         /// <param name="rows">Gathered rows, expert-contiguous.</param>

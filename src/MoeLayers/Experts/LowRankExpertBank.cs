@@ -1,13 +1,11 @@
 using System;
 using System.Collections.Generic;
-using MoeLayers.Internal;
-using MoeLayers.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Experts
+namespace MoeLayers
 {
     /// <summary>
     /// The E experts of an Autonomy-of-Experts layer (Lv et al. 2025): SwiGLU blocks whose gate projection (d×h) is
@@ -17,7 +15,7 @@ namespace MoeLayers.Experts
     /// gives every expert's a_i, the layer routes on their norms, and the selected experts continue from the cached a_i.
     /// State dict names: w_down [d, E·r], w_up [E, r, h], w_in [E, d, h], w_out [E, h, out]. No biases.
     /// </summary>
-    public sealed class LowRankExpertBank : nn.Module
+    internal sealed class LowRankExpertBank : nn.Module
     {
         [ComponentName(Name = "w_down")]
         private readonly Parameter _wDown;
@@ -36,26 +34,26 @@ namespace MoeLayers.Experts
         /// <param name="inputDim">Input width d.</param>
         /// <param name="hiddenDim">Hidden width h.</param>
         /// <param name="outputDim">Output width (often d).</param>
-        /// <param name="rank">Rank r of the factorized gate projection, in [1, d].</param>
+        /// <param name="lowRank">Rank r of the factorized gate projection, in [1, d].</param>
         /// <param name="name">Module name.</param>
-        public LowRankExpertBank(int numExperts, long inputDim, long hiddenDim, long outputDim, long rank, string name = "experts")
+        public LowRankExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim, int lowRank, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
             Guard.Positive(outputDim, nameof(outputDim));
-            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.InRange(lowRank, 1, inputDim, nameof(lowRank));
             NumExperts = numExperts;
             InputDim = inputDim;
             HiddenDim = hiddenDim;
             OutputDim = outputDim;
-            Rank = rank;
+            LowRank = lowRank;
 
-            _wDown = new Parameter(Init.Uniform(inputDim, inputDim, numExperts * rank));
-            _wUp = new Parameter(Init.Uniform(rank, numExperts, rank, hiddenDim));
-            _wIn = new Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            _wOut = new Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
+            _wDown = Init.Parameter(Init.Uniform(inputDim, inputDim, numExperts * lowRank));
+            _wUp = Init.Parameter(Init.Uniform(lowRank, numExperts, lowRank, hiddenDim));
+            _wIn = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            _wOut = Init.Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
             RegisterComponents();
         }
 
@@ -63,16 +61,16 @@ namespace MoeLayers.Experts
         public int NumExperts { get; }
 
         /// <summary>Input width d.</summary>
-        public long InputDim { get; }
+        public int InputDim { get; }
 
         /// <summary>Hidden width h.</summary>
-        public long HiddenDim { get; }
+        public int HiddenDim { get; }
 
         /// <summary>Output width.</summary>
-        public long OutputDim { get; }
+        public int OutputDim { get; }
 
         /// <summary>Rank r of the factorized gate projection.</summary>
-        public long Rank { get; }
+        public int LowRank { get; }
 
         /// <summary>Fused down projections W_down of all experts [d, E·r].</summary>
         public Parameter DownWeight => _wDown;
@@ -89,16 +87,19 @@ namespace MoeLayers.Experts
         /// <summary>Every expert's low-rank activation a = x·W_down for rows x [T, d], as [T, E·r].</summary>
         internal Tensor Down(Tensor input) => input.matmul(_wDown);
 
-        /// <summary>The experts seen by a dispatcher for one forward: they continue from the cached activations.</summary>
-        internal IExpertBlocks Continue(SelectedActivations activations)
+        /// <summary>
+        /// The experts seen by a dispatcher for one forward: they continue from the cached activations, which the returned
+        /// value owns and frees when disposed.
+        /// </summary>
+        internal Continuation Continue(SelectedActivations activations)
         {
-            if (activations.Rank != Rank)
-                throw new ArgumentException($"activations must have rank {Rank}; got {activations.Rank}.", nameof(activations));
+            if (activations.LowRank != LowRank)
+                throw new ArgumentException($"activations must have rank {LowRank}; got {activations.LowRank}.", nameof(activations));
             return new Continuation(this, activations);
         }
 
-        /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out.</summary>
-        private sealed class Continuation : IExpertBlocks
+        /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out, for one forward.</summary>
+        internal sealed class Continuation : IExpertBlocks, IDisposable
         {
             private readonly LowRankExpertBank _bank;
             private readonly SelectedActivations _activations;
@@ -111,9 +112,9 @@ namespace MoeLayers.Experts
 
             public int NumExperts => _bank.NumExperts;
 
-            public long InputDim => _bank.InputDim;
+            public int InputDim => _bank.InputDim;
 
-            public long OutputDim => _bank.OutputDim;
+            public int OutputDim => _bank.OutputDim;
 
             public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments)
             {
@@ -134,7 +135,7 @@ namespace MoeLayers.Experts
 
             public Tensor ForwardPadded(Tensor padded, Tensor assignments)
             {
-                var cached = _activations.Gather(assignments).view(padded.shape[0], padded.shape[1], _bank.Rank);
+                var cached = _activations.Gather(assignments).view(padded.shape[0], padded.shape[1], _bank.LowRank);
                 var hidden = nn.functional.silu(cached.bmm(_bank._wUp)) * padded.bmm(_bank._wIn);
                 return hidden.bmm(_bank._wOut);
             }
@@ -145,8 +146,9 @@ namespace MoeLayers.Experts
                 var hidden = nn.functional.silu(cached.matmul(_bank._wUp[expert])) * rows.matmul(_bank._wIn[expert]);
                 return hidden.matmul(_bank._wOut[expert]);
             }
+
+            /// <summary>Frees the cached activations once the experts have run (autograd keeps what it needs).</summary>
+            public void Dispose() => _activations.Dispose();
         }
-
-
     }
 }

@@ -1,7 +1,7 @@
 using System;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Experts
+namespace MoeLayers
 {
     /// <summary>
     /// The cached low-rank activations a = x·W_down of the selected (token, expert) pairs only, [T·k, r] in pair order
@@ -14,15 +14,15 @@ namespace MoeLayers.Experts
         private readonly Tensor _rows;
         private readonly Tensor _rowOfAssignment;
 
-        private SelectedActivations(Tensor rows, Tensor rowOfAssignment, long rank)
+        private SelectedActivations(Tensor rows, Tensor rowOfAssignment, int lowRank)
         {
             _rows = rows;
             _rowOfAssignment = rowOfAssignment;
-            Rank = rank;
+            LowRank = lowRank;
         }
 
         /// <summary>Rank r (width of each cached row).</summary>
-        public long Rank { get; }
+        public int LowRank { get; }
 
         /// <summary>Number of cached rows, T·k.</summary>
         public long Count => _rows.shape[0];
@@ -37,16 +37,16 @@ namespace MoeLayers.Experts
         public static SelectedActivations Select(Tensor all, Tensor expertIndices, int numExperts)
         {
             var tokens = all.shape[0];
-            var rank = all.shape[1] / numExperts;
+            var lowRank = (int)(all.shape[1] / numExperts);
             var pairs = expertIndices.numel();
-            using var perAssignment = all.view(tokens * numExperts, rank);
+            using var perAssignment = all.view(tokens * numExperts, lowRank);
             var assignmentOfPair = (arange(tokens, ScalarType.Int64, all.device).unsqueeze(1) * numExperts + expertIndices).reshape(pairs);
             var rows = perAssignment.index_select(0, assignmentOfPair);
             // Unselected (token, expert) entries map to row 0: only padding rows of the padded strategy read them,
             // and their outputs are discarded.
             var rowOfAssignment = zeros(tokens * numExperts, ScalarType.Int64, all.device)
                 .index_copy(0, assignmentOfPair, arange(pairs, ScalarType.Int64, all.device));
-            return new SelectedActivations(rows, rowOfAssignment, rank);
+            return new SelectedActivations(rows, rowOfAssignment, lowRank);
         }
 
         /// <summary>The cached rows of the given flat (token, expert) indices t·E + e, [n, r].</summary>

@@ -2,7 +2,7 @@ using System;
 using System.Linq;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Internal
+namespace MoeLayers
 {
     /// <summary>Argument checks that run on tensor metadata only, before any native computation.</summary>
     internal static class Guard
@@ -23,6 +23,12 @@ namespace MoeLayers.Internal
             var ok = value >= min && (maxInclusive ? value <= max : value < max);
             if (!ok || double.IsNaN(value))
                 throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [{min}, {max}{(maxInclusive ? "]" : ")")}; got {value}.");
+        }
+
+        public static void Defined<TEnum>(TEnum value, string name) where TEnum : struct, Enum
+        {
+            if (!Enum.IsDefined(value))
+                throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<TEnum>())}; got {value}.");
         }
 
         public static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";

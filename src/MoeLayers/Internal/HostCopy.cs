@@ -1,7 +1,7 @@
 using System;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Internal
+namespace MoeLayers
 {
     /// <summary>Copies small tensors (indices, counts, statistics) to managed arrays.</summary>
     internal static class HostCopy

@@ -1,9 +1,10 @@
 using System;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Internal
+namespace MoeLayers
 {
-    /// <summary>Parameter initialization shared by routers and expert banks.</summary>
+    /// <summary>Parameter creation shared by routers and expert banks.</summary>
     internal static class Init
     {
         /// <summary>float32 tensor of <paramref name="shape"/> drawn from Uniform(±1/√fan_in), nn.Linear's default.</summary>
@@ -11,6 +12,18 @@ namespace MoeLayers.Internal
         {
             var bound = 1.0 / Math.Sqrt(fanIn);
             return empty(shape, ScalarType.Float32).uniform_(-bound, bound);
+        }
+
+        /// <summary>
+        /// Wraps <paramref name="data"/> as a parameter owned by its module, not by the dispose scope the module was built
+        /// in: a layer constructed inside <c>torch.NewDisposeScope()</c> keeps its parameters when that scope ends, as
+        /// TorchSharp's own modules do.
+        /// </summary>
+        public static Parameter Parameter(Tensor data)
+        {
+            var parameter = new Parameter(data);
+            parameter.DetachFromDisposeScope();
+            return parameter;
         }
     }
 }

@@ -1,22 +1,17 @@
 using System;
-using MoeLayers.Configuration;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Internal;
-using MoeLayers.Routing;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Layers
+namespace MoeLayers
 {
     /// <summary>
     /// Autonomy-of-Experts layer (Lv et al. 2025, arXiv 2501.13074): a Mixture-of-Experts layer without a router. Every
     /// expert computes its low-rank activation a_i = x·W_down_i (one fused product for all experts) and scores itself by
     /// s_i = ‖a_i‖₂; the k experts with the largest scores process the token, weighted by softmax(s) over all experts
     /// (optionally renormalized over the k), and continue from their cached a_i: E_i(x) = (SiLU(a_i·W_up_i) ⊙ x·W_in_i)·W_out_i.
-    /// Capacity, drop policy, dispatch strategies, the load-balancing loss (on softmax(s)), statistics and
-    /// <see cref="IMoeLayer.LastRouting"/> (Logits = s, Probabilities = softmax(s)) work as in <see cref="MoeLayer"/>.
+    /// Capacity, drop policy, dispatch strategies, the load-balancing loss (on softmax(s)), statistics and the routing of
+    /// <see cref="MoeLayerBase.Run"/> (Logits = s, Probabilities = softmax(s)) work as in <see cref="MoeLayer"/>.
     /// Shapes [..., d] → [..., out]. State dict names: experts.w_down, experts.w_up, experts.w_in, experts.w_out.
     /// </summary>
     public sealed class AutonomyOfExpertsLayer : MoeLayerBase
@@ -25,9 +20,6 @@ namespace MoeLayers.Layers
         private readonly LowRankExpertBank _experts;
 
         private readonly bool _renormalize;
-
-        // Handed from Route to Dispatch within one forward, then cleared.
-        private SelectedActivations? _selected;
 
         /// <summary>
         /// Creates the layer from validated options with <see cref="MoeLayerOptions.Router"/> =
@@ -38,16 +30,17 @@ namespace MoeLayers.Layers
         public AutonomyOfExpertsLayer(MoeLayerOptions options, string name = "aoe")
             : base(name, RequireKind(options))
         {
-            _experts = new LowRankExpertBank(Options.NumExperts, Options.InputDim, Options.HiddenDim, Options.EffectiveOutputDim, Options.LowRank);
-            _renormalize = Options.RenormalizeWeights ?? Options.TopK > 1;
+            var o = LayerOptions;
+            _experts = new LowRankExpertBank(o.NumExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank);
+            _renormalize = o.RenormalizeWeights ?? o.TopK > 1;
             RegisterComponents();
         }
 
-        /// <summary>The experts.</summary>
-        public LowRankExpertBank Experts => _experts;
+        /// <summary>The experts (tests and benchmarks).</summary>
+        internal LowRankExpertBank Experts => _experts;
 
         /// <summary>Rank r of the experts' factorized gate projection.</summary>
-        public int Rank => Options.LowRank;
+        public int LowRank => LayerOptions.LowRank;
 
         /// <summary>Whether the k weights are rescaled to sum to 1 (softmax-then-top-k only).</summary>
         public bool RenormalizeWeights => _renormalize;
@@ -61,7 +54,7 @@ namespace MoeLayers.Layers
         /// </summary>
         /// <param name="inputDim">Model width d (at least 1).</param>
         /// <param name="hiddenDim">Hidden width h of the SwiGLU expert to match (at least 1).</param>
-        /// <param name="rank">Rank r, in [1, d].</param>
+        /// <param name="lowRank">Rank r, in [1, d].</param>
         /// <param name="rounding">How h_aoe / <paramref name="multipleOf"/> becomes an integer:
         /// <see cref="MidpointRounding.ToEven"/> (the default) or <see cref="MidpointRounding.AwayFromZero"/> for the
         /// nearest, <see cref="MidpointRounding.ToZero"/> to never exceed the standard expert's parameter count,
@@ -69,21 +62,20 @@ namespace MoeLayers.Layers
         /// <param name="multipleOf">Round to a multiple of this (at least 1). Matrix products are often markedly faster
         /// for widths that are multiples of 32 or 64 than for the odd widths exact matching gives.</param>
         /// <exception cref="ArgumentException">An argument is out of range, or the rounded width is not positive.</exception>
-        public static int ParameterMatchedHiddenDim(int inputDim, int hiddenDim, int rank,
+        public static int ParameterMatchedHiddenDim(int inputDim, int hiddenDim, int lowRank,
             MidpointRounding rounding = MidpointRounding.ToEven, int multipleOf = 1)
         {
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
-            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.InRange(lowRank, 1, inputDim, nameof(lowRank));
             Guard.Positive(multipleOf, nameof(multipleOf));
-            if (!Enum.IsDefined(rounding))
-                throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
-            var matched = RoundWidth(3L * inputDim * hiddenDim - (long)rank * inputDim, (long)rank + 2L * inputDim, rounding, multipleOf);
+            Guard.Defined(rounding, nameof(rounding));
+            var matched = RoundWidth(3L * inputDim * hiddenDim - (long)lowRank * inputDim, (long)lowRank + 2L * inputDim, rounding, multipleOf);
             if (matched < 1 || matched > int.MaxValue)
                 throw new ArgumentException(
-                    $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {rank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}" +
+                    $"No hidden width in [1, {int.MaxValue}] matches d = {inputDim}, h = {hiddenDim}, r = {lowRank}: (3·d·h − r·d)/(r + 2·d) rounds to {matched}" +
                     (multipleOf > 1 ? $" as a multiple of {multipleOf}." : "."),
-                    nameof(rank));
+                    nameof(lowRank));
             return (int)matched;
         }
 
@@ -93,23 +85,22 @@ namespace MoeLayers.Layers
         /// </summary>
         /// <param name="inputDim">Model width d (at least 1).</param>
         /// <param name="outputDim">Output width out (at least 1).</param>
-        /// <param name="rank">Rank r, in [1, d].</param>
+        /// <param name="lowRank">Rank r, in [1, d].</param>
         /// <param name="parametersPerExpert">The parameter count P to match (at least 1).</param>
         /// <param name="rounding">How the exact quotient becomes an integer, as in <see cref="ParameterMatchedHiddenDim"/>.</param>
         /// <exception cref="ArgumentException">An argument is out of range, or no positive width fits P (P ≤ d·r).</exception>
-        public static int HiddenDimForParameterBudget(int inputDim, int outputDim, int rank, long parametersPerExpert,
+        public static int HiddenDimForParameterBudget(int inputDim, int outputDim, int lowRank, long parametersPerExpert,
             MidpointRounding rounding = MidpointRounding.ToEven)
         {
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(outputDim, nameof(outputDim));
-            Guard.InRange(rank, 1, inputDim, nameof(rank));
+            Guard.InRange(lowRank, 1, inputDim, nameof(lowRank));
             Guard.Positive(parametersPerExpert, nameof(parametersPerExpert));
-            if (!Enum.IsDefined(rounding))
-                throw new ArgumentOutOfRangeException(nameof(rounding), rounding, $"rounding must be one of {string.Join(", ", Enum.GetNames<MidpointRounding>())}; got {rounding}.");
-            var width = RoundWidth(parametersPerExpert - (long)inputDim * rank, (long)rank + inputDim + outputDim, rounding, 1);
+            Guard.Defined(rounding, nameof(rounding));
+            var width = RoundWidth(parametersPerExpert - (long)inputDim * lowRank, (long)lowRank + inputDim + outputDim, rounding, 1);
             if (width < 1 || width > int.MaxValue)
                 throw new ArgumentException(
-                    $"No hidden width in [1, {int.MaxValue}] gives {parametersPerExpert} parameters with d = {inputDim}, out = {outputDim}, r = {rank}: (P − d·r)/(r + d + out) rounds to {width}.",
+                    $"No hidden width in [1, {int.MaxValue}] gives {parametersPerExpert} parameters with d = {inputDim}, out = {outputDim}, r = {lowRank}: (P − d·r)/(r + d + out) rounds to {width}.",
                     nameof(parametersPerExpert));
             return (int)width;
         }
@@ -117,20 +108,21 @@ namespace MoeLayers.Layers
         private static decimal RoundWidth(long numerator, long denominator, MidpointRounding rounding, int multipleOf) =>
             Math.Round((decimal)numerator / (denominator * multipleOf), rounding) * multipleOf;
 
-        private protected override RoutingResult Route(Tensor flat)
+        private protected override RoutedTokens Route(Tensor flat, DispatchPath path)
         {
             var tokens = flat.shape[0];
             var all = _experts.Down(flat);
             Tensor scores;
-            using (var perExpert = all.view(tokens, NumExperts, Rank))
+            using (var perExpert = all.view(tokens, NumExperts, LowRank))
             using (var perExpert32 = perExpert.to(ScalarType.Float32))
             {
                 scores = linalg.vector_norm(perExpert32, 2, new[] { -1L });
             }
+            ThrowIfNotFinite(flat, scores, "expert scores ‖x·W_down‖");
             var probabilities = scores.softmax(-1);
             var (topScores, indices) = scores.topk(TopK, dim: -1);
             Tensor weights;
-            if (Options.TopKOrder == TopKOrder.TopKThenSoftmax)
+            if (LayerOptions.TopKOrder == TopKOrder.TopKThenSoftmax)
             {
                 weights = topScores.softmax(-1);
             }
@@ -143,16 +135,9 @@ namespace MoeLayers.Layers
             // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for
             // the norms' backward (training: softmax over all E norms sends gradient to every expert's W_down); in
             // inference it is freed here, before the experts run.
-            _selected = SelectedActivations.Select(all, indices, NumExperts);
+            var continuation = _experts.Continue(SelectedActivations.Select(all, indices, NumExperts));
             all.Dispose();
-            return new RoutingResult(indices, weights, scores, probabilities);
-        }
-
-        private protected override DispatchOutput Dispatch(Tensor flat, RoutingResult routing, long? capacity)
-        {
-            using var selected = _selected ?? throw new InvalidOperationException("Dispatch ran without a preceding Route.");
-            _selected = null;
-            return RunDispatch(flat, routing, _experts.Continue(selected), capacity);
+            return new RoutedTokens(new RoutingResult(indices, weights, scores, probabilities), continuation, perForwardState: continuation);
         }
 
         private protected override (Device Device, ScalarType DType) ParameterPlacement() =>

@@ -1,7 +1,5 @@
-using MoeLayers.Configuration;
-using MoeLayers.Experts;
 
-namespace MoeLayers.Layers
+namespace MoeLayers
 {
     /// <summary>Factory methods for MoE layers, in the style of TorchSharp's <c>nn.Linear(...)</c>.</summary>
     public static class Moe
@@ -25,20 +23,20 @@ namespace MoeLayers.Layers
             new(new MoeLayerOptions { InputDim = inputDim, HiddenDim = hiddenDim, NumExperts = numExperts, TopK = topK }, name);
 
         /// <summary>
-        /// Creates an Autonomy-of-Experts layer (SwiGLU experts of rank <paramref name="rank"/>, no z-loss); other settings
+        /// Creates an Autonomy-of-Experts layer (SwiGLU experts of rank <paramref name="lowRank"/>, no z-loss); other settings
         /// keep their defaults. <see cref="AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the hidden width
         /// that matches a standard SwiGLU expert's parameter count.
         /// </summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="hiddenDim">Expert hidden width h.</param>
-        /// <param name="rank">Rank r of the factorized gate projection, in [1, d].</param>
+        /// <param name="lowRank">Rank r of the factorized gate projection, in [1, d].</param>
         /// <param name="numExperts">Number of experts E.</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="name">Module name.</param>
-        public static AutonomyOfExpertsLayer AutonomyOfExperts(int inputDim, int hiddenDim, int rank, int numExperts = 8, int topK = 2, string name = "aoe") =>
+        public static AutonomyOfExpertsLayer AutonomyOfExperts(int inputDim, int hiddenDim, int lowRank, int numExperts = 8, int topK = 2, string name = "aoe") =>
             new(new MoeLayerOptions
             {
-                InputDim = inputDim, HiddenDim = hiddenDim, LowRank = rank, NumExperts = numExperts, TopK = topK,
+                InputDim = inputDim, HiddenDim = hiddenDim, LowRank = lowRank, NumExperts = numExperts, TopK = topK,
                 Router = RouterKind.AutonomyOfExperts, Activation = ExpertActivation.SwiGlu, ZLossCoefficient = 0,
             }, name);
     }

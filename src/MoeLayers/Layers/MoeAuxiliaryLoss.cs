@@ -2,14 +2,16 @@ using System;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Layers
+namespace MoeLayers
 {
     /// <summary>Sums the auxiliary losses of every MoE layer inside a model.</summary>
     public static class MoeAuxiliaryLoss
     {
         /// <summary>
-        /// Σ of <see cref="IMoeLayer.AuxiliaryLoss"/> over the model and all its submodules that ran a forward in the
-        /// current dispose scope; a zero scalar when there are none. Add it to the task loss before backward.
+        /// Takes and sums the auxiliary losses of every training forward of every MoE layer in <paramref name="model"/>
+        /// since the previous call: once per forward (a layer called twice counts twice), never a loss already collected,
+        /// never one whose dispose scope has ended. A zero scalar when there are none. Call it once per training step and add
+        /// the result to the task loss before backward.
         /// </summary>
         /// <param name="model">Any module containing MoE layers.</param>
         public static Tensor Collect(nn.Module model)
@@ -18,10 +20,8 @@ namespace MoeLayers.Layers
             Tensor? total = null;
             foreach (var module in model.modules())
             {
-                if (module is IMoeLayer { AuxiliaryLoss: { IsInvalid: false } loss })
-                {
-                    total = total is null ? loss : total + loss;
-                }
+                if (module is not MoeLayerBase layer) continue;
+                foreach (var loss in layer.TakeAuxiliaryLosses()) total = total is null ? loss : total + loss;
             }
             return total ?? zeros(Array.Empty<long>(), ScalarType.Float32);
         }

@@ -1,9 +1,7 @@
 using System;
-using MoeLayers.Internal;
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Losses
+namespace MoeLayers
 {
     /// <summary>
     /// Importance + load balancing loss of Shazeer et al. (2017), without its coefficient: CV²(Importance) + CV²(Load).
@@ -18,7 +16,11 @@ namespace MoeLayers.Losses
         /// <summary>Computes CV²(Importance) + CV²(Load), or CV²(Importance) alone when the routing has no noise.</summary>
         /// <param name="routing">Router output.</param>
         /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
-        public static Tensor Compute(RoutingResult routing, Tensor? mask = null)
+        public static Tensor Compute(RoutingResult routing, Tensor? mask = null) =>
+            ComputeChecked(routing, LossInputs.Checked(mask, routing.TokenCount, routing.Logits.device));
+
+        /// <summary>The loss with a mask the layer has already checked (float32 0/1 [T]).</summary>
+        internal static Tensor ComputeChecked(RoutingResult routing, Tensor? mask)
         {
             var gates = Gates(routing.ExpertIndices, routing.CombineWeights, routing.NumExperts);
             var loss = CoefficientOfVariationSquared(Importance(gates, mask));
@@ -33,7 +35,7 @@ namespace MoeLayers.Losses
         /// <param name="expertIndices">Chosen experts [T, k].</param>
         /// <param name="combineWeights">Their weights [T, k].</param>
         /// <param name="numExperts">E.</param>
-        public static Tensor Gates(Tensor expertIndices, Tensor combineWeights, int numExperts)
+        internal static Tensor Gates(Tensor expertIndices, Tensor combineWeights, int numExperts)
         {
             var tokens = expertIndices.shape[0];
             return zeros(new[] { tokens, (long)numExperts }, ScalarType.Float32, combineWeights.device)
@@ -43,7 +45,7 @@ namespace MoeLayers.Losses
         /// <summary>Importanceᵢ = Σₓ G(x)ᵢ over unmasked tokens, [E].</summary>
         /// <param name="gates">Dense gates [T, E].</param>
         /// <param name="mask">Optional [T] mask.</param>
-        public static Tensor Importance(Tensor gates, Tensor? mask = null)
+        internal static Tensor Importance(Tensor gates, Tensor? mask = null)
         {
             LossInputs.Matrix(gates, nameof(gates));
             var mask32 = LossInputs.Mask(mask, gates.shape[0], gates.device);
@@ -59,7 +61,7 @@ namespace MoeLayers.Losses
         /// <param name="noiseStd">σ [T, E], positive.</param>
         /// <param name="topK">k.</param>
         /// <param name="mask">Optional [T] mask.</param>
-        public static Tensor SmoothLoad(Tensor cleanLogits, Tensor noisyLogits, Tensor noiseStd, int topK, Tensor? mask = null)
+        internal static Tensor SmoothLoad(Tensor cleanLogits, Tensor noisyLogits, Tensor noiseStd, int topK, Tensor? mask = null)
         {
             LossInputs.Matrix(cleanLogits, nameof(cleanLogits));
             Guard.HasShape(noisyLogits, nameof(noisyLogits), cleanLogits.shape);
@@ -81,7 +83,7 @@ namespace MoeLayers.Losses
 
         /// <summary>CV²(v) = Var(v)/Mean(v)² with the unbiased variance; 0 for a single element.</summary>
         /// <param name="values">A vector [E].</param>
-        public static Tensor CoefficientOfVariationSquared(Tensor values)
+        internal static Tensor CoefficientOfVariationSquared(Tensor values)
         {
             if (values.dim() != 1) throw new ArgumentException($"values must have shape [E]; got {Guard.Shape(values)}.", nameof(values));
             if (values.shape[0] < 2) return zeros(Array.Empty<long>(), ScalarType.Float32, values.device);

@@ -1,20 +1,18 @@
 using System;
-using MoeLayers.Internal;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Losses
+namespace MoeLayers
 {
     /// <summary>Shared argument checks and masking for the auxiliary losses.</summary>
     internal static class LossInputs
     {
-        /// <summary>Checks an optional token mask [T] and returns it as float32 (all ones when absent).</summary>
-        public static Tensor Mask(Tensor? mask, long tokens, Device device)
-        {
-            if (mask is null) return ones(new[] { tokens }, ScalarType.Float32, device);
-            Guard.HasShape(mask, nameof(mask), tokens);
-            Guard.SameDevice(mask, device, nameof(mask));
-            return mask.to(ScalarType.Float32);
-        }
+        /// <summary>Checks a user's token mask [T] (bool, or only 0 and 1) and returns it as float32, or null when absent.</summary>
+        public static Tensor? Checked(Tensor? mask, long tokens, Device device) =>
+            TokenMask.From(mask, new[] { tokens }, device, "mask")?.Values32;
+
+        /// <summary>A checked float32 mask [T], or all ones when absent.</summary>
+        public static Tensor Mask(Tensor? mask32, long tokens, Device device) =>
+            mask32 ?? ones(new[] { tokens }, ScalarType.Float32, device);
 
         public static void Matrix(Tensor t, string name)
         {

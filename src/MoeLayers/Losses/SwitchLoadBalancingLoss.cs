@@ -1,15 +1,13 @@
 using System;
-using MoeLayers.Internal;
-using MoeLayers.Routing;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Losses
+namespace MoeLayers
 {
     /// <summary>
     /// Switch Transformer / GShard load-balancing loss, without its coefficient: E · Σᵢ fᵢ·Pᵢ, where fᵢ is the fraction
     /// of the k·T (token, slot) assignments that went to expert i (no gradient) and Pᵢ the mean router probability of
     /// expert i (with gradient). Normalized so a perfectly balanced router scores exactly 1.0 for any k (Hugging Face's
-    /// Mixtral omits the division by k and scores k instead). Multiply by α (typically 0.01).
+    /// Mixtral omits the division by k and scores k instead). Multiply by α (typically 0.01). An empty batch (T = 0) gives 0.
     /// </summary>
     public static class SwitchLoadBalancingLoss
     {
@@ -19,6 +17,10 @@ namespace MoeLayers.Losses
         public static Tensor Compute(RoutingResult routing, Tensor? mask = null) =>
             Compute(routing.Probabilities, routing.ExpertIndices, mask);
 
+        /// <summary>The loss with a mask the layer has already checked (float32 0/1 [T]).</summary>
+        internal static Tensor ComputeChecked(RoutingResult routing, Tensor? mask32) =>
+            Core(routing.Probabilities, routing.ExpertIndices, mask32);
+
         /// <summary>Computes the loss from probabilities [T, E] and chosen experts [T, k].</summary>
         /// <param name="probabilities">Full softmax router probabilities, [T, E].</param>
         /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
@@ -26,11 +28,18 @@ namespace MoeLayers.Losses
         public static Tensor Compute(Tensor probabilities, Tensor expertIndices, Tensor? mask = null)
         {
             LossInputs.Matrix(probabilities, nameof(probabilities));
+            return Core(probabilities, expertIndices, LossInputs.Checked(mask, probabilities.shape[0], probabilities.device));
+        }
+
+        private static Tensor Core(Tensor probabilities, Tensor expertIndices, Tensor? mask)
+        {
+            LossInputs.Matrix(probabilities, nameof(probabilities));
             var tokens = probabilities.shape[0];
             var experts = probabilities.shape[1];
             if (expertIndices.dim() != 2 || expertIndices.shape[0] != tokens)
                 throw new ArgumentException($"expertIndices must have shape [{tokens}, k]; got {Guard.Shape(expertIndices)}.", nameof(expertIndices));
             var topK = expertIndices.shape[1];
+            if (tokens == 0 || topK == 0) return zeros(Array.Empty<long>(), ScalarType.Float32, probabilities.device);
             var probabilities32 = probabilities.to(ScalarType.Float32);
             Tensor fraction, meanProbability;
             if (mask is null)

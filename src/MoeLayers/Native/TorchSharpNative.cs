@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using TorchSharp;
 
-namespace MoeLayers.Native
+namespace MoeLayers
 {
     /// <summary>
     /// Checks that TorchSharp's native backend loads, and explains why when it does not.

@@ -1,6 +1,6 @@
 using System;
 
-namespace MoeLayers.Native
+namespace MoeLayers
 {
     /// <summary>
     /// Thrown when TorchSharp's native library cannot be loaded in this process. The message names the cause

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MoeLayers.Routing
+namespace MoeLayers
 {
     /// <summary>
     /// What a router decided for T tokens: which k experts each token goes to and with which weights, plus the

@@ -1,4 +1,4 @@
-namespace MoeLayers.Routing
+namespace MoeLayers
 {
     /// <summary>The order of softmax and top-k selection in a top-k router. Both select the same experts.</summary>
     public enum TopKOrder

@@ -1,7 +1,6 @@
 // A consumer's first program, built outside the solution against the packed MoeLayers package.
 using System;
-using MoeLayers.Configuration;
-using MoeLayers.Layers;
+using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Training;
 using TorchSharp;

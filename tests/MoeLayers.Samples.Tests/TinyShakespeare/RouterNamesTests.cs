@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Model;
 
 namespace MoeLayers.Samples.Tests.TinyShakespeare

@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Training;

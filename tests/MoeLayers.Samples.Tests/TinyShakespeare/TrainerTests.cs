@@ -1,6 +1,6 @@
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Training;
 using static TorchSharp.torch;
 

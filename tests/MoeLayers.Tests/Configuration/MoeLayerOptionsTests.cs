@@ -6,10 +6,7 @@ using FluentAssertions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using MoeLayers.Configuration;
-using MoeLayers.Dispatch;
-using MoeLayers.Layers;
-using MoeLayers.Routing;
+using MoeLayers;
 
 namespace MoeLayers.Tests.Configuration
 {
@@ -47,7 +44,7 @@ namespace MoeLayers.Tests.Configuration
             var services = new ServiceCollection().AddMoeLayers("aoe", Configuration().GetSection("Aoe")).BuildServiceProvider();
             var layer = services.GetRequiredService<IMoeLayerFactory>().Create("aoe");
             var aoe = layer.Should().BeOfType<AutonomyOfExpertsLayer>().Which;
-            aoe.Rank.Should().Be(4);
+            aoe.LowRank.Should().Be(4);
             aoe.RenormalizeWeights.Should().BeFalse();
             aoe.Experts.DownWeight.shape.Should().Equal(16, 16);
         }

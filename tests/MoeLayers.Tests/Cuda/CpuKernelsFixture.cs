@@ -1,6 +1,5 @@
 using System;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Cuda.Launch;
+using MoeLayers.Cuda;
 
 namespace MoeLayers.Tests.Cuda
 {

@@ -1,13 +1,8 @@
 using System;
 using System.Runtime.InteropServices;
 using FluentAssertions;
-using MoeLayers.Configuration;
+using MoeLayers;
 using MoeLayers.Cuda;
-using MoeLayers.Cuda.Driver;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
-using MoeLayers.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,7 +25,8 @@ namespace MoeLayers.Tests.Cuda
         {
             var accelerator = new FakeAccelerator(null);
             var chosen = DispatchAccelerators.Choose(mode, strategy, Gpu, a => a.Unavailable(null!, 8, 2), Fallback, () => accelerator);
-            chosen.Should().BeSameAs(fused ? accelerator.Dispatcher(strategy) : Fallback);
+            chosen.Dispatcher.Should().BeSameAs(fused ? accelerator.Dispatcher(strategy) : Fallback);
+            chosen.Accelerator.Should().BeSameAs(fused ? accelerator : null, "the fused routing may only come from the accelerator that dispatches");
         }
 
         [Fact]
@@ -38,11 +34,11 @@ namespace MoeLayers.Tests.Cuda
         {
             var broken = new FakeAccelerator("libcuda.so.1 could not be loaded.");
             DispatchAccelerators.Choose(CudaDispatchMode.Auto, DispatchStrategy.Auto, Gpu, a => a.Unavailable(null!, 8, 2), Fallback, () => broken)
-                .Should().BeSameAs(Fallback);
+                .Dispatcher.Should().BeSameAs(Fallback);
             DispatchAccelerators.Choose(CudaDispatchMode.Auto, DispatchStrategy.Auto, Gpu, a => a.Unavailable(null!, 8, 2), Fallback, () => null)
-                .Should().BeSameAs(Fallback);
+                .Dispatcher.Should().BeSameAs(Fallback);
             DispatchAccelerators.Choose(CudaDispatchMode.Auto, DispatchStrategy.Auto, CPU, a => a.Unavailable(null!, 8, 2), Fallback, () => broken)
-                .Should().BeSameAs(Fallback);
+                .Dispatcher.Should().BeSameAs(Fallback);
 
             var missingDriver = () => DispatchAccelerators.Choose(CudaDispatchMode.Always, DispatchStrategy.Auto, Gpu, a => a.Unavailable(null!, 8, 2), Fallback, () => broken);
             missingDriver.Should().Throw<InvalidOperationException>().WithMessage("*cannot run on cuda:0: libcuda.so.1 could not be loaded.");
@@ -123,7 +119,7 @@ namespace MoeLayers.Tests.Cuda
 
             public string? Unavailable(Tensor input, int numExperts, int topK) => _missing;
 
-            public RoutingResult? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize) => null;
+            public AcceleratedRouting? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize) => null;
         }
     }
 }

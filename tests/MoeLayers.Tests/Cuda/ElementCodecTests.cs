@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Cuda.Kernels;
+using MoeLayers.Cuda;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Cuda

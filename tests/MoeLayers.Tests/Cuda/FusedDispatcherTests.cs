@@ -1,10 +1,8 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Routing;
+using MoeLayers.Cuda;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -84,7 +82,7 @@ namespace MoeLayers.Tests.Cuda
         {
             const long width = 12;
             manual_seed(seed);
-            var bank = new ExpertBank(experts, width, 16, width - 2, activation, bias);
+            var bank = new ExpertBank(experts, (int)width, 16, (int)width - 2, activation, bias);
             bank.to(dtype);
             var generator = new Generator((ulong)seed);
             var x = randn(new[] { tokens, width }, ScalarType.Float64, generator: generator).to(dtype).requires_grad_(true);
@@ -97,7 +95,7 @@ namespace MoeLayers.Tests.Cuda
             var routing = new RoutingResult(indices, weights, logits, logits.softmax(1));
             var upstream = randn(new[] { tokens, width - 2 }, ScalarType.Float64, generator: generator);
 
-            var result = dispatcher.Dispatch(x, routing, bank, capacity, policy);
+            var result = dispatcher.Dispatch(x, new RoutedTokens(routing, bank), new DispatchRules(capacity, policy, null));
             (result.Output.to(ScalarType.Float64) * upstream).sum().backward();
             var tensors = new[] { result.Output, x.grad!, weights.grad!, bank.InputWeight.grad!, bank.OutputWeight.grad! }
                 .Select(t => t.detach().to(ScalarType.Float64)).ToArray();

@@ -1,5 +1,5 @@
 using MoeLayers.Cuda;
-using MoeLayers.Native;
+using MoeLayers;
 using TorchSharp;
 
 namespace MoeLayers.Tests.Cuda

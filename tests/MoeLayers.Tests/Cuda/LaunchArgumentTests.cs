@@ -1,7 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Cuda.Launch;
-using MoeLayers.Cuda.Memory;
+using MoeLayers.Cuda;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Cuda

@@ -1,7 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Cuda.Kernels;
-using MoeLayers.Cuda.Launch;
+using MoeLayers.Cuda;
 
 namespace MoeLayers.Tests.Cuda
 {

@@ -1,8 +1,8 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Dispatch;
+using MoeLayers.Cuda;
+using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Cuda
@@ -32,7 +32,7 @@ namespace MoeLayers.Tests.Cuda
             // Skewed routing, so capacity bites on the popular experts.
             var scores = rand(new[] { tokens, (long)experts }, ScalarType.Float32, generator: generator) * arange(1, experts + 1, ScalarType.Float32);
             var indices = scores.topk(k, 1).indexes;
-            var plan = DispatchPlan.Build(indices, ones(tokens, k), experts, capacity, DropPolicy.ByPosition);
+            var plan = DispatchPlan.Build(indices, ones(tokens, k), experts, new DispatchRules(capacity, DropPolicy.ByPosition, null));
 
             var permutation = _kernels.Permute(indices, experts, capacity, null);
 

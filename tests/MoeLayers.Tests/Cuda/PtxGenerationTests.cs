@@ -1,8 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Cuda.Compilation;
-using MoeLayers.Cuda.Launch;
+using MoeLayers.Cuda;
 
 namespace MoeLayers.Tests.Cuda
 {

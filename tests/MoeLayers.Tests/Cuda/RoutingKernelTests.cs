@@ -1,9 +1,7 @@
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Cuda.Dispatch;
-using MoeLayers.Cuda.Kernels;
-using MoeLayers.Cuda.Routing;
-using MoeLayers.Routing;
+using MoeLayers.Cuda;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 
@@ -33,7 +31,7 @@ namespace MoeLayers.Tests.Cuda
             var upstreamWeights = randn(new[] { tokens, (long)k }, ScalarType.Float32, generator: generator);
             var upstreamProbabilities = randn(new[] { tokens, (long)experts }, ScalarType.Float32, generator: generator);
 
-            var fused = FusedTopK.Route(_kernels, logits, k, order, renormalize);
+            var fused = FusedTopK.Route(_kernels, logits, k, order, renormalize).Routing;
             var (expectedIndices, expectedWeights) = order == TopKOrder.SoftmaxThenTopK
                 ? Router.SoftmaxThenTopK(logits.softmax(-1), k, renormalize)
                 : Router.TopKThenSoftmax(logits, k);
@@ -71,9 +69,9 @@ namespace MoeLayers.Tests.Cuda
         public void RoutingCountsFeedThePermutationUnchanged()
         {
             var logits = randn(new[] { 90L, 5 }, ScalarType.Float32, generator: new Generator(5));
-            var routed = FusedTopK.Route(_kernels, logits, 2, TopKOrder.SoftmaxThenTopK, true);
-            var reused = RoutingCounts.Find(routed.ExpertIndices);
-            reused.Should().NotBeNull();
+            var fused = FusedTopK.Route(_kernels, logits, 2, TopKOrder.SoftmaxThenTopK, true);
+            var routed = fused.Routing;
+            var reused = fused.DeviceCounts.Should().BeOfType<ExpertCounts>().Subject;
 
             var withCounts = _kernels.Permute(routed.ExpertIndices, 5, 30, reused);
             var recounted = _kernels.Permute(routed.ExpertIndices, 5, 30, null);
@@ -87,8 +85,8 @@ namespace MoeLayers.Tests.Cuda
         {
             var logits = randn(new[] { 8L, 4 }, ScalarType.Float32, generator: new Generator(1));
             logits[3, 2] = tensor(float.NaN);
-            var routed = FusedTopK.Route(_kernels, logits, 2, TopKOrder.SoftmaxThenTopK, true);
-            var act = () => _kernels.Permute(routed.ExpertIndices, 4, null, RoutingCounts.Find(routed.ExpertIndices));
+            var fused = FusedTopK.Route(_kernels, logits, 2, TopKOrder.SoftmaxThenTopK, true);
+            var act = () => _kernels.Permute(fused.Routing.ExpertIndices, 4, null, (ExpertCounts)fused.DeviceCounts);
             act.Should().Throw<System.ArgumentException>().WithMessage("*NaN router logits*");
         }
 

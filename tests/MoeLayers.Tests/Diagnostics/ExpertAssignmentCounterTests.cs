@@ -1,6 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Diagnostics;
+using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Diagnostics

@@ -1,9 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Routing;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 
@@ -82,7 +80,7 @@ namespace MoeLayers.Tests.Dispatch
             var w = tensor(weights.Select(v => (float)v).ToArray()).reshape(tokens, k);
             var logits = zeros(tokens, 2);
             var routing = new RoutingResult(indices, w, logits, logits.softmax(1));
-            var result = dispatcher.Dispatch(x, routing, bank, capacity, policy);
+            var result = dispatcher.Dispatch(x, new RoutedTokens(routing, bank), new DispatchRules(capacity, policy, null));
 
             var dropless = zeros(tokens, 3);
             for (var t = 0; t < tokens; t++)

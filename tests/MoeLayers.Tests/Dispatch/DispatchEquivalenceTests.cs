@@ -1,7 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -48,14 +47,14 @@ namespace MoeLayers.Tests.Dispatch
             long width, ExpertActivation activation, bool bias, long? capacity, DropPolicy policy)
         {
             manual_seed(seed);
-            var bank = new ExpertBank(experts, width, width + 3, width + 1, activation, bias);
+            var bank = new ExpertBank(experts, (int)width, (int)width + 3, (int)width + 1, activation, bias);
             bank.to(ScalarType.Float64);
             var generator = new Generator((ulong)seed);
             var x = randn(new[] { tokens, width }, ScalarType.Float64, generator: generator).requires_grad_(true);
             var (routing, weights) = RandomRouting.Create(tokens, experts, k, generator);
             var upstream = randn(new[] { tokens, width + 1 }, ScalarType.Float64, generator: generator);
 
-            var output = dispatcher.Dispatch(x, routing, bank, capacity, policy);
+            var output = dispatcher.Dispatch(x, new RoutedTokens(routing, bank), new DispatchRules(capacity, policy, null));
             (output.Output * upstream).sum().backward();
             var tensors = new[] { output.Output.detach(), x.grad!, weights.grad!, bank.InputWeight.grad!, bank.OutputWeight.grad! };
             return (output.KeptPerExpert, tensors);

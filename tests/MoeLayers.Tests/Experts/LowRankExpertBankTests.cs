@@ -1,8 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,7 +18,7 @@ namespace MoeLayers.Tests.Experts
         {
             const int experts = 4, d = 6, h = 5, output = 7, tokens = 23, k = 2;
             manual_seed(40);
-            var lowRank = new LowRankExpertBank(experts, d, h, output, rank: h);
+            var lowRank = new LowRankExpertBank(experts, d, h, output, lowRank: h);
             var dense = new ExpertBank(experts, d, h, output, ExpertActivation.SwiGlu);
             lowRank.to(ScalarType.Float64);
             dense.to(ScalarType.Float64);
@@ -37,12 +36,13 @@ namespace MoeLayers.Tests.Experts
             IExpertDispatcher dispatcher = strategy == DispatchStrategy.Reference ? new ReferenceDispatcher() : new SortedDispatcher(strategy);
 
             var xDense = x.clone().requires_grad_(true);
-            var yDense = dispatcher.Dispatch(xDense, routing, dense, null, DropPolicy.ByPosition).Output;
+            var yDense = dispatcher.Dispatch(xDense, new RoutedTokens(routing, dense), new DispatchRules(null, DropPolicy.ByPosition, null)).Output;
             (yDense * upstream).sum().backward();
 
             var xLowRank = x.clone().requires_grad_(true);
             var activations = SelectedActivations.Select(lowRank.Down(xLowRank), routing.ExpertIndices, experts);
-            var yLowRank = dispatcher.Dispatch(xLowRank, routing, lowRank.Continue(activations), null, DropPolicy.ByPosition).Output;
+            using var continuation = lowRank.Continue(activations);
+            var yLowRank = dispatcher.Dispatch(xLowRank, new RoutedTokens(routing, continuation), new DispatchRules(null, DropPolicy.ByPosition, null)).Output;
             (yLowRank * upstream).sum().backward();
 
             TensorAssert.Close(yLowRank, yDense, 1e-12, "output");
@@ -60,24 +60,24 @@ namespace MoeLayers.Tests.Experts
             var indices = tensor(new long[] { 2, 0, 1, 3, 3, 2 }, new long[] { tokens, 2 });
             var selected = SelectedActivations.Select(all, indices, experts);
             selected.Count.Should().Be(tokens * 2);
-            selected.Rank.Should().Be(rank);
+            selected.LowRank.Should().Be(rank);
             // Token 1, expert 3 is flat assignment 1·4 + 3 = 7: columns 6..7 of row 1 = 14, 15.
             TensorAssert.Values(selected.Gather(tensor(new long[] { 7, 2, 10 }))).Should().Equal(14, 15, 4, 5, 20, 21);
         }
 
         [Theory]
-        [InlineData(0, "rank must be in [1, 6]; got 0.*")]
-        [InlineData(7, "rank must be in [1, 6]; got 7.*")]
-        public void RejectsRankOutsideOneToInputWidth(long rank, string message)
+        [InlineData(0, "lowRank must be in [1, 6]; got 0.*")]
+        [InlineData(7, "lowRank must be in [1, 6]; got 7.*")]
+        public void RejectsRankOutsideOneToInputWidth(int rank, string message)
         {
             var act = () => new LowRankExpertBank(2, 6, 5, 6, rank);
-            act.Should().Throw<ArgumentException>().WithMessage(message).Which.ParamName.Should().Be("rank");
+            act.Should().Throw<ArgumentException>().WithMessage(message).Which.ParamName.Should().Be("lowRank");
         }
 
         [Fact]
         public void RejectsActivationsOfAnotherRank()
         {
-            var bank = new LowRankExpertBank(2, 6, 5, 6, rank: 3);
+            var bank = new LowRankExpertBank(2, 6, 5, 6, lowRank: 3);
             var activations = SelectedActivations.Select(zeros(4, 2 * 2), zeros(new long[] { 4, 1 }, ScalarType.Int64), 2);
             var act = () => bank.Continue(activations);
             act.Should().Throw<ArgumentException>().WithMessage("activations must have rank 3; got 2.*");
@@ -86,7 +86,7 @@ namespace MoeLayers.Tests.Experts
         [Fact]
         public void ParameterCountIsRdPlusRhPlusTwoDhPerExpert()
         {
-            var bank = new LowRankExpertBank(3, 6, 5, 6, rank: 2);
+            var bank = new LowRankExpertBank(3, 6, 5, 6, lowRank: 2);
             bank.parameters().Sum(p => p.numel()).Should().Be(3 * (2 * 6 + 2 * 5 + 2 * 6 * 5));
         }
     }

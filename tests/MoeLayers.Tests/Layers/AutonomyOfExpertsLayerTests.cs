@@ -3,12 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
-using MoeLayers.Losses;
-using MoeLayers.Routing;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -33,9 +28,8 @@ namespace MoeLayers.Tests.Layers
             manual_seed(seed);
             var layer = new AutonomyOfExpertsLayer(Options(k: k));
             var x = randn(64, 8);
-            layer.call(x);
+            var routing = layer.Run(x).Routing;
             var reference = NaiveAutonomyOfExperts.Run(layer.Experts, x, k, layer.RenormalizeWeights);
-            var routing = layer.LastRouting!;
             var indices = routing.ExpertIndices.data<long>().ToArray();
             for (var t = 0; t < 64; t++)
             {
@@ -49,7 +43,8 @@ namespace MoeLayers.Tests.Layers
         {
             { DispatchStrategy.Grouped, null, TopKOrder.SoftmaxThenTopK, 2 },
             { DispatchStrategy.Padded, false, TopKOrder.SoftmaxThenTopK, 2 },
-            { DispatchStrategy.Auto, true, TopKOrder.SoftmaxThenTopK, 1 },
+            { DispatchStrategy.Auto, false, TopKOrder.SoftmaxThenTopK, 1 },
+            { DispatchStrategy.Auto, true, TopKOrder.SoftmaxThenTopK, 3 },
             { DispatchStrategy.Reference, null, TopKOrder.SoftmaxThenTopK, 3 },
             { DispatchStrategy.Grouped, null, TopKOrder.TopKThenSoftmax, 2 },
         };
@@ -69,8 +64,9 @@ namespace MoeLayers.Tests.Layers
             var x = randn(new long[] { 3, 13, 8 }, ScalarType.Float64).requires_grad_(true);
             var upstream = randn(new long[] { 3, 13, 8 }, ScalarType.Float64);
 
-            var y = layer.call(x);
-            ((y * upstream).sum() + layer.AuxiliaryLoss!).backward();
+            var step = layer.Run(x);
+            var y = step.Output;
+            ((y * upstream).sum() + step.AuxiliaryLoss).backward();
             var actual = Gradients(layer, x);
             ClearGradients(layer, x);
 
@@ -81,8 +77,8 @@ namespace MoeLayers.Tests.Layers
             var expected = Gradients(layer, x);
 
             TensorAssert.Close(y, reference.Output.reshape(3, 13, 8), 1e-6, "output");
-            TensorAssert.Close(layer.AuxiliaryLoss!, referenceAux, 1e-6, "auxiliary loss");
-            TensorAssert.Close(layer.LastRouting!.CombineWeights, reference.Gates.gather(1, selected), 1e-6, "weights");
+            TensorAssert.Close(step.AuxiliaryLoss, referenceAux, 1e-6, "auxiliary loss");
+            TensorAssert.Close(step.Routing.CombineWeights, reference.Gates.gather(1, selected), 1e-6, "weights");
             foreach (var (name, gradient) in actual)
             {
                 TensorAssert.Close(gradient, expected[name], 1e-6, name);
@@ -109,11 +105,11 @@ namespace MoeLayers.Tests.Layers
                 layer.load_state_dict(state);
                 layer.to(ScalarType.Float64);
                 var input = x.clone().requires_grad_(true);
-                var y = layer.call(input);
-                (y.square().sum() + layer.AuxiliaryLoss!).backward();
+                var step = layer.Run(input);
+                (step.Output.square().sum() + step.AuxiliaryLoss).backward();
                 var tensors = Gradients(layer, input);
-                tensors["output"] = y.detach();
-                results[strategy] = (layer.Statistics!.ProcessedPerExpert, tensors);
+                tensors["output"] = step.Output.detach();
+                results[strategy] = (layer.Statistics!.KeptPerExpert.ToArray(), tensors);
                 layer.Statistics.DroppedFraction.Should().BeGreaterThan(0, "capacity 0.6 must drop pairs");
             }
             var reference = results[DispatchStrategy.Reference];
@@ -131,14 +127,14 @@ namespace MoeLayers.Tests.Layers
             var options = Options();
             options.LoadBalancingCoefficient = 0.5;
             var layer = new AutonomyOfExpertsLayer(options);
-            layer.call(randn(32, 8));
+            var output = layer.Run(randn(32, 8));
             var stats = layer.Statistics!;
-            stats.TokensPerExpert.Sum().Should().Be(64);
+            stats.AssignedPerExpert.Sum().Should().Be(64);
             stats.ZLoss.Should().Be(0);
             stats.LoadBalancingLoss.Should().BeGreaterThan(0.9, "the Switch loss is at least about 1 for any routing");
             stats.RouterEntropy.Should().BeInRange(0, Math.Log(5) + 1e-6);
-            layer.AuxiliaryLoss!.requires_grad.Should().BeTrue();
-            layer.AuxiliaryLoss.item<float>().Should().BeApproximately((float)(0.5 * stats.LoadBalancingLoss), 1e-6f);
+            output.AuxiliaryLoss.requires_grad.Should().BeTrue();
+            output.AuxiliaryLoss.item<float>().Should().BeApproximately((float)(0.5 * stats.LoadBalancingLoss), 1e-6f);
         }
 
         [Fact]
@@ -191,8 +187,8 @@ namespace MoeLayers.Tests.Layers
         [Fact]
         public void FactoriesBuildTheAutonomyOfExpertsLayer()
         {
-            Moe.Create(Options()).Should().BeOfType<AutonomyOfExpertsLayer>().Which.Rank.Should().Be(3);
-            var layer = Moe.AutonomyOfExperts(inputDim: 16, hiddenDim: 24, rank: 4, numExperts: 6, topK: 2);
+            Moe.Create(Options()).Should().BeOfType<AutonomyOfExpertsLayer>().Which.LowRank.Should().Be(3);
+            var layer = Moe.AutonomyOfExperts(inputDim: 16, hiddenDim: 24, lowRank: 4, numExperts: 6, topK: 2);
             layer.Options.Activation.Should().Be(ExpertActivation.SwiGlu);
             layer.call(randn(5, 16)).shape.Should().Equal(5, 16);
         }
@@ -269,8 +265,8 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Theory]
-        [InlineData(8, 4, 0, "rank must be in [1, 8]; got 0.*")]
-        [InlineData(8, 4, 9, "rank must be in [1, 8]; got 9.*")]
+        [InlineData(8, 4, 0, "lowRank must be in [1, 8]; got 0.*")]
+        [InlineData(8, 4, 9, "lowRank must be in [1, 8]; got 9.*")]
         [InlineData(0, 4, 1, "inputDim must be at least 1; got 0.*")]
         [InlineData(8, 1, 3, "No hidden width in [1, *] matches d = 8, h = 1, r = 3: (3·d·h − r·d)/(r + 2·d) rounds to 0.*")]
         [InlineData(8, 4, 2, "No hidden width in [1, *] matches d = 8, h = 4, r = 2: (3·d·h − r·d)/(r + 2·d) rounds to 0 as a multiple of 16.*", 16)]

@@ -2,10 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Configuration;
-using MoeLayers.Dispatch;
-using MoeLayers.Experts;
-using MoeLayers.Layers;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -36,9 +33,10 @@ namespace MoeLayers.Tests.Layers
                 var options = Options();
                 options.Dispatch = strategy;
                 var layer = new MoeLayer(options);
-                layer.call(zeros(2, 0, 8)).shape.Should().Equal(2, 0, 8);
-                layer.AuxiliaryLoss!.item<float>().Should().Be(0);
-                layer.Statistics!.TotalAssignments.Should().Be(0);
+                var output = layer.Run(zeros(2, 0, 8));
+                output.Output.shape.Should().Equal(2, 0, 8);
+                output.AuxiliaryLoss.item<float>().Should().Be(0);
+                layer.Statistics!.Assignments.Should().Be(0);
             }
         }
 
@@ -57,14 +55,15 @@ namespace MoeLayers.Tests.Layers
         {
             manual_seed(1);
             var layer = new MoeLayer(Options(router));
-            layer.call(randn(32, 8));
-            layer.AuxiliaryLoss!.requires_grad.Should().BeTrue();
-            double.IsFinite(layer.AuxiliaryLoss.item<float>()).Should().BeTrue();
+            var output = layer.Run(randn(32, 8));
+            output.AuxiliaryLoss.requires_grad.Should().BeTrue();
+            double.IsFinite(output.AuxiliaryLoss.item<float>()).Should().BeTrue();
             var stats = layer.Statistics!;
-            stats.TokensPerExpert.Sum().Should().Be(32L * layer.TopK);
+            output.Statistics.Should().BeSameAs(stats);
+            stats.AssignedPerExpert.Sum().Should().Be(32L * layer.TopK);
             stats.DroppedFraction.Should().Be(0);
             stats.RouterEntropy.Should().BeInRange(0, Math.Log(4) + 1e-6);
-            stats.UnusedExperts.Should().Be(stats.TokensPerExpert.Count(c => c == 0));
+            stats.UnusedExperts.Should().Be(stats.AssignedPerExpert.Count(c => c == 0));
         }
 
         [Fact]
@@ -75,9 +74,9 @@ namespace MoeLayers.Tests.Layers
             options.LoadBalancingCoefficient = 0.5;
             options.ZLossCoefficient = 0.25;
             var layer = new MoeLayer(options);
-            layer.call(randn(16, 8));
+            var output = layer.Run(randn(16, 8));
             var expected = 0.5 * layer.Statistics!.LoadBalancingLoss + 0.25 * layer.Statistics.ZLoss;
-            layer.AuxiliaryLoss!.item<float>().Should().BeApproximately((float)expected, 1e-5f);
+            output.AuxiliaryLoss.item<float>().Should().BeApproximately((float)expected, 1e-5f);
         }
 
         [Fact]
@@ -87,9 +86,11 @@ namespace MoeLayers.Tests.Layers
             var a = new MoeLayer(Options(), "a");
             var b = new MoeLayer(Options(), "b");
             var model = nn.Sequential(("a", a), ("b", b));
-            model.call(randn(10, 8));
+            var x = randn(10, 8);
+            model.call(x);
             var total = MoeAuxiliaryLoss.Collect(model);
-            total.item<float>().Should().BeApproximately(a.AuxiliaryLoss!.item<float>() + b.AuxiliaryLoss!.item<float>(), 1e-6f);
+            var expected = 0.01 * a.Statistics!.LoadBalancingLoss + 0.001 * a.Statistics.ZLoss + 0.01 * b.Statistics!.LoadBalancingLoss + 0.001 * b.Statistics.ZLoss;
+            total.item<float>().Should().BeApproximately((float)expected, 1e-6f);
         }
 
         [Fact]
@@ -181,7 +182,7 @@ namespace MoeLayers.Tests.Layers
             layer.Invoking(l => l.call(ones(3, 8, device: new Device(DeviceType.META)))).Should().Throw<ArgumentException>()
                 .WithMessage("input is on meta but the module's parameters are on cpu*");
             layer.Invoking(l => l.forward(ones(3, 8), ones(4))).Should().Throw<ArgumentException>()
-                .WithMessage("tokenMask must have shape [3]; got [4].*");
+                .WithMessage("tokenMask must have shape [3] (the input's shape without its last dimension); got [4].*");
         }
 
         [Theory]
@@ -209,9 +210,9 @@ namespace MoeLayers.Tests.Layers
             var mask = ones(2, 5);
             mask[1, 3] = tensor(0f);
             mask[1, 4] = tensor(0f);
-            layer.forward(x, mask);
-            var masked = layer.AuxiliaryLoss!.item<float>();
-            var expected = MoeLayers.Losses.RouterZLoss.Compute(layer.LastRouting!.Logits.narrow(0, 0, 8)).item<float>();
+            var output = layer.Run(x, mask);
+            var masked = output.AuxiliaryLoss.item<float>();
+            var expected = MoeLayers.RouterZLoss.Compute(output.Routing.Logits.narrow(0, 0, 8)).item<float>();
             masked.Should().BeApproximately(expected, 1e-5f);
         }
     }

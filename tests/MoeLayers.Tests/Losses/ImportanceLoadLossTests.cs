@@ -1,7 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Losses;
-using MoeLayers.Routing;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
 using System;
 using FluentAssertions;
-using MoeLayers.Losses;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
 using FluentAssertions;
-using MoeLayers.Losses;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using System.Text;
 using FluentAssertions;
-using MoeLayers.Native;
+using MoeLayers;
 
 namespace MoeLayers.Tests.Native
 {

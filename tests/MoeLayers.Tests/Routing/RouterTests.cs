@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Routing;
+using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -125,7 +125,7 @@ namespace MoeLayers.Tests.Routing
         [InlineData(0, 4, 1, "inputDim")]
         [InlineData(4, 0, 1, "numExperts")]
         [InlineData(4, 3, 4, "topK")]
-        public void RejectsBadShapes(long d, int experts, int k, string parameter)
+        public void RejectsBadShapes(int d, int experts, int k, string parameter)
         {
             var act = () => new TopKRouter(d, experts, k);
             act.Should().Throw<ArgumentException>().Which.ParamName.Should().Be(parameter);

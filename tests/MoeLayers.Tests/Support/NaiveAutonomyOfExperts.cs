@@ -1,5 +1,5 @@
 using System.Linq;
-using MoeLayers.Experts;
+using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +18,7 @@ namespace MoeLayers.Tests.Support
         {
             var tokens = x.shape[0];
             var experts = bank.NumExperts;
-            var rank = bank.Rank;
+            var rank = bank.LowRank;
             var outputs = new Tensor[experts];
             var norms = new Tensor[experts];
             for (var e = 0; e < experts; e++)

@@ -1,5 +1,5 @@
 using static TorchSharp.torch;
-using MoeLayers.Routing;
+using MoeLayers;
 
 namespace MoeLayers.Tests.Support
 {

@@ -1,5 +1,5 @@
 using TorchSharp;
-using MoeLayers.Layers;
+using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Support

@@ -1,6 +1,5 @@
-using MoeLayers.Layers;
 
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>Creates MoE layers from named, validated options registered in dependency injection.</summary>
     public interface IMoeLayerFactory

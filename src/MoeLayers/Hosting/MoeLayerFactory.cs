@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
-using MoeLayers.Layers;
 
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>Default <see cref="IMoeLayerFactory"/>: reads options through <see cref="IOptionsMonitor{TOptions}"/>.</summary>
     internal sealed class MoeLayerFactory : IMoeLayerFactory

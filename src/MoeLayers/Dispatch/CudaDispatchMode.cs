@@ -1,4 +1,4 @@
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>Whether an MoE layer runs its dispatch with the fused CUDA kernels of the MoeLayers.Cuda package.</summary>
     public enum CudaDispatchMode

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace MoeLayers.Configuration
+namespace MoeLayers
 {
     /// <summary>Registers MoE layer options (bound, validated on start) and <see cref="IMoeLayerFactory"/>.</summary>
     public static class MoeServiceCollectionExtensions
