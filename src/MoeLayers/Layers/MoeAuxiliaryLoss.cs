@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,8 @@ namespace MoeLayers
         {
             ArgumentNullException.ThrowIfNull(model);
             Tensor? total = null;
-            foreach (var module in model.modules())
+            // modules() lists the submodules only; the model may itself be an MoE layer.
+            foreach (var module in model.modules().Prepend(model).Distinct())
             {
                 if (module is not MoeLayerBase layer) continue;
                 foreach (var loss in layer.TakeAuxiliaryLosses()) total = total is null ? loss : total + loss;

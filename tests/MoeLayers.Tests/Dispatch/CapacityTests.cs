@@ -14,6 +14,15 @@ namespace MoeLayers.Tests.Dispatch
         [InlineData(1.25, 10, 1, 4, 1, 4)]    // ceil(3.125) = 4
         [InlineData(0.1, 10, 1, 4, 4, 4)]     // ceil(0.25) = 1, raised to min 4
         [InlineData(8.0, 10, 2, 2, 1, 10)]    // 80, clamped to T = 10
+        [InlineData(1.1, 100, 1, 10, 1, 11)]  // exactly 11; floating point gives ceil(11.000000000000002) = 12
+        [InlineData(1.2, 10, 1, 4, 1, 3)]     // exactly 3; 1.2·10/4 = 3.0000000000000004 in doubles
+        [InlineData(0.7, 10, 1, 7, 1, 1)]     // exactly 1; 0.7·10/7 = 1.0000000000000002 in doubles
+        [InlineData(1.15, 20, 1, 23, 1, 1)]   // exactly 1; 1.15·20 = 22.999999999999996 in doubles
+        [InlineData(2.3, 100, 1, 23, 1, 10)]  // exactly 10; 2.3·100/23 = 9.999999999999998 in doubles
+        [InlineData(1.0, 3, 1, 3, 1, 1)]      // an exact integer stays
+        [InlineData(1.0, 4, 1, 3, 1, 2)]      // 4/3 rounds up
+        [InlineData(1e30, 7, 2, 4, 1, 7)]     // beyond decimal's range: every token fits
+        [InlineData(1.0, 0, 2, 4, 1, 1)]      // no tokens: the minimum, at most max(T, 1)
         public void FollowsTheFormula(double factor, long tokens, int k, int experts, int min, long expected)
         {
             Capacity.Compute(factor, tokens, k, experts, min).Should().Be(expected);
@@ -65,6 +74,41 @@ namespace MoeLayers.Tests.Dispatch
             result.KeptPerExpert.Should().Equal(3, 3);
             TensorAssert.Close(output.narrow(0, 0, 3), expected.narrow(0, 0, 3), 1e-6);
             TensorAssert.Values(output[3]).Should().OnlyContain(v => v == 0);
+        }
+
+        // k = 2, E = 2, three tokens choosing (0, 1), (1, 0), (0, 1): pairs p = t·2 + j. Capacity 2.
+        // Expert 0 gets p0 (first choice of t0), p3 (second choice of t1), p4 (first choice of t2);
+        // expert 1 gets p1 (second of t0), p2 (first of t1), p5 (second of t2).
+        [Theory]
+        [InlineData(DropPolicy.ByPosition, new[] { 0, 3, 1, 2 })]
+        [InlineData(DropPolicy.ByChoiceThenPosition, new[] { 0, 4, 2, 1 })]
+        public void ChoicePriorityKeepsEveryFirstChoiceBeforeAnySecond(DropPolicy policy, int[] keptPairs)
+        {
+            var experts = new long[] { 0, 1, 1, 0, 0, 1 };
+            var weights = new[] { 0.6, 0.4, 0.7, 0.3, 0.8, 0.2 };
+            foreach (IExpertDispatcher dispatcher in new IExpertDispatcher[] { new SortedDispatcher(DispatchStrategy.Grouped), new SortedDispatcher(DispatchStrategy.Padded), new ReferenceDispatcher() })
+            {
+                var (output, _, result) = Dispatch(dispatcher, experts, weights, 2, 2, policy);
+                result.AssignedPerExpert.Should().Equal(3, 3);
+                result.KeptPerExpert.Should().Equal(2, 2);
+                TensorAssert.Close(output, OutputOfPairs(experts, weights, 2, keptPairs), 1e-6, $"{policy} {dispatcher.GetType().Name}");
+            }
+        }
+
+        /// <summary>Σ w·expert(x) over the given pairs only, with the same experts and input as <see cref="Dispatch"/>.</summary>
+        private static Tensor OutputOfPairs(long[] experts, double[] weights, int k, int[] pairs)
+        {
+            manual_seed(11);
+            var tokens = experts.Length / k;
+            IExpertBlocks blocks = new ExpertBank(2, 3, 4, 3, ExpertActivation.Relu, bias: true);
+            var x = randn(tokens, 3);
+            var output = zeros(tokens, 3);
+            foreach (var p in pairs)
+            {
+                var t = p / k;
+                output[t] += blocks.ForwardExpert((int)experts[p], x.narrow(0, t, 1), tensor(new long[] { t }))[0] * (float)weights[p];
+            }
+            return output;
         }
 
         /// <summary>Returns the dispatcher's output and the dropless full output Σⱼ w·expert(x).</summary>
