@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Benchmarks

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using MoeLayers;
 
 namespace MoeLayers.Benchmarks
 {

@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using BenchmarkDotNet.Running;
 using MoeLayers.Benchmarks;
 

@@ -2,7 +2,6 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
-using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 

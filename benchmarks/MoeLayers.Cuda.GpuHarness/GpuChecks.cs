@@ -1,7 +1,5 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using MoeLayers.Samples.Mnist.Cli;
-using MoeLayers.Samples.Mnist.Sweep;
 using Spectre.Console;
 
 namespace MoeLayers.Samples.Mnist

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
@@ -34,6 +33,13 @@ namespace MoeLayers.Package.Tests
             Run(repo, "pack", "src/MoeLayers/MoeLayers.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}");
             var packages = Directory.GetFiles(feed).Select(Path.GetFileName).ToArray();
             packages.Should().Contain(new[] { $"MoeLayers.{_version}.nupkg", $"MoeLayers.{_version}.snupkg" });
+            Run(repo, "pack", "src/MoeLayers.Cuda/MoeLayers.Cuda.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}");
+            using (var cuda = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"MoeLayers.Cuda.{_version}.nupkg")))
+            {
+                using var nuspec = new StreamReader(cuda.GetEntry("MoeLayers.Cuda.nuspec")!.Open());
+                nuspec.ReadToEnd().Should().Contain($"<dependency id=\"MoeLayers\" version=\"[{_version}]\"",
+                    "MoeLayers.Cuda uses the core's internals, so it pins the exact core version");
+            }
 
             var templates = Path.Combine(AppContext.BaseDirectory, "Consumer");
             File.WriteAllText(Path.Combine(app, "Consumer.csproj"),

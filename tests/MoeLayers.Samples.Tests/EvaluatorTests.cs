@@ -3,7 +3,6 @@ using System.Linq;
 using FluentAssertions;
 using MoeLayers.Samples.Mnist.Model;
 using MoeLayers.Samples.Mnist.Training;
-using MoeLayers;
 using TorchSharp;
 
 namespace MoeLayers.Samples.Tests

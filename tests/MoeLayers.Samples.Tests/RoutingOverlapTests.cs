@@ -1,4 +1,3 @@
-using System.Linq;
 using FluentAssertions;
 using MoeLayers.Samples.Mnist.Sweep;
 

@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Cli;
 using MoeLayers.Samples.Mnist.Sweep;
 

@@ -1,7 +1,6 @@
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Output;
 using MoeLayers.Samples.Mnist.Plots;
 using MoeLayers.Samples.Mnist.Sweep;

@@ -1,6 +1,5 @@
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Cuda;
 
 namespace MoeLayers.Tests

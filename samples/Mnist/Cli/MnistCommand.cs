@@ -1,6 +1,5 @@
 using System;
 using System.CommandLine;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Data;
 using MoeLayers.Samples.Mnist.Training;
 

@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Training;
 
 namespace MoeLayers.Samples.Mnist.Cli

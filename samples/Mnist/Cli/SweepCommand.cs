@@ -7,7 +7,6 @@ using System.Linq;
 using MoeLayers.Samples.Mnist.Output;
 using MoeLayers.Samples.Mnist.Plots;
 using MoeLayers.Samples.Mnist.Sweep;
-using MoeLayers.Samples.Mnist.Training;
 using Spectre.Console;
 using TorchSharp;
 

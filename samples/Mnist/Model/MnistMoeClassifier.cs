@@ -1,6 +1,4 @@
 using System;
-using MoeLayers;
-using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 

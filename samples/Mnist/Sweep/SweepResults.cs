@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Training;
 
 namespace MoeLayers.Samples.Mnist.Sweep

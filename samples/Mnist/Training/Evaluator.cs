@@ -1,7 +1,5 @@
 using System;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.Mnist.Training

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using MoeLayers;
 using MoeLayers.Samples.Mnist.Model;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -3,7 +3,6 @@ using System.Linq;
 using System.Text;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.TinyShakespeare.Generation

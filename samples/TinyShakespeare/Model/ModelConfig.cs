@@ -1,5 +1,4 @@
 using System;
-using MoeLayers;
 
 namespace MoeLayers.Samples.TinyShakespeare.Model
 {

@@ -1,9 +1,7 @@
-using MoeLayers;
-using MoeFactory = MoeLayers.Moe;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
+using MoeFactory = MoeLayers.Moe;
 
 namespace MoeLayers.Samples.TinyShakespeare.Model
 {

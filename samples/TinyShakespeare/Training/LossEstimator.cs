@@ -1,7 +1,6 @@
 using System;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Model;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.TinyShakespeare.Training

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Model;
 
 namespace MoeLayers.Samples.TinyShakespeare.Training

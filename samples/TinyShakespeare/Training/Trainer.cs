@@ -2,10 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
-using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Model;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;

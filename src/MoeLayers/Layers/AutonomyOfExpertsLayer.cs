@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 

@@ -26,5 +26,11 @@ for (var step = 0; step < 60; step++)
 Console.WriteLine($"first_loss={first} last_loss={last} aux_loss={aux}");
 Console.WriteLine(moe.Statistics);
 if (!(last < 0.5f * first) || !float.IsFinite(aux)) return 1;
+
+// The whole model in bfloat16 (the router keeps float32), and one forward's values returned explicitly.
+model.to(ScalarType.BFloat16);
+var inference = moe.Run(randn(4, 64).to(ScalarType.BFloat16));
+Console.WriteLine($"bf16_output={inference.Output.dtype} router={moe.state_dict()["router.weight"].dtype}");
+if (inference.Output.dtype != ScalarType.BFloat16 || !float.IsFinite(inference.AuxiliaryLoss.item<float>())) return 1;
 Console.WriteLine("CONSUMER OK");
 return 0;

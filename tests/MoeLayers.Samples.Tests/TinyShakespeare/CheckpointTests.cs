@@ -2,10 +2,8 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.Tests.TinyShakespeare

@@ -1,4 +1,3 @@
-using System;
 using System.Text.Json;
 using FluentAssertions;
 using MoeLayers.Samples.TinyShakespeare.Comparison;

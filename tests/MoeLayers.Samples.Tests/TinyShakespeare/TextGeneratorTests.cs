@@ -2,7 +2,6 @@ using System;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Samples.TinyShakespeare.Generation;
-using MoeLayers.Samples.TinyShakespeare.Training;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.Tests.TinyShakespeare

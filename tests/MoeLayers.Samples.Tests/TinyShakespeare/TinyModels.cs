@@ -1,6 +1,5 @@
 using System;
 using System.Linq;
-using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Training;

@@ -1,6 +1,5 @@
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Samples.TinyShakespeare.Training;
 using static TorchSharp.torch;
 

@@ -1,7 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;

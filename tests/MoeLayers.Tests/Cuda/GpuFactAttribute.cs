@@ -1,5 +1,4 @@
 using MoeLayers.Cuda;
-using MoeLayers;
 using TorchSharp;
 
 namespace MoeLayers.Tests.Cuda

@@ -2,7 +2,6 @@ using System;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Cuda;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Cuda

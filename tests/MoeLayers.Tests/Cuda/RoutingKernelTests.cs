@@ -1,7 +1,6 @@
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Cuda;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

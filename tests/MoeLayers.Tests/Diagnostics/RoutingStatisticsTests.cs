@@ -1,6 +1,5 @@
 using System;
 using FluentAssertions;
-using MoeLayers;
 
 namespace MoeLayers.Tests.Diagnostics
 {

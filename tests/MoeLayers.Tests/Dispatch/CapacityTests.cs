@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;

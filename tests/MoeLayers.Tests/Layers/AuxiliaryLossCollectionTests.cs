@@ -1,6 +1,4 @@
 using FluentAssertions;
-using MoeLayers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Layers

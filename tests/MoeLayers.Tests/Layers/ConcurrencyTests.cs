@@ -2,9 +2,8 @@ using System;
 using System.Linq;
 using System.Threading.Tasks;
 using FluentAssertions;
-using MoeLayers;
-using TorchSharp;
 using MoeLayers.Tests.Support;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Layers

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Layers

@@ -1,6 +1,5 @@
 using System;
 using FluentAssertions;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Layers

@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,9 +1,8 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
-using TorchSharp;
 using MoeLayers.Tests.Support;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Layers

@@ -3,8 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Loading

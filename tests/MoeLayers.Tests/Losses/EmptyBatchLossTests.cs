@@ -1,6 +1,4 @@
-using System;
 using FluentAssertions;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Losses

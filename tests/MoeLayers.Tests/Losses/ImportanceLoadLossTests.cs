@@ -1,6 +1,5 @@
 using System;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
 using static TorchSharp.torch;
 

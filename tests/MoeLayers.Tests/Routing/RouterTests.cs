@@ -1,9 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers;
 using MoeLayers.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Routing

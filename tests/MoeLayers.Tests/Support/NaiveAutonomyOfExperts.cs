@@ -1,6 +1,4 @@
 using System.Linq;
-using MoeLayers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Support

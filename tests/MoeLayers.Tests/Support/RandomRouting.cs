@@ -1,5 +1,4 @@
 using static TorchSharp.torch;
-using MoeLayers;
 
 namespace MoeLayers.Tests.Support
 {

@@ -1,5 +1,4 @@
 using TorchSharp;
-using MoeLayers;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Support
