@@ -1,6 +1,8 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text;
 using System.Text.Json;
 
 namespace MoeLayers.Interop.Safetensors
@@ -32,6 +34,11 @@ namespace MoeLayers.Interop.Safetensors
 
         internal static Result Parse(ReadOnlyMemory<byte> header, string path, long dataLength)
         {
+            // System.Text.Json validates UTF-8 in values but not always in property names: check the whole header first.
+            var invalidAt = FirstInvalidUtf8(header.Span);
+            if (invalidAt >= 0)
+                throw SafetensorsFormatException.For(path, $"the {header.Length}-byte header is not valid UTF-8 (invalid byte 0x{header.Span[invalidAt]:X2} at offset {invalidAt})");
+
             JsonDocument document;
             try
             {
@@ -69,6 +76,18 @@ namespace MoeLayers.Interop.Safetensors
                 CheckLayout(tensors.Values, path, dataLength);
                 return new Result(tensors, metadata);
             }
+        }
+
+        private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+        {
+            var offset = 0;
+            while (offset < bytes.Length)
+            {
+                if (Rune.DecodeFromUtf8(bytes[offset..], out _, out var consumed) != OperationStatus.Done) return offset;
+                offset += consumed;
+            }
+
+            return -1;
         }
 
         private static void ReadMetadata(JsonElement value, string path, Dictionary<string, string> metadata)
