@@ -136,7 +136,7 @@ namespace MoeLayers.Interop.Safetensors
                         ObjectDisposedException.ThrowIf(_disposed, this);
                         _stream.Position = 8 + HeaderLength + info.DataBegin;
                         using var window = new WindowReadStream(_stream, info.ByteLength, FilePath, key);
-                        tensor.ReadBytesFromStream(window, CopyBufferSize);
+                        tensor.ReadBytesFromStream(window, (int)Math.Min(CopyBufferSize, info.ByteLength));
                         window.EnsureFullyRead();
                     }
                 }

@@ -181,7 +181,7 @@ namespace MoeLayers.Interop.Safetensors
             using var onCpu = detached.device_type == DeviceType.CPU ? null : detached.cpu();
             var source = onCpu ?? detached;
             using var contiguous = source.is_contiguous() ? null : source.contiguous();
-            (contiguous ?? source).WriteBytesToStream(stream, CopyBufferSize);
+            (contiguous ?? source).WriteBytesToStream(stream, (int)Math.Min(CopyBufferSize, entry.End - entry.Begin));
         }
 
         private static void TryDelete(string path)

@@ -70,6 +70,10 @@ namespace MoeLayers.Interop.StateDicts
         /// with <see cref="StateDictLoadOptions.ConvertDType"/>); in strict mode the file may hold no other key under the
         /// prefix. All problems are collected and thrown together before any target changes.
         /// </summary>
+        /// <remarks>
+        /// The file's tensors are all read (into CPU memory) before the first copy, so a failure while reading cannot leave
+        /// the targets half overwritten: the price of all-or-nothing is one extra copy of the loaded tensors, briefly.
+        /// </remarks>
         /// <param name="targets">Key → tensor to overwrite in place (e.g. a module's state dict).</param>
         /// <param name="path">A safetensors file.</param>
         /// <param name="options">Prefix, strictness and dtype conversion; defaults: no prefix, strict, no conversion.</param>
