@@ -1,7 +1,7 @@
 using System;
 using TorchSharp;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// The tensor element types MoeLayers.Interop reads and writes, named as in the safetensors header. The format knows

@@ -4,11 +4,9 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.IO;
 using System.Linq;
-using MoeLayers.Native;
-using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// An open safetensors file: the header is read and validated on <see cref="Open"/>, tensors are read one at a time

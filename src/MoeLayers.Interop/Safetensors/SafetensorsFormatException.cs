@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// A safetensors file that cannot be read as one: truncated, a header that is not valid JSON, a dtype MoeLayers does

@@ -5,7 +5,7 @@ using System.Linq;
 using System.Text;
 using System.Text.Json;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// Parses and validates a safetensors JSON header against the size of the data section that follows it, before any

@@ -1,8 +1,7 @@
 using System.Collections.Generic;
-using System.Linq;
 using TorchSharp;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>One tensor's header entry: key, dtype, shape and byte range in the data section, all validated.</summary>
     public sealed class SafetensorsTensorInfo

@@ -5,11 +5,10 @@ using System.IO;
 using System.Linq;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using MoeLayers.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// Writes safetensors files the way the reference implementation does, atomically: the file is written to a temporary

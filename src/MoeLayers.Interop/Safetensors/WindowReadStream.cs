@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace MoeLayers.Interop.Safetensors
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// Exposes exactly <c>length</c> bytes of a stream from its current position, and turns an early end of file into a

@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using MoeLayers.Interop.Safetensors;
-using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Interop.StateDicts
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// Saves and loads state dicts, plain or a module's (<c>module.state_dict()</c>: parameters and persistent buffers),

@@ -1,4 +1,4 @@
-namespace MoeLayers.Interop.StateDicts
+namespace MoeLayers.Interop
 {
     /// <summary>How <see cref="SafetensorsStateDict"/> matches a file's tensors to a target's.</summary>
     public sealed class StateDictLoadOptions

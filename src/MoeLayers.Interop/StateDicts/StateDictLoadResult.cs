@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace MoeLayers.Interop.StateDicts
+namespace MoeLayers.Interop
 {
     /// <summary>What a successful load did.</summary>
     public sealed class StateDictLoadResult

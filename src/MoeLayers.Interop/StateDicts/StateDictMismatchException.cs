@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace MoeLayers.Interop.StateDicts
+namespace MoeLayers.Interop
 {
     /// <summary>
     /// A file's tensors do not match the module or state dict they should load into. Thrown after validating every key

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
-using MoeLayers.Interop.Safetensors;
 
-namespace MoeLayers.Interop.StateDicts
+namespace MoeLayers.Interop
 {
     /// <summary>What kind of disagreement between a file and the tensors it should load into.</summary>
     public enum StateDictProblemKind

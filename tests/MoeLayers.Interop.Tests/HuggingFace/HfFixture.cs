@@ -1,9 +1,7 @@
-using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
-using MoeLayers.Interop.Safetensors;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 

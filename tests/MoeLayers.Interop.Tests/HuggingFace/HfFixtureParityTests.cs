@@ -3,8 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
-using MoeLayers.Interop.StateDicts;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 

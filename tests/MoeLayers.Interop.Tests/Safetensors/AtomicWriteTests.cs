@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 

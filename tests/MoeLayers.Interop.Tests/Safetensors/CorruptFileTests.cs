@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 

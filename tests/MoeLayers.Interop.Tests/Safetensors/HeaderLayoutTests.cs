@@ -2,10 +2,8 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using System.Text;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 

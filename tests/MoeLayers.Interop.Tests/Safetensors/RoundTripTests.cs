@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
 using MoeLayers.Interop.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -3,10 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Interop.Safetensors;
-using MoeLayers.Interop.StateDicts;
 using MoeLayers.Interop.Tests.Support;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
