@@ -42,6 +42,67 @@ namespace MoeLayers
         /// </summary>
         public bool? RenormalizeWeights { get; set; }
 
+        /// <summary>Top-k router: affinities by softmax (the default) or sigmoid (DeepSeek-V3).</summary>
+        public ScoreFunction ScoreFunction { get; set; } = ScoreFunction.Softmax;
+
+        /// <summary>
+        /// Top-k router: the selected weights are multiplied by this (DeepSeek's routed_scaling_factor), after the optional
+        /// renormalization. A finite number &gt; 0. Default 1.
+        /// </summary>
+        public double RoutedScalingFactor { get; set; } = 1.0;
+
+        /// <summary>
+        /// Group-limited routing (DeepSeek-V2/V3): the E experts form this many equal groups (n_group); each token first
+        /// keeps the <see cref="TopKGroups"/> best groups by <see cref="GroupScore"/>, then picks its k experts inside them.
+        /// Must divide E. Default 1 (no groups).
+        /// </summary>
+        public int ExpertGroups { get; set; } = 1;
+
+        /// <summary>Groups each token keeps (topk_group), in [1, <see cref="ExpertGroups"/>]. Default 1.</summary>
+        public int TopKGroups { get; set; } = 1;
+
+        /// <summary>How a group is scored for group-limited routing. Default the sum of its two largest affinities (V3).</summary>
+        public GroupScore GroupScore { get; set; } = GroupScore.SumOfTopTwo;
+
+        /// <summary>
+        /// Aux-loss-free load balancing (Wang et al. 2024, arXiv 2408.15664; DeepSeek-V3): a per-expert bias buffer b is
+        /// added to the affinities for selection only, and <see cref="MoeLoadBalancing.AfterOptimizerStep"/> moves it by
+        /// γ·sign(mean load − load) from the loads the training forwards saw. Top-k router only. Default false.
+        /// </summary>
+        public bool BalanceBias { get; set; }
+
+        /// <summary>The bias update rate γ of aux-loss-free balancing, a finite number ≥ 0. Default 0.001.</summary>
+        public double BalanceBiasRate { get; set; } = 0.001;
+
+        /// <summary>
+        /// Experts per token in evaluation, in [1, E]; 0 means <see cref="TopK"/>. Lets a model trained with k = 2 be
+        /// evaluated with k = 1 (learned top-k routers and AoE; not Switch or expert choice).
+        /// </summary>
+        public int EvalTopK { get; set; }
+
+        /// <summary>
+        /// Always-on shared experts (DeepSeek, Qwen2-MoE): this many experts of width <see cref="SharedHiddenDim"/> that
+        /// every token goes through, run as one dense FFN of width count·width, never through dispatch; their output is
+        /// added to the routed output. Default 0.
+        /// </summary>
+        public int SharedExperts { get; set; }
+
+        /// <summary>Hidden width of each shared expert; 0 means <see cref="HiddenDim"/>.</summary>
+        public int SharedHiddenDim { get; set; }
+
+        /// <summary>
+        /// Scale the shared experts' output by a learned sigmoid gate σ(x·w_g), one output unit (Qwen2-MoE's
+        /// shared_expert_gate). Needs <see cref="SharedExperts"/> ≥ 1. Default false.
+        /// </summary>
+        public bool SharedExpertGate { get; set; }
+
+        /// <summary>
+        /// Whether the layer sits in a causal (decoder) model, where a token must not depend on later tokens. Expert
+        /// choice routing needs this to be false, stated explicitly: each expert picks its tokens among the whole batch, so a
+        /// token's routing depends on later tokens. Null (the default) means unknown.
+        /// </summary>
+        public bool? Causal { get; set; }
+
         /// <summary>
         /// Rank r of each expert's factorized gate projection W_down (d×r)·W_up (r×h), in [1, <see cref="InputDim"/>];
         /// required by <see cref="RouterKind.AutonomyOfExperts"/> and 0 (unused) for every other router.
@@ -108,6 +169,12 @@ namespace MoeLayers
 
         /// <summary>The effective output width.</summary>
         public int EffectiveOutputDim => OutputDim == 0 ? InputDim : OutputDim;
+
+        /// <summary>Experts per token in evaluation mode.</summary>
+        public int EffectiveEvalTopK => EvalTopK == 0 ? TopK : EvalTopK;
+
+        /// <summary>The hidden width of each shared expert.</summary>
+        public int EffectiveSharedHiddenDim => SharedHiddenDim == 0 ? HiddenDim : SharedHiddenDim;
 
         /// <summary>A member-wise copy.</summary>
         public MoeLayerOptions Clone() => (MoeLayerOptions)MemberwiseClone();

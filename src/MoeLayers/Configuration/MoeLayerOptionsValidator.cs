@@ -49,7 +49,12 @@ namespace MoeLayers
             CheckDefined(f, p + nameof(o.LoadBalancingLoss), o.LoadBalancingLoss);
             CheckDefined(f, p + nameof(o.Dispatch), o.Dispatch);
             CheckDefined(f, p + nameof(o.UseCudaDispatch), o.UseCudaDispatch);
+            CheckDefined(f, p + nameof(o.ScoreFunction), o.ScoreFunction);
+            CheckDefined(f, p + nameof(o.GroupScore), o.GroupScore);
             SingleExpertWeightFailures(f, o);
+            ModernRouterFailures(f, o);
+            SharedExpertFailures(f, o);
+            ExpertChoiceFailures(f, o);
             if (!(o.SwitchJitter >= 0 && o.SwitchJitter < 1)) f.Add($"{p}{nameof(o.SwitchJitter)} must be in [0, 1); got {o.SwitchJitter}.");
             CheckFactor(f, p + nameof(o.CapacityFactor), o.CapacityFactor);
             CheckFactor(f, p + nameof(o.EvalCapacityFactor), o.EvalCapacityFactor);
@@ -81,6 +86,71 @@ namespace MoeLayers
                 f.Add($"{p}{nameof(o.ExpertBias)} must be false for the AutonomyOfExperts router (its experts have no biases; one on W_down would shift the norms it routes on).");
             if (o.ZLossCoefficient != 0)
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be 0 for the AutonomyOfExperts router (its scores are activation norms, not logits: the z-loss would shrink the experts' own activations); got {o.ZLossCoefficient}.");
+        }
+
+        /// <summary>Score function, groups, scaling, bias and evaluation k: the DeepSeek/Qwen family of the top-k router.</summary>
+        private static void ModernRouterFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            var topK = o.Router == RouterKind.TopK;
+            if (!topK)
+            {
+                const string only = "is only used by the TopK router";
+                if (o.ScoreFunction != ScoreFunction.Softmax) f.Add($"{p}{nameof(o.ScoreFunction)} = {o.ScoreFunction} {only}; got Router = {o.Router}.");
+                if (o.ExpertGroups != 1) f.Add($"{p}{nameof(o.ExpertGroups)} = {o.ExpertGroups} {only}; got Router = {o.Router}.");
+                if (o.BalanceBias) f.Add($"{p}{nameof(o.BalanceBias)} {only}; got Router = {o.Router}.");
+                if (o.RoutedScalingFactor != 1.0) f.Add($"{p}{nameof(o.RoutedScalingFactor)} = {o.RoutedScalingFactor} {only}; got Router = {o.Router}.");
+            }
+            if (!(o.RoutedScalingFactor > 0) || double.IsInfinity(o.RoutedScalingFactor))
+                f.Add($"{p}{nameof(o.RoutedScalingFactor)} must be a finite number > 0; got {o.RoutedScalingFactor}.");
+            if (!(o.BalanceBiasRate >= 0) || double.IsInfinity(o.BalanceBiasRate))
+                f.Add($"{p}{nameof(o.BalanceBiasRate)} (γ) must be a finite number ≥ 0; got {o.BalanceBiasRate}.");
+            if (o.ExpertGroups < 1 || (o.NumExperts >= 1 && o.NumExperts % o.ExpertGroups != 0))
+                f.Add($"{p}{nameof(o.ExpertGroups)} must divide NumExperts = {o.NumExperts} into equal groups; got {o.ExpertGroups}.");
+            else if (o.TopKGroups < 1 || o.TopKGroups > o.ExpertGroups)
+                f.Add($"{p}{nameof(o.TopKGroups)} must be in [1, ExpertGroups = {o.ExpertGroups}]; got {o.TopKGroups}.");
+            else if (o.NumExperts >= 1)
+            {
+                var reachable = o.TopKGroups * (o.NumExperts / o.ExpertGroups);
+                foreach (var (field, k) in new[] { (nameof(o.TopK), o.TopK), (nameof(o.EvalTopK), o.EffectiveEvalTopK) })
+                {
+                    if (o.ExpertGroups > 1 && k > reachable)
+                        f.Add($"{p}{field} = {k} is more than the {reachable} experts that TopKGroups = {o.TopKGroups} groups of {o.NumExperts / o.ExpertGroups} leave.");
+                }
+                if (o.ExpertGroups > 1 && o.GroupScore == GroupScore.SumOfTopTwo && o.NumExperts / o.ExpertGroups < 2)
+                    f.Add($"{p}{nameof(o.GroupScore)} = SumOfTopTwo needs at least 2 experts per group; got {o.NumExperts / o.ExpertGroups}.");
+            }
+            if (o.TopKOrder == TopKOrder.TopKThenSoftmax && (o.ScoreFunction != ScoreFunction.Softmax || o.ExpertGroups != 1 || o.BalanceBias))
+                f.Add($"{p}{nameof(o.TopKOrder)} = TopKThenSoftmax selects on raw logits; it cannot be combined with sigmoid scores, expert groups or a balance bias. Use SoftmaxThenTopK.");
+            if (o.EvalTopK != 0)
+            {
+                if (o.Router is RouterKind.Switch or RouterKind.ExpertChoice)
+                    f.Add($"{p}{nameof(o.EvalTopK)} must be 0 for the {o.Router} router, whose selection rule fixes it; got {o.EvalTopK}.");
+                else if (o.EvalTopK < 1 || (o.NumExperts >= 1 && o.EvalTopK > o.NumExperts))
+                    f.Add($"{p}{nameof(o.EvalTopK)} must be 0 (same as TopK) or in [1, NumExperts = {o.NumExperts}]; got {o.EvalTopK}.");
+            }
+        }
+
+        private static void SharedExpertFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            if (o.SharedExperts < 0) f.Add($"{p}{nameof(o.SharedExperts)} must be at least 0; got {o.SharedExperts}.");
+            if (o.SharedHiddenDim < 0) f.Add($"{p}{nameof(o.SharedHiddenDim)} must be 0 (same as HiddenDim) or at least 1; got {o.SharedHiddenDim}.");
+            if (o.SharedExpertGate && o.SharedExperts < 1)
+                f.Add($"{p}{nameof(o.SharedExpertGate)} gates the shared experts' output, so it needs SharedExperts ≥ 1; got {o.SharedExperts}.");
+            if (o.SharedExperts > 0 && o.Router == RouterKind.AutonomyOfExperts)
+                f.Add($"{p}{nameof(o.SharedExperts)} is not supported by the AutonomyOfExperts layer; got {o.SharedExperts}.");
+        }
+
+        private static void ExpertChoiceFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            if (o.Router != RouterKind.ExpertChoice) return;
+            if (o.Causal != false)
+                f.Add($"{p}{nameof(o.Router)} = ExpertChoice lets each expert pick its tokens among the whole batch, so a token's routing depends on later tokens: " +
+                      $"in a causal (decoder) model that leaks the future. Set {nameof(o.Causal)} = false to state the layer is not in a causal model; got {(o.Causal is null ? "null" : "true")}.");
+            if (o.LoadBalancingLoss != LoadBalancingLossKind.None)
+                f.Add($"{p}{nameof(o.LoadBalancingLoss)} must be None for ExpertChoice, which is balanced by construction (every expert takes exactly C tokens); got {o.LoadBalancingLoss}.");
         }
 
         /// <summary>With k = 1 some weight rules make every combine weight exactly 1, so the task loss never reaches the router.</summary>

@@ -3,13 +3,16 @@ namespace MoeLayers
     /// <summary>Which routing rule an MoE layer uses.</summary>
     public enum RouterKind
     {
-        /// <summary>Deterministic top-k (<see cref="TopKRouter"/>).</summary>
+        /// <summary>
+        /// Deterministic top-k (Mixtral, Qwen, OLMoE; with <see cref="MoeLayerOptions.ScoreFunction"/>, groups, bias and
+        /// scaling also DeepSeek-V2/V3).
+        /// </summary>
         TopK,
 
-        /// <summary>Noisy top-k gating of Shazeer et al. 2017 (<see cref="NoisyTopKRouter"/>).</summary>
+        /// <summary>Noisy top-k gating of Shazeer et al. 2017.</summary>
         NoisyTopK,
 
-        /// <summary>Switch routing, k = 1 (<see cref="SwitchRouter"/>).</summary>
+        /// <summary>Switch routing, k = 1.</summary>
         Switch,
 
         /// <summary>
@@ -18,5 +21,13 @@ namespace MoeLayers
         /// experts, no expert biases and no z-loss.
         /// </summary>
         AutonomyOfExperts,
+
+        /// <summary>
+        /// Expert choice (Zhou et al. 2022, arXiv 2202.09368): each expert takes its top-C tokens by softmax affinity,
+        /// C = ceil(cf·k·T/E) with cf = <see cref="MoeLayerOptions.CapacityFactor"/> (1 when null); a token may get any
+        /// number of experts. Balanced by construction (no load-balancing loss). A token's routing depends on the other
+        /// tokens of the batch, later ones included, so it needs <see cref="MoeLayerOptions.Causal"/> = false.
+        /// </summary>
+        ExpertChoice,
     }
 }

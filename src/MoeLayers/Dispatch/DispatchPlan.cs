@@ -8,7 +8,8 @@ namespace MoeLayers
     /// <summary>
     /// Where each (token, slot) pair goes: kept pairs in expert-contiguous order (a stable counting sort, so ties keep
     /// token order), per-expert counts before and after capacity, and the index tensors the dispatch strategies gather
-    /// with. Pairs of padding tokens take part in nothing: they are not assigned, take no capacity and are not run.
+    /// with. Pairs of padding tokens, and pairs an expert choice router did not select, take part in nothing: they are not
+    /// assigned, take no capacity and are not run.
     /// The integer bookkeeping runs on the host: for T·k in the thousands a counting sort in managed code costs
     /// microseconds, where the same work as a dozen tensor ops costs a dozen dispatch overheads (and their autograd nodes).
     /// </summary>
@@ -74,7 +75,9 @@ namespace MoeLayers
         /// <param name="combineWeights">Their weights [T, k].</param>
         /// <param name="numExperts">E.</param>
         /// <param name="rules">Capacity, drop policy and token mask.</param>
-        public static DispatchPlan Build(Tensor expertIndices, Tensor combineWeights, int numExperts, DispatchRules rules)
+        /// <param name="selectedPairs">Which pairs are routed at all, bool [T, k] (expert choice), or null for all.</param>
+        public static DispatchPlan Build(Tensor expertIndices, Tensor combineWeights, int numExperts, DispatchRules rules,
+            Tensor? selectedPairs = null)
         {
             var tokens = expertIndices.shape[0];
             var topK = (int)expertIndices.shape[1];
@@ -83,6 +86,8 @@ namespace MoeLayers
             if (rules.Mask is { } checkedMask && checkedMask.Tokens != tokens)
                 throw new ArgumentException($"the token mask covers {checkedMask.Tokens} tokens but the routing has {tokens}.", nameof(rules));
             var isReal = rules.Mask is { HasPadding: true } mask ? mask.IsReal.ToArray() : null;
+            var isSelected = selectedPairs is null ? null : HostCopy.ToArray<bool>(selectedPairs);
+            bool Routed(long p) => (isReal is null || isReal[p / topK]) && (isSelected is null || isSelected[p]);
 
             var assigned = new long[numExperts];
             for (var p = 0; p < pairs; p++)
@@ -90,7 +95,7 @@ namespace MoeLayers
                 var e = experts[p];
                 if ((ulong)e >= (ulong)numExperts)
                     throw new ArgumentOutOfRangeException(nameof(expertIndices), e, $"expert indices must be in [0, {numExperts}); got {e}.");
-                if (isReal is null || isReal[p / topK]) assigned[e]++;
+                if (Routed(p)) assigned[e]++;
             }
 
             // Stable counting sort: pair p goes to start[e] + (pairs of e before p).
@@ -100,7 +105,7 @@ namespace MoeLayers
             var next = (long[])start.Clone();
             for (long p = 0; p < pairs; p++)
             {
-                if (isReal is null || isReal[p / topK]) sorted[next[experts[p]]++] = p;
+                if (Routed(p)) sorted[next[experts[p]]++] = p;
             }
 
             var overflow = rules.Capacity.HasValue && assigned.Any(c => c > rules.Capacity.Value);

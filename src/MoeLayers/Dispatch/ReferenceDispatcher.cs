@@ -18,6 +18,7 @@ namespace MoeLayers
             var indices = HostCopy.ToArray<long>(routing.ExpertIndices);
             var weightValues = HostCopy.ToArray<float>(routing.CombineWeights.to(ScalarType.Float32));
             var isReal = rules.Mask?.IsReal.ToArray();
+            var isSelected = routing.SelectedPairs is null ? null : HostCopy.ToArray<bool>(routing.SelectedPairs);
 
             var flatWeights = routing.CombineWeights.to(input.dtype).reshape(tokens * topK);
             var output = zeros(new[] { tokens, (long)experts.OutputDim }, input.dtype, input.device);
@@ -28,7 +29,7 @@ namespace MoeLayers
                 var pairs = new List<long>();
                 for (long p = 0; p < indices.Length; p++)
                 {
-                    if (indices[p] == e && (isReal is null || isReal[p / topK])) pairs.Add(p);
+                    if (indices[p] == e && (isReal is null || isReal[p / topK]) && (isSelected is null || isSelected[p])) pairs.Add(p);
                 }
                 assigned[e] = pairs.Count;
                 if (rules.Capacity is { } capacity && pairs.Count > capacity)

@@ -16,8 +16,12 @@ namespace MoeLayers
         /// <param name="experts">The experts the dispatcher runs.</param>
         /// <param name="deviceCounts">Per-expert counts the accelerator's routing kernel left on the device, or null.</param>
         /// <param name="perForwardState">State that lives for this forward only (AoE's cached activations), or null.</param>
-        public RoutedTokens(RoutingResult routing, IExpertBlocks experts, object? deviceCounts = null, IDisposable? perForwardState = null)
+        /// <param name="routerCappedExperts">The router already fixed how many pairs each expert takes (expert choice), so
+        /// dispatch applies no capacity of its own.</param>
+        public RoutedTokens(RoutingResult routing, IExpertBlocks experts, object? deviceCounts = null, IDisposable? perForwardState = null,
+            bool routerCappedExperts = false)
         {
+            RouterCappedExperts = routerCappedExperts;
             Routing = routing;
             Experts = experts;
             DeviceCounts = deviceCounts;
@@ -32,6 +36,9 @@ namespace MoeLayers
 
         /// <summary>Counts the accelerator's routing kernel produced for <see cref="Routing"/>, or null.</summary>
         public object? DeviceCounts { get; }
+
+        /// <summary>Whether the router already fixed how many pairs each expert takes.</summary>
+        public bool RouterCappedExperts { get; }
 
         /// <summary>Frees the per-forward state.</summary>
         public void Dispose() => _perForwardState?.Dispose();

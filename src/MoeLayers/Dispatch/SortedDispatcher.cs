@@ -31,7 +31,7 @@ namespace MoeLayers
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
         {
             var (routing, experts) = (routed.Routing, routed.Experts);
-            var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules);
+            var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules, routing.SelectedPairs);
             var weights = routing.CombineWeights.to(input.dtype);
             // With no rows at all the padded buffer would be empty; the grouped path handles it and keeps the graph.
             var output = plan.KeptCount > 0 && UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);

@@ -107,7 +107,7 @@ namespace MoeLayers
         private static decimal RoundWidth(long numerator, long denominator, MidpointRounding rounding, int multipleOf) =>
             Math.Round((decimal)numerator / (denominator * multipleOf), rounding) * multipleOf;
 
-        private protected override RoutedTokens Route(Tensor flat, DispatchPath path)
+        private protected override RoutedTokens Route(Tensor flat, DispatchPath path, TokenMask? mask)
         {
             var tokens = flat.shape[0];
             var all = _experts.Down(flat);
@@ -119,7 +119,7 @@ namespace MoeLayers
             }
             ThrowIfNotFinite(flat, scores, "expert scores ‖x·W_down‖");
             var probabilities = scores.softmax(-1);
-            var (topScores, indices) = scores.topk(TopK, dim: -1);
+            var (topScores, indices) = scores.topk(ActiveTopK, dim: -1);
             Tensor weights;
             if (LayerOptions.TopKOrder == TopKOrder.TopKThenSoftmax)
             {
@@ -128,7 +128,7 @@ namespace MoeLayers
             else
             {
                 weights = probabilities.gather(1, indices);
-                if (_renormalize) weights = weights / weights.sum(-1, keepdim: true);
+                if (_renormalize && ActiveTopK > 1) weights = weights / weights.sum(-1, keepdim: true);
             }
 
             // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for

@@ -22,7 +22,7 @@ namespace MoeLayers
             foreach (var module in model.modules().Prepend(model).Distinct())
             {
                 if (module is not MoeLayerBase layer) continue;
-                foreach (var loss in layer.TakeAuxiliaryLosses()) total = total is null ? loss : total + loss;
+                if (layer.TakeAuxiliaryLosses() is { } loss) total = total is null ? loss : total + loss;
             }
             return total ?? zeros(Array.Empty<long>(), ScalarType.Float32);
         }

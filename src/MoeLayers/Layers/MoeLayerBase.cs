@@ -11,10 +11,12 @@ namespace MoeLayers
     /// The path shared by every MoE layer: check and flatten x [..., d] to [T, d], route (subclass), dispatch, compute the
     /// auxiliary loss and statistics, reshape to [..., out]. Usable inside nn.Sequential.
     /// <para>
-    /// State a layer keeps between calls, besides its parameters: the auxiliary losses of its <c>forward</c> calls that
-    /// <see cref="MoeAuxiliaryLoss.Collect"/> has not yet taken (training with gradients only), and the
-    /// <see cref="Statistics"/> of its latest forward. Nothing else: routing hands its result to dispatch as a value, so
-    /// concurrent forwards of one layer in evaluation mode are safe, and an exception mid-forward leaves nothing behind.
+    /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
+    /// calls that <see cref="MoeAuxiliaryLoss.Collect"/> has not yet taken (training with gradients only), the per-expert
+    /// loads of its training forwards since the last <see cref="MoeLoadBalancing.AfterOptimizerStep"/> (for aux-loss-free
+    /// and global-batch balancing), and the <see cref="Statistics"/> of its latest forward. Nothing else: routing hands its
+    /// result to dispatch as a value, so concurrent forwards of one layer in evaluation mode are safe, and an exception
+    /// mid-forward leaves nothing behind.
     /// </para>
     /// </summary>
     public abstract class MoeLayerBase : nn.Module<Tensor, Tensor>
@@ -22,6 +24,7 @@ namespace MoeLayers
         private readonly MoeLayerOptions _options;
         private readonly IExpertDispatcher _portableDispatcher;
         private readonly PendingAuxiliaryLosses _pendingLosses;
+        private readonly ExpertLoads _loads;
         private RoutingStatistics? _statistics;
 
         private protected MoeLayerBase(string name, MoeLayerOptions options)
@@ -32,6 +35,7 @@ namespace MoeLayers
                 ? new ReferenceDispatcher()
                 : new SortedDispatcher(_options.Dispatch);
             _pendingLosses = new PendingAuxiliaryLosses(name);
+            _loads = new ExpertLoads(_options.NumExperts);
         }
 
         /// <summary>A copy of the options the layer was built from.</summary>
@@ -49,8 +53,14 @@ namespace MoeLayers
         /// <summary>Number of experts E.</summary>
         public int NumExperts => _options.NumExperts;
 
-        /// <summary>Experts per token k.</summary>
+        /// <summary>Experts per token k in training.</summary>
         public int TopK => _options.TopK;
+
+        /// <summary>Experts per token in evaluation mode (<see cref="MoeLayerOptions.EvalTopK"/>, else k).</summary>
+        public int EvalTopK => _options.EffectiveEvalTopK;
+
+        /// <summary>Experts per token in the current mode.</summary>
+        private protected int ActiveTopK => training ? TopK : EvalTopK;
 
         /// <summary>
         /// Routing statistics of the latest forward of this layer (from any thread), or null before the first forward or
@@ -72,9 +82,12 @@ namespace MoeLayers
         /// <param name="tokenMask">Optional mask with x's leading shape (bool, or 0/1 values): 1 = real token, 0 = padding.</param>
         public Tensor forward(Tensor input, Tensor? tokenMask)
         {
-            var output = Run(input, tokenMask);
+            var output = Forward(input, tokenMask, out var globalBatch);
             if (training && is_grad_enabled() && HasAuxiliaryLoss && output.AuxiliaryLoss.requires_grad)
-                _pendingLosses.Add(output.AuxiliaryLoss);
+            {
+                if (globalBatch is null) _pendingLosses.Add(output.AuxiliaryLoss);
+                else _pendingLosses.Add(_options.ZLossCoefficient * output.ZLoss, globalBatch, _options.LoadBalancingCoefficient);
+            }
             return output.Output;
         }
 
@@ -87,7 +100,9 @@ namespace MoeLayers
         /// <param name="tokenMask">Optional mask with x's leading shape, bool or holding only 0 and 1: 1 = real token,
         /// 0 = padding. Padding takes no expert capacity, gets a zero output, and is left out of the auxiliary losses and
         /// statistics.</param>
-        public MoeOutput Run(Tensor input, Tensor? tokenMask = null)
+        public MoeOutput Run(Tensor input, Tensor? tokenMask = null) => Forward(input, tokenMask, out _);
+
+        private MoeOutput Forward(Tensor input, Tensor? tokenMask, out GlobalBatchBalance.Part? globalBatch)
         {
             ArgumentNullException.ThrowIfNull(input);
             var (device, dtype) = ParameterPlacement();
@@ -100,26 +115,53 @@ namespace MoeLayers
             var mask = TokenMask.From(tokenMask, lead, device, nameof(tokenMask));
 
             var flat = input.reshape(-1, InputDim);
-            var path = DispatchAccelerators.Choose(_options.UseCudaDispatch, _options.Dispatch, flat, NumExperts, TopK,
-                _portableDispatcher, () => DispatchAccelerators.Cuda);
+            // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
+            var mode = _options.Router == RouterKind.ExpertChoice ? CudaDispatchMode.Never : _options.UseCudaDispatch;
+            var k = ActiveTopK;
+            var path = DispatchAccelerators.Choose(mode, _options.Dispatch, flat, NumExperts, k, _portableDispatcher, () => DispatchAccelerators.Cuda);
             var tokens = flat.shape[0];
+            var realTokens = mask?.RealCount ?? tokens;
             var capacity = Capacity.Compute(training ? _options.CapacityFactor : _options.EvalCapacityFactor,
-                mask?.RealCount ?? tokens, TopK, NumExperts, _options.MinCapacity);
+                realTokens, k, NumExperts, _options.MinCapacity);
 
-            using var routed = Route(flat, path);
-            var dispatched = path.Dispatcher.Dispatch(flat, routed, new DispatchRules(capacity, _options.DropPolicy, mask));
+            using var routed = Route(flat, path, mask);
+            var rules = new DispatchRules(routed.RouterCappedExperts ? null : capacity, _options.DropPolicy, mask);
+            var dispatched = path.Dispatcher.Dispatch(flat, routed, rules);
+            var output = dispatched.Output;
+            if (SharedOutput(flat) is { } shared)
+                output = output + (mask is { HasPadding: true } ? shared * mask.Values32.unsqueeze(1).to(shared.dtype) : shared);
+            if (training) _loads.Add(dispatched.AssignedPerExpert);
+
             var routing = routed.Routing;
-            var (loadBalancing, zLoss) = tokens == 0 ? (Zero(flat.device), Zero(flat.device)) : AuxiliaryLosses(routing, mask);
+            var sequences = lead.Length >= 2 ? lead[..^1].Aggregate(1L, (a, b) => a * b) : 1;
+            var mask32 = mask?.Values32;
+            globalBatch = _options.LoadBalancingLoss == LoadBalancingLossKind.GlobalBatch ? GlobalBatchBalance.Measure(routing, mask32, realTokens) : null;
+            var (loadBalancing, zLoss) = tokens == 0 ? (Zero(flat.device), Zero(flat.device))
+                : AuxiliaryLosses(routing, mask32, sequences, globalBatch, training ? _loads.Snapshot() : dispatched.AssignedPerExpert);
             var auxiliary = _options.LoadBalancingCoefficient * loadBalancing + _options.ZLossCoefficient * zLoss;
             var statistics = _options.CollectStatistics ? CollectStatistics(routing, dispatched, loadBalancing, zLoss, mask) : null;
-            if (statistics is not null) Volatile.Write(ref _statistics, statistics);
+            if (statistics is not null)
+            {
+                Volatile.Write(ref _statistics, statistics);
+                MoeMetrics.Record(GetName(), statistics);
+            }
 
-            var output = dispatched.Output.reshape(lead.Append(OutputDim).ToArray());
-            return new MoeOutput(output, auxiliary, loadBalancing, zLoss, routing, statistics);
+            return new MoeOutput(output.reshape(lead.Append(OutputDim).ToArray()), auxiliary, loadBalancing, zLoss, routing, statistics);
+        }
+
+        /// <summary>Ends a balancing step: moves the balance bias by the loads counted since the last call, and resets them.</summary>
+        internal void EndBalanceStep()
+        {
+            var loads = _loads.TakeAndReset();
+            if (BalancedRouter is { CorrectionBias: { } bias } router)
+            {
+                router.UpdateCorrectionBias(loads, _options.BalanceBiasRate);
+                MoeMetrics.RecordBias(GetName(), HostCopy.ToArray<float>(bias));
+            }
         }
 
         /// <summary>Takes the auxiliary losses of this layer's forwards that no one has collected yet.</summary>
-        internal IReadOnlyList<Tensor> TakeAuxiliaryLosses() => _pendingLosses.Take();
+        internal Tensor? TakeAuxiliaryLosses() => _pendingLosses.Take(_loads.Snapshot);
 
         /// <summary>
         /// Loads a state dict after checking all of it: a missing key (strict), an unexpected key (strict), a wrong shape or a
@@ -162,7 +204,14 @@ namespace MoeLayers
         /// <summary>Routes flat tokens [T, d] and hands dispatch everything it needs for this forward.</summary>
         /// <param name="flat">Tokens [T, d].</param>
         /// <param name="path">This forward's dispatch path (its accelerator may make the routing too).</param>
-        private protected abstract RoutedTokens Route(Tensor flat, DispatchPath path);
+        /// <param name="mask">Which tokens are real, or null (expert choice must not pick padding).</param>
+        private protected abstract RoutedTokens Route(Tensor flat, DispatchPath path, TokenMask? mask);
+
+        /// <summary>The always-on shared experts' output for all tokens [T, out], or null when the layer has none.</summary>
+        private protected virtual Tensor? SharedOutput(Tensor flat) => null;
+
+        /// <summary>The router whose aux-loss-free balance bias the loads move, or null.</summary>
+        private protected virtual TopKRouter? BalancedRouter => null;
 
         /// <summary>Device and dtype of the expert parameters, which inputs must match.</summary>
         private protected abstract (Device Device, ScalarType DType) ParameterPlacement();
@@ -192,14 +241,22 @@ namespace MoeLayers
         private static long NonFinite(Tensor t) => t.isfinite().logical_not().sum().item<long>();
 
         /// <summary>Load-balancing and z-loss terms before coefficients; zero scalars when disabled.</summary>
-        private protected virtual (Tensor LoadBalancing, Tensor ZLoss) AuxiliaryLosses(RoutingResult routing, TokenMask? mask)
+        /// <param name="routing">This forward's routing.</param>
+        /// <param name="mask32">Checked float32 mask, or null.</param>
+        /// <param name="sequences">Sequences the tokens form (for the sequence-wise loss).</param>
+        /// <param name="globalBatch">This forward's global-batch part, when that loss is on.</param>
+        /// <param name="stepCounts">Pairs per expert the global-batch frequencies come from: the step so far in training.</param>
+        private (Tensor LoadBalancing, Tensor ZLoss) AuxiliaryLosses(RoutingResult routing, Tensor? mask32, long sequences,
+            GlobalBatchBalance.Part? globalBatch, IReadOnlyList<long> stepCounts)
         {
             var zero = Zero(routing.Logits.device);
-            var mask32 = mask?.Values32;
             var loadBalancing = _options.LoadBalancingLoss switch
             {
                 LoadBalancingLossKind.Switch => SwitchLoadBalancingLoss.ComputeChecked(routing, mask32),
                 LoadBalancingLossKind.ImportanceLoad => ImportanceLoadLoss.ComputeChecked(routing, mask32),
+                LoadBalancingLossKind.SequenceWise => SequenceBalanceLoss.ComputeChecked(routing, sequences, mask32),
+                // The step's counts so far, this forward's included: what Collect forms the loss with.
+                LoadBalancingLossKind.GlobalBatch => GlobalBatchBalance.Loss(new[] { globalBatch! }, stepCounts, routing.Logits.device),
                 _ => zero,
             };
             var z = _options.ZLossCoefficient > 0 ? RouterZLoss.ComputeChecked(routing, mask32) : zero;
@@ -211,7 +268,7 @@ namespace MoeLayers
 
         private static Tensor Zero(Device device) => zeros(Array.Empty<long>(), ScalarType.Float32, device);
 
-        private static RoutingStatistics CollectStatistics(RoutingResult routing, DispatchOutput dispatched, Tensor loadBalancing,
+        private RoutingStatistics CollectStatistics(RoutingResult routing, DispatchOutput dispatched, Tensor loadBalancing,
             Tensor zLoss, TokenMask? mask)
         {
             using var scope = NewDisposeScope();
@@ -221,8 +278,9 @@ namespace MoeLayers
             var entropy = realTokens == 0 ? Zero(p.device)
                 : mask is null ? perToken.mean() : (perToken * mask.Values32).sum() / realTokens;
             var values = HostCopy.ToArray<float>(stack(new[] { entropy, loadBalancing.detach(), zLoss.detach() }));
+            var bias = BalancedRouter?.CorrectionBias is { } b ? HostCopy.ToArray<float>(b) : null;
             return new RoutingStatistics(dispatched.AssignedPerExpert, dispatched.KeptPerExpert, dispatched.Capacity,
-                values[0], values[1], values[2]);
+                values[0], values[1], values[2], bias, _options.Router == RouterKind.TopK ? _options.ExpertGroups : 1);
         }
 
         private static string Validate(string name, MoeLayerOptions options)

@@ -7,7 +7,8 @@ namespace MoeLayers
     /// <summary>
     /// The auxiliary losses of one layer's forward calls that <see cref="MoeAuxiliaryLoss.Collect"/> has not taken yet:
     /// each forward adds its own (a layer called twice adds two), Collect takes them all at once, and losses whose dispose
-    /// scope has ended are dropped, so nothing stale is ever returned. Thread-safe.
+    /// scope has ended are dropped, so nothing stale is ever returned. A global-batch balance term waits here as its
+    /// micro-batch's mean probabilities until Collect forms it with the step's expert counts. Thread-safe.
     /// </summary>
     internal sealed class PendingAuxiliaryLosses
     {
@@ -18,7 +19,7 @@ namespace MoeLayers
         internal const int Limit = 1024;
 
         private readonly object _gate = new();
-        private readonly List<Tensor> _losses = new();
+        private readonly List<Entry> _entries = new();
         private readonly string _layerName;
 
         public PendingAuxiliaryLosses(string layerName)
@@ -26,30 +27,51 @@ namespace MoeLayers
             _layerName = layerName;
         }
 
-        /// <summary>Adds the auxiliary loss of one forward.</summary>
-        public void Add(Tensor loss)
+        /// <summary>Adds one forward: its fixed loss terms, and its global-batch part with coefficient α when that loss is on.</summary>
+        public void Add(Tensor fixedTerms, GlobalBatchBalance.Part? globalBatch = null, double coefficient = 0)
         {
             lock (_gate)
             {
-                _losses.RemoveAll(pending => pending.IsInvalid);
-                if (_losses.Count >= Limit)
+                _entries.RemoveAll(entry => !entry.IsAlive);
+                if (_entries.Count >= Limit)
                     throw new InvalidOperationException(
                         $"MoE layer '{_layerName}' holds {Limit} auxiliary losses from training forwards that MoeAuxiliaryLoss.Collect never took, " +
                         "each keeping its autograd graph alive. Add MoeAuxiliaryLoss.Collect(model) to the loss once per step, run the step inside " +
                         "torch.NewDisposeScope(), use layer.Run(...) to handle the loss yourself, or set the loss coefficients to 0.");
-                _losses.Add(loss);
+                _entries.Add(new Entry(fixedTerms, globalBatch, coefficient));
             }
         }
 
-        /// <summary>Removes and returns every pending loss that is still alive.</summary>
-        public IReadOnlyList<Tensor> Take()
+        /// <summary>Removes every pending loss that is still alive and returns their sum, or null when there is none.</summary>
+        /// <param name="stepCounts">Pairs per expert over the step so far, for the global-batch terms.</param>
+        public Tensor? Take(Func<IReadOnlyList<long>> stepCounts)
         {
+            List<Entry> alive;
             lock (_gate)
             {
-                var alive = _losses.FindAll(pending => !pending.IsInvalid);
-                _losses.Clear();
-                return alive;
+                alive = _entries.FindAll(entry => entry.IsAlive);
+                _entries.Clear();
             }
+            if (alive.Count == 0) return null;
+            Tensor? total = null;
+            var parts = new List<GlobalBatchBalance.Part>();
+            var coefficient = 0.0;
+            foreach (var entry in alive)
+            {
+                total = total is null ? entry.Fixed : total + entry.Fixed;
+                if (entry.GlobalBatch is { } part)
+                {
+                    parts.Add(part);
+                    coefficient = entry.Coefficient;
+                }
+            }
+            if (parts.Count > 0) total = total! + coefficient * GlobalBatchBalance.Loss(parts, stepCounts(), total!.device);
+            return total;
+        }
+
+        private sealed record Entry(Tensor Fixed, GlobalBatchBalance.Part? GlobalBatch, double Coefficient)
+        {
+            public bool IsAlive => !Fixed.IsInvalid && GlobalBatch?.MeanProbabilities.IsInvalid != true;
         }
     }
 }

@@ -12,12 +12,15 @@ namespace MoeLayers
         /// <param name="expertIndices">Chosen experts, int64 [T, k], distinct within a row.</param>
         /// <param name="combineWeights">Weights of the chosen experts, float32 [T, k].</param>
         /// <param name="logits">Router logits before noise, float32 [T, E].</param>
-        /// <param name="probabilities">Softmax over all experts of the logits used for selection, float32 [T, E].</param>
+        /// <param name="probabilities">The routing distribution over all experts, float32 [T, E] (rows sum to 1).</param>
         /// <param name="noisyLogits">Logits with noise added (noisy routers in training only), float32 [T, E].</param>
         /// <param name="noiseStd">Per-logit noise standard deviation (noisy routers in training only), float32 [T, E].</param>
+        /// <param name="selectedPairs">Which (token, slot) pairs are routed, bool [T, k]; null when all are (every router
+        /// but expert choice, whose tokens get a variable number of experts).</param>
         public RoutingResult(Tensor expertIndices, Tensor combineWeights, Tensor logits, Tensor probabilities,
-            Tensor? noisyLogits = null, Tensor? noiseStd = null)
+            Tensor? noisyLogits = null, Tensor? noiseStd = null, Tensor? selectedPairs = null)
         {
+            SelectedPairs = selectedPairs;
             ExpertIndices = expertIndices;
             CombineWeights = combineWeights;
             Logits = logits;
@@ -38,8 +41,14 @@ namespace MoeLayers
         /// </summary>
         public Tensor Logits { get; }
 
-        /// <summary>Softmax over all experts of the logits used for selection, float32 [T, E].</summary>
+        /// <summary>
+        /// The routing distribution over all experts, float32 [T, E], each row summing to 1: softmax of the logits used
+        /// for selection, or for sigmoid routers the affinities normalized per token, s/Σs (what the balance losses read).
+        /// </summary>
         public Tensor Probabilities { get; }
+
+        /// <summary>Which (token, slot) pairs are routed, bool [T, k], or null when all are (expert choice only).</summary>
+        public Tensor? SelectedPairs { get; }
 
         /// <summary>Noisy logits H = z + ε·σ (noisy top-k in training), else null.</summary>
         public Tensor? NoisyLogits { get; }

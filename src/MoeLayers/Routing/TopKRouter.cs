@@ -1,15 +1,26 @@
+using System;
+using System.Collections.Generic;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers
 {
     /// <summary>
-    /// Deterministic top-k router. <see cref="TopKOrder.SoftmaxThenTopK"/> takes the k largest of softmax(z) and, when
-    /// <c>renormalize</c> is on (the default for k &gt; 1, as in Mixtral), rescales them to sum to 1;
-    /// <see cref="TopKOrder.TopKThenSoftmax"/> applies softmax to the k largest logits (Shazeer et al. 2017).
+    /// Deterministic top-k router. Affinities s = softmax(z) or sigmoid(z); with a balance bias b the experts are chosen by
+    /// s + b but weighted by s; with expert groups only the best groups are searched; the k chosen s are optionally
+    /// renormalized (÷ (Σ + 1e-20)) and scaled. The DeepSeek-V3 rule follows Hugging Face's DeepseekV3TopkRouter
+    /// (transformers, models/deepseek_v3/modeling_deepseek_v3.py): group score = sum of the group's top-2 of s + b, the
+    /// topk_group best groups kept, the experts of the other groups scored 0.0 (not −∞) before the top-k, weights
+    /// s.gather(top-k), normalized when k &gt; 1 and norm_topk_prob, times routed_scaling_factor. DeepSeek-V2 scores a
+    /// group by its maximum softmax affinity. <see cref="TopKOrder.TopKThenSoftmax"/> applies softmax to the k largest
+    /// logits (Shazeer et al. 2017).
     /// </summary>
     internal sealed class TopKRouter : Router
     {
-        /// <summary>Creates a top-k router.</summary>
+        [ComponentName(Name = "correction_bias")]
+        private readonly Tensor? _correctionBias;
+
+        /// <summary>Creates a top-k router with the plain softmax rule.</summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
         /// <param name="topK">Experts per token k, in [1, E].</param>
@@ -18,28 +29,104 @@ namespace MoeLayers
         /// <param name="name">Module name.</param>
         public TopKRouter(int inputDim, int numExperts, int topK, TopKOrder order = TopKOrder.SoftmaxThenTopK,
             bool? renormalize = null, string name = "topk_router")
+            : this(inputDim, numExperts, topK, new TopKRule(order, renormalize ?? topK > 1), name)
+        {
+        }
+
+        /// <summary>Creates a top-k router with any rule of the family.</summary>
+        /// <param name="inputDim">Model width d.</param>
+        /// <param name="numExperts">Number of experts E (at least 1).</param>
+        /// <param name="topK">Experts per token k in training, in [1, E].</param>
+        /// <param name="rule">Selection and weighting rule (validated by the options validator).</param>
+        /// <param name="name">Module name.</param>
+        public TopKRouter(int inputDim, int numExperts, int topK, TopKRule rule, string name = "topk_router")
             : base(name, inputDim, numExperts, topK, zeroInit: false)
         {
-            Guard.Defined(order, nameof(order));
-            Order = order;
-            Renormalize = renormalize ?? topK > 1;
+            Guard.Defined(rule.Order, "order");
+            Guard.Defined(rule.Score, "score");
+            Guard.Defined(rule.GroupScore, "groupScore");
+            if (rule.Groups < 1 || numExperts % rule.Groups != 0)
+                throw new ArgumentOutOfRangeException(nameof(rule), rule.Groups, $"groups must divide numExperts = {numExperts}; got {rule.Groups}.");
+            Guard.InRange(rule.KeptGroups, 1, rule.Groups, "keptGroups");
+            Rule = rule with { EvalTopK = rule.EvalTopK == 0 ? topK : rule.EvalTopK };
+            Guard.InRange(Rule.EvalTopK, 1, numExperts, "evalTopK");
+            if (rule.BalanceBias) _correctionBias = zeros(numExperts, ScalarType.Float32).DetachFromDisposeScope();
             RegisterComponents();
         }
 
-        /// <summary>The softmax/top-k order.</summary>
-        public TopKOrder Order { get; }
+        /// <summary>The selection and weighting rule.</summary>
+        public TopKRule Rule { get; }
 
-        /// <summary>Whether the k weights are rescaled to sum to 1 (SoftmaxThenTopK only).</summary>
-        public bool Renormalize { get; }
+        /// <summary>The softmax/top-k order.</summary>
+        public TopKOrder Order => Rule.Order;
+
+        /// <summary>Whether the k weights are rescaled to sum to 1.</summary>
+        public bool Renormalize => Rule.Renormalize;
+
+        /// <summary>Experts per token in the current mode.</summary>
+        public int ActiveTopK => training ? TopK : Rule.EvalTopK;
+
+        /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias"), or null when off.</summary>
+        public Tensor? CorrectionBias => _correctionBias;
 
         /// <inheritdoc />
         public override RoutingResult Select(Tensor input32, Tensor logits)
         {
-            var probabilities = logits.softmax(-1);
-            var (indices, weights) = Order == TopKOrder.SoftmaxThenTopK
-                ? SoftmaxThenTopK(probabilities, TopK, Renormalize)
-                : TopKThenSoftmax(logits, TopK);
+            var k = ActiveTopK;
+            if (Rule.Order == TopKOrder.TopKThenSoftmax)
+            {
+                var (topIndices, topWeights) = TopKThenSoftmax(logits, k);
+                return new RoutingResult(topIndices, topWeights, logits, logits.softmax(-1));
+            }
+
+            var scores = Rule.Score == ScoreFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
+            var choice = _correctionBias is null ? scores : scores + _correctionBias.detach();
+            if (Rule.Groups > 1) choice = LimitToBestGroups(choice);
+            var indices = choice.topk(k, dim: -1).indexes;
+            var weights = scores.gather(1, indices);
+            if (Rule.Renormalize && k > 1) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
+            if (Rule.ScalingFactor != 1.0) weights = weights * Rule.ScalingFactor;
+            var probabilities = Rule.Score == ScoreFunction.Softmax ? scores : scores / scores.sum(-1, keepdim: true);
             return new RoutingResult(indices, weights, logits, probabilities);
+        }
+
+        /// <summary>
+        /// Keeps the <see cref="TopKRule.KeptGroups"/> best groups of each token and scores the other groups' experts 0.0,
+        /// as the published DeepSeek code does (a negative affinity inside a kept group then loses to them; see the remarks
+        /// of the class).
+        /// </summary>
+        private Tensor LimitToBestGroups(Tensor choice)
+        {
+            var tokens = choice.shape[0];
+            var perGroup = NumExperts / Rule.Groups;
+            var grouped = choice.view(tokens, Rule.Groups, perGroup);
+            var groupScores = Rule.GroupScore == GroupScore.SumOfTopTwo
+                ? grouped.topk(2, dim: -1).values.sum(-1)
+                : grouped.max(-1).values;
+            var keptGroups = groupScores.topk(Rule.KeptGroups, dim: -1).indexes;
+            var groupMask = zeros_like(groupScores, ScalarType.Bool).scatter(1, keptGroups, ones_like(keptGroups, ScalarType.Bool));
+            var expertMask = groupMask.unsqueeze(-1).expand(tokens, Rule.Groups, perGroup).reshape(tokens, NumExperts);
+            return choice.masked_fill(expertMask.logical_not(), 0.0);
+        }
+
+        /// <summary>
+        /// b += γ·sign(mean load − load) from the per-expert loads (token, slot pairs) counted since the last update; no-op
+        /// without a bias or without loads.
+        /// </summary>
+        /// <param name="loads">Pairs routed to each expert.</param>
+        /// <param name="rate">γ.</param>
+        public void UpdateCorrectionBias(IReadOnlyList<long> loads, double rate)
+        {
+            if (_correctionBias is null || loads.Count == 0) return;
+            var total = 0L;
+            foreach (var load in loads) total += load;
+            if (total == 0) return;
+            var mean = (double)total / loads.Count;
+            var step = new float[loads.Count];
+            for (var e = 0; e < step.Length; e++) step[e] = (float)(rate * Math.Sign(mean - loads[e]));
+            using var noGrad = no_grad();
+            using var delta = tensor(step, ScalarType.Float32, _correctionBias.device);
+            _correctionBias.add_(delta);
         }
     }
 }

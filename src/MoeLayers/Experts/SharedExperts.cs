@@ -1,0 +1,104 @@
+using System;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>
+    /// Always-on shared experts (DeepSeek's shared_experts, Qwen2-MoE's shared_expert): n experts of width h_s that every
+    /// token goes through, run as one dense FFN of width n·h_s (the same function as n separate experts summed), never
+    /// through dispatch. With a gate (Qwen2-MoE's shared_expert_gate) the output is scaled by σ(x·w_g), one unit per token.
+    /// State dict names: w_in [d, n·h_s], w_gate (SwiGLU), w_out [n·h_s, out], b_in, b_out, gate [1, d].
+    /// </summary>
+    internal sealed class SharedExperts : nn.Module<Tensor, Tensor>
+    {
+        [ComponentName(Name = "w_in")]
+        private readonly Parameter _wIn;
+
+        [ComponentName(Name = "w_gate")]
+        private readonly Parameter? _wGate;
+
+        [ComponentName(Name = "w_out")]
+        private readonly Parameter _wOut;
+
+        [ComponentName(Name = "b_in")]
+        private readonly Parameter? _bIn;
+
+        [ComponentName(Name = "b_out")]
+        private readonly Parameter? _bOut;
+
+        [ComponentName(Name = "gate")]
+        private readonly Parameter? _gate;
+
+        private readonly ExpertActivation _activation;
+
+        /// <summary>Creates n shared experts initialized like nn.Linear.</summary>
+        /// <param name="count">Number of shared experts n (at least 1).</param>
+        /// <param name="inputDim">Input width d.</param>
+        /// <param name="hiddenDim">Hidden width h_s of each shared expert.</param>
+        /// <param name="outputDim">Output width.</param>
+        /// <param name="activation">Hidden activation.</param>
+        /// <param name="bias">Biases in both projections.</param>
+        /// <param name="gated">Scale the output by σ(x·w_g).</param>
+        /// <param name="name">Module name.</param>
+        public SharedExperts(int count, int inputDim, int hiddenDim, int outputDim, ExpertActivation activation, bool bias, bool gated,
+            string name = "shared_experts")
+            : base(TorchSharpNative.Checked(name))
+        {
+            Guard.Positive(count, nameof(count));
+            Guard.Positive(inputDim, nameof(inputDim));
+            Guard.Positive(hiddenDim, nameof(hiddenDim));
+            Guard.Positive(outputDim, nameof(outputDim));
+            Guard.Defined(activation, nameof(activation));
+            var width = (long)count * hiddenDim;
+            Count = count;
+            HiddenDim = hiddenDim;
+            _activation = activation;
+            // Each expert's block of the fused weight is initialized as that expert alone would be (fan-in d, and h_s for w_out).
+            _wIn = Init.Parameter(Init.Uniform(inputDim, inputDim, width));
+            if (activation == ExpertActivation.SwiGlu) _wGate = Init.Parameter(Init.Uniform(inputDim, inputDim, width));
+            _wOut = Init.Parameter(Init.Uniform(hiddenDim, width, outputDim));
+            if (bias)
+            {
+                _bIn = Init.Parameter(Init.Uniform(inputDim, width));
+                _bOut = Init.Parameter(Init.Uniform(hiddenDim, outputDim));
+            }
+            if (gated) _gate = Init.Parameter(Init.Uniform(inputDim, 1, inputDim));
+            RegisterComponents();
+        }
+
+        /// <summary>Number of shared experts n.</summary>
+        public int Count { get; }
+
+        /// <summary>Hidden width of each shared expert.</summary>
+        public int HiddenDim { get; }
+
+        /// <summary>Fused input projection [d, n·h_s].</summary>
+        public Parameter InputWeight => _wIn;
+
+        /// <summary>Fused gate projection [d, n·h_s] (SwiGLU), else null.</summary>
+        public Parameter? GateWeight => _wGate;
+
+        /// <summary>Fused output projection [n·h_s, out].</summary>
+        public Parameter OutputWeight => _wOut;
+
+        /// <summary>The output gate w_g [1, d], or null.</summary>
+        public Parameter? OutputGate => _gate;
+
+        /// <summary>The shared experts' output for rows x [T, d]: [T, out].</summary>
+        public override Tensor forward(Tensor input)
+        {
+            var hidden = _bIn is null ? input.matmul(_wIn) : _bIn.addmm(input, _wIn);
+            hidden = _activation switch
+            {
+                ExpertActivation.Relu => nn.functional.relu(hidden),
+                ExpertActivation.Gelu => nn.functional.gelu(hidden),
+                ExpertActivation.SwiGlu => nn.functional.silu(input.matmul(_wGate!)) * hidden,
+                _ => throw new InvalidOperationException($"Unknown activation {_activation}."),
+            };
+            var output = _bOut is null ? hidden.matmul(_wOut) : _bOut.addmm(hidden, _wOut);
+            return _gate is null ? output : output * nn.functional.linear(input, _gate).sigmoid();
+        }
+    }
+}
