@@ -13,7 +13,7 @@ namespace MoeLayers
     /// topk_group best groups kept, the experts of the other groups scored 0.0 (not −∞) before the top-k, weights
     /// s.gather(top-k), normalized when k &gt; 1 and norm_topk_prob, times routed_scaling_factor. DeepSeek-V2 scores a
     /// group by its maximum softmax affinity. <see cref="TopKOrder.TopKThenSoftmax"/> applies softmax to the k largest
-    /// logits (Shazeer et al. 2017).
+    /// logits (Shazeer et al. 2017). Ties among affinities (and among group scores) go to the lower expert index.
     /// </summary>
     internal sealed class TopKRouter : Router
     {
@@ -82,13 +82,17 @@ namespace MoeLayers
             var scores = Rule.Score == ScoreFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
             var choice = _correctionBias is null ? scores : scores + _correctionBias.detach();
             if (Rule.Groups > 1) choice = LimitToBestGroups(choice);
-            var indices = choice.topk(k, dim: -1).indexes;
+            var indices = StableTopKIndices(choice, k);
             var weights = scores.gather(1, indices);
             if (Rule.Renormalize && k > 1) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
             if (Rule.ScalingFactor != 1.0) weights = weights * Rule.ScalingFactor;
             var probabilities = Rule.Score == ScoreFunction.Softmax ? scores : scores / scores.sum(-1, keepdim: true);
             return new RoutingResult(indices, weights, logits, probabilities);
         }
+
+        /// <summary>The k largest entries of each row, ties going to the lower index (a stable descending sort).</summary>
+        private static Tensor StableTopKIndices(Tensor scores, int k) =>
+            scores.sort(dim: -1, descending: true, stable: true).Indices.narrow(-1, 0, k);
 
         /// <summary>
         /// Keeps the <see cref="TopKRule.KeptGroups"/> best groups of each token and scores the other groups' experts 0.0,
@@ -103,7 +107,7 @@ namespace MoeLayers
             var groupScores = Rule.GroupScore == GroupScore.SumOfTopTwo
                 ? grouped.topk(2, dim: -1).values.sum(-1)
                 : grouped.max(-1).values;
-            var keptGroups = groupScores.topk(Rule.KeptGroups, dim: -1).indexes;
+            var keptGroups = StableTopKIndices(groupScores, Rule.KeptGroups);
             var groupMask = zeros_like(groupScores, ScalarType.Bool).scatter(1, keptGroups, ones_like(keptGroups, ScalarType.Bool));
             var expertMask = groupMask.unsqueeze(-1).expand(tokens, Rule.Groups, perGroup).reshape(tokens, NumExperts);
             return choice.masked_fill(expertMask.logical_not(), 0.0);

@@ -69,3 +69,58 @@ namespace MoeLayers.Tests.Configuration
         }
     }
 }
+
+namespace MoeLayers.Tests.Configuration
+{
+    /// <summary>The modern-router options: each bad combination refused with the field named.</summary>
+    public class ModernOptionRulesTests
+    {
+        private static MoeLayerOptions DeepSeek() => MoeLayers.Tests.Routing.ModernRouterTests.DeepSeekOptions();
+
+        [Theory]
+        [InlineData("groups", "*ExpertGroups must divide NumExperts = 8 into equal groups; got 3.*")]
+        [InlineData("topkgroups", "*TopKGroups must be in [1, ExpertGroups = 4]; got 5.*")]
+        [InlineData("reach", "*TopK = 5 is more than the 4 experts that TopKGroups = 2 groups of 2 leave.*")]
+        [InlineData("gamma", "*BalanceBiasRate (γ) must be a finite number ≥ 0; got -0.1.*")]
+        [InlineData("shared", "*SharedHiddenDim must be 0 (same as HiddenDim) or at least 1; got -2.*")]
+        [InlineData("gate", "*SharedExpertGate gates the shared experts' output, so it needs SharedExperts ≥ 1; got 0.*")]
+        [InlineData("scale", "*RoutedScalingFactor must be a finite number > 0; got 0.*")]
+        [InlineData("order", "*TopKOrder = TopKThenSoftmax selects on raw logits*")]
+        [InlineData("sigmoid-noisy", "*ScoreFunction = Sigmoid is only used by the TopK router; got Router = NoisyTopK.*")]
+        [InlineData("evalk", "*EvalTopK must be 0 (same as TopK) or in [1, NumExperts = 8]; got 9.*")]
+        [InlineData("onegroup", "*GroupScore = SumOfTopTwo needs at least 2 experts per group; got 1.*")]
+        public void BadCombinationsAreRefusedNamingTheField(string change, string message)
+        {
+            var o = DeepSeek();
+            switch (change)
+            {
+                case "groups": o.ExpertGroups = 3; break;
+                case "topkgroups": o.TopKGroups = 5; break;
+                case "reach": o.TopK = 5; break;
+                case "gamma": o.BalanceBiasRate = -0.1; break;
+                case "shared": o.SharedHiddenDim = -2; break;
+                case "gate": o.SharedExperts = 0; o.SharedExpertGate = true; break;
+                case "scale": o.RoutedScalingFactor = 0; break;
+                case "order": o.TopKOrder = TopKOrder.TopKThenSoftmax; break;
+                case "sigmoid-noisy": o.Router = RouterKind.NoisyTopK; o.BalanceBias = false; o.ExpertGroups = 1; o.RoutedScalingFactor = 1; break;
+                case "evalk": o.EvalTopK = 9; break;
+                case "onegroup": o.ExpertGroups = 8; o.TopKGroups = 4; break;
+            }
+            var act = () => Moe.Create(o);
+            act.Should().Throw<ArgumentException>().WithMessage(message);
+        }
+
+        [Fact]
+        public void TheDeepSeekStyleOptionsAreValidAndBindFromConfiguration()
+        {
+            MoeLayerOptionsValidator.Failures(DeepSeek()).Should().BeEmpty();
+            const string json = """{ "Moe": { "InputDim": 8, "HiddenDim": 4, "NumExperts": 8, "TopK": 2, "ScoreFunction": "Sigmoid", "ExpertGroups": 4, "TopKGroups": 2, "GroupScore": "Max", "BalanceBias": true, "BalanceBiasRate": 0.002, "RoutedScalingFactor": 2.5, "SharedExperts": 1, "SharedExpertGate": true, "EvalTopK": 1 } }""";
+            var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+            var services = new ServiceCollection().AddMoeLayers(configuration.GetSection("Moe")).BuildServiceProvider();
+            var options = services.GetRequiredService<IOptions<MoeLayerOptions>>().Value;
+            (options.ScoreFunction, options.GroupScore, options.BalanceBiasRate, options.EvalTopK, options.SharedExpertGate)
+                .Should().Be((ScoreFunction.Sigmoid, GroupScore.Max, 0.002, 1, true));
+            services.GetRequiredService<IMoeLayerFactory>().Create().EvalTopK.Should().Be(1);
+        }
+    }
+}
