@@ -1,0 +1,21 @@
+namespace MoeLayers.Interop
+{
+    /// <summary>The Hugging Face model families whose sparse-MoE block MoeLayers reads and writes.</summary>
+    public enum HfArchitecture
+    {
+        /// <summary>Mixtral (model_type "mixtral"): block_sparse_moe.gate, experts.{i}.w1 (gate) / w3 (up) / w2 (down).</summary>
+        Mixtral,
+
+        /// <summary>Qwen2-MoE ("qwen2_moe"): mlp.gate, mlp.experts.{i}.*_proj, mlp.shared_expert.*, mlp.shared_expert_gate.</summary>
+        Qwen2Moe,
+
+        /// <summary>Qwen3-MoE ("qwen3_moe"): mlp.gate, mlp.experts.{i}.gate_proj / up_proj / down_proj.</summary>
+        Qwen3Moe,
+
+        /// <summary>OLMoE ("olmoe"): mlp.gate, mlp.experts.{i}.gate_proj / up_proj / down_proj.</summary>
+        Olmoe,
+
+        /// <summary>DeepSeek-V3 ("deepseek_v3"): mlp.gate (+ e_score_correction_bias), mlp.experts.{i}.*, mlp.shared_experts.*.</summary>
+        DeepseekV3,
+    }
+}
