@@ -35,6 +35,7 @@ namespace MoeLayers.Distributed
         private const int MaxChunkElements = 1 << 30;
         private static readonly TimeSpan SpinPhase = TimeSpan.FromSeconds(1);
         private const string Separator = "\u001f";
+        private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(500);
 
         private static readonly object WorldGate = new();
         private static MpiCommunicator? _live;
@@ -327,6 +328,9 @@ namespace MoeLayers.Distributed
                             Console.Out.Flush();
                             Console.Error.WriteLine($"MoeLayers.Distributed: rank {Rank} of {WorldSize} aborts the MPI job (MPI_Abort, error code 1) because its communicator is faulted: {_fault}");
                             Console.Error.Flush();
+                            // mpirun forwards the ranks' output asynchronously and stops when the job is aborted: give it
+                            // a moment to pass the reason on.
+                            Thread.Sleep(AbortGrace);
                             _mpi.Abort(_comm, 1);
                         }
                         return;
