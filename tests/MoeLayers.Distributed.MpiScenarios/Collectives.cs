@@ -25,6 +25,11 @@ namespace MoeLayers.Distributed.MpiScenarios
             var rank = comm.Rank;
             var world = comm.WorldSize;
             Program.Say(rank, $"world {world}, {comm.LibraryVersion}, loaded {comm.LibraryPath}, timeout {comm.Timeout.TotalSeconds} s");
+            if (world < 2)
+            {
+                Program.Say(rank, "FAIL: the collectives scenario needs at least two ranks: mpirun -np 2 (or more) dotnet MoeLayers.Distributed.MpiScenarios.dll collectives");
+                return 2;
+            }
 
             Check(rank, ".NET still owns SIGSEGV and SIGFPE after MPI_Init (null reference and division by zero throw)", () =>
             {

@@ -81,8 +81,10 @@ namespace MoeLayers.Distributed.Tests
         {
             // What a user sees without --enable-recovery: mpirun notices the death and kills the other ranks itself.
             var run = Run(2, "dead-rank", scenarioArguments: new[] { "--timeout", "60" });
-            run.ExitCode.Should().NotBe(0, "mpirun reports the killed rank:\n{0}", run);
-            run.Output.Should().Contain("mpirun noticed that process rank 1").And.Contain("exited on signal 9 (Killed)");
+            run.Lines(1).Should().Contain("dying abruptly (SIGKILL) before the all-to-all");
+            // mpirun exits with 128 + 9 and usually says "mpirun noticed that process rank 1 ... exited on signal 9
+            // (Killed)" (a notice Open MPI 4.1 occasionally fails to print).
+            run.ExitCode.Should().Be(137, "mpirun reports the killed rank:\n{0}", run);
             run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(45), "mpirun ends the job long before rank 0's 60 s timeout:\n{0}", run);
             run.Lines(0).Should().NotContain(l => l.StartsWith("TIMEOUT", StringComparison.Ordinal));
         }
@@ -94,8 +96,11 @@ namespace MoeLayers.Distributed.Tests
             var run = Run(2, "stuck-rank", scenarioArguments: new[] { "--timeout", "5" });
             run.Lines(0).Should().Contain(l => l.StartsWith("TIMEOUT as expected after ", StringComparison.Ordinal) && l.Contains("did not complete within 5 s"),
                 "rank 0 must time out:\n{0}", run);
-            run.Output.Should().Contain("MPI_ABORT was invoked on rank 0");
-            run.ExitCode.Should().NotBe(0);
+            // Our own line, not mpirun's "MPI_ABORT was invoked ..." notice: Open MPI 4.1 sometimes loses that one
+            // ("ORTE_ERROR_LOG: Out of resource in file ../../../orte/util/show_help.c").
+            run.Output.Should().Contain("MoeLayers.Distributed: rank 0 of 2 aborts the MPI job (MPI_Abort, error code 1) because its communicator is faulted: " +
+                                        "AllToAll #2 (count exchange) timed out after 5 s");
+            run.ExitCode.Should().Be(1, "MPI_Abort's error code becomes mpirun's exit code:\n{0}", run);
             run.Lines(1).Should().NotContain("woke up: the job should have been aborted long ago");
             run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60), "the job must end at the timeout, not when rank 1 wakes up");
         }
@@ -107,9 +112,8 @@ namespace MoeLayers.Distributed.Tests
             run.Lines(1).Should().Contain("done: disposing while rank 0 is stuck");
             run.Output.Should().Contain("MoeLayers.Distributed: rank 1 of 2 aborts the MPI job (MPI_Abort, error code 1) because its communicator is faulted: " +
                                         "Dispose (barrier before MPI_Finalize) #2 timed out after 5 s", "rank 1 must give up on rank 0:\n{0}", run);
-            run.Output.Should().Contain("MPI_ABORT was invoked on rank 1");
             run.Lines(0).Concat(run.Lines(1)).Should().NotContain(l => l.StartsWith("FAIL", StringComparison.Ordinal));
-            run.ExitCode.Should().NotBe(0);
+            run.ExitCode.Should().Be(1, "MPI_Abort's error code becomes mpirun's exit code:\n{0}", run);
             run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60), "the job must end at the timeout, not when rank 0 wakes up");
         }
 

@@ -212,10 +212,17 @@ namespace MoeLayers.Distributed
                     receiveCounts[r] = received[r * AllToAllHeader];
                     sendCountsInt[r] = (int)sendCounts[r];
                     sendDispl[r] = (int)sendOffset;
-                    receiveCountsInt[r] = checked((int)receiveCounts[r]);
-                    receiveDispl[r] = checked((int)receiveOffset);
+                    receiveCountsInt[r] = (int)receiveCounts[r];
+                    receiveDispl[r] = (int)receiveOffset;
                     sendOffset += sendCounts[r];
                     receiveOffset += receiveCounts[r];
+                }
+                if (receiveOffset > int.MaxValue)
+                {
+                    // Only this rank knows; the others go on to the row exchange and will time out.
+                    Volatile.Write(ref _fault, $"{operation} would receive {receiveOffset} rows, more than MPI's 32-bit counts allow");
+                    throw new NotSupportedException($"{operation}: this rank would receive {receiveOffset} rows; at most {int.MaxValue} per call are supported (MPI counts are 32-bit). " +
+                                                    "The communicator is now unusable.");
                 }
                 var shape = new long[trailing.Length + 1];
                 shape[0] = receiveOffset;
