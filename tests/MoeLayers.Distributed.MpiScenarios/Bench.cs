@@ -16,7 +16,7 @@ namespace MoeLayers.Distributed.MpiScenarios
     {
         public static int Run(TimeSpan timeout, long rows, long cols, int repeats)
         {
-            using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout });
+            using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             int rank = comm.Rank, world = comm.WorldSize;
             using var send = randn(rows, cols);
             var counts = Enumerable.Range(0, world).Select(d => rows / world + (d < rows % world ? 1 : 0)).ToArray();

@@ -21,7 +21,7 @@ namespace MoeLayers.Distributed.MpiScenarios
 
         public static int Run(TimeSpan timeout)
         {
-            using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout });
+            using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             var rank = comm.Rank;
             var world = comm.WorldSize;
             Program.Say(rank, $"world {world}, {comm.LibraryVersion}, loaded {comm.LibraryPath}, timeout {comm.Timeout.TotalSeconds} s");

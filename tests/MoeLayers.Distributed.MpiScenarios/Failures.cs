@@ -16,7 +16,7 @@ namespace MoeLayers.Distributed.MpiScenarios
         /// </summary>
         public static int DeadRank(TimeSpan timeout)
         {
-            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout });
+            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             comm.Barrier();
             if (comm.Rank == comm.WorldSize - 1)
             {
@@ -30,7 +30,7 @@ namespace MoeLayers.Distributed.MpiScenarios
         /// <summary>The last rank stays alive but does not join for far longer than the timeout (stuck, or in another collective).</summary>
         public static int StuckRank(TimeSpan timeout)
         {
-            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout });
+            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             comm.Barrier();
             if (comm.Rank == comm.WorldSize - 1)
             {
@@ -49,7 +49,7 @@ namespace MoeLayers.Distributed.MpiScenarios
         /// </summary>
         public static int LeaveEarly(TimeSpan timeout)
         {
-            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout });
+            var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             comm.Barrier();
             if (comm.Rank == 0)
             {
@@ -62,6 +62,25 @@ namespace MoeLayers.Distributed.MpiScenarios
             Program.Say(comm.Rank, "done: disposing while rank 0 is stuck");
             comm.Dispose();
             Program.Say(comm.Rank, "FAIL: Dispose returned although rank 0 never arrived");
+            return 1;
+        }
+
+        /// <summary>
+        /// The last rank starts 20 s late: the others' MPI_Init waits for it, and their watchdog must end them after
+        /// <paramref name="connect"/> with a message instead of letting them hang.
+        /// </summary>
+        public static int LateStart(TimeSpan timeout, TimeSpan connect)
+        {
+            var size = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE");
+            var last = size == null ? null : (int.Parse(size, CultureInfo.InvariantCulture) - 1).ToString(CultureInfo.InvariantCulture);
+            if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") == last)
+            {
+                Console.Out.WriteLine($"[rank {last}] starting 20 s late");
+                Console.Out.Flush();
+                Thread.Sleep(TimeSpan.FromSeconds(20));
+            }
+            using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = connect });
+            Program.Say(comm.Rank, "FAIL: constructed although a rank started after the connect timeout");
             return 1;
         }
 

@@ -117,6 +117,19 @@ namespace MoeLayers.Distributed.Tests
             run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60), "the job must end at the timeout, not when rank 0 wakes up");
         }
 
+        [Fact]
+        public void ARankThatStartsLateEndsTheOthersAtTheConnectTimeoutWithAMessageInsteadOfAHangInMpiInit()
+        {
+            // Open MPI's MPI_Init waits for every rank; rank 1 arrives after 20 s, rank 0's watchdog gives up after 3 s.
+            var run = Run(2, "late-start", scenarioArguments: new[] { "--connect-timeout", "3" });
+            run.Lines(1).Should().Contain("starting 20 s late");
+            run.Output.Should().Contain("MoeLayers.Distributed: MPI_Init did not return within 3 s (MpiCommunicatorOptions.ConnectTimeout, else Timeout) on rank 0 of 2")
+                .And.Contain("at least one has not called MPI_Init");
+            run.Output.Should().NotContain("FAIL: constructed");
+            run.ExitCode.Should().Be(134, "Environment.FailFast aborts the process (SIGABRT) and mpirun passes that on:\n{0}", run);
+            run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(18), "the job must end at the connect timeout, not when rank 1 arrives");
+        }
+
         private MpiRun Run(int ranks, string scenario, string[]? mpirunOptions = null, string[]? scenarioArguments = null)
         {
             var run = MpiLauncher.Run(ranks, scenario, Limit, mpirunOptions, scenarioArguments);

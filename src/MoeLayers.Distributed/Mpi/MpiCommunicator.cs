@@ -64,6 +64,9 @@ namespace MoeLayers.Distributed
         {
             options ??= new MpiCommunicatorOptions();
             Timeout = options.ResolveTimeout();
+            var connectTimeout = options.ConnectTimeout ?? Timeout;
+            if (connectTimeout <= TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(options), connectTimeout, "MpiCommunicatorOptions.ConnectTimeout must be positive.");
             _abortOnFaultedDispose = options.AbortOnFaultedDispose;
             lock (WorldGate)
             {
@@ -82,7 +85,8 @@ namespace MoeLayers.Distributed
                 int provided;
                 if (flag == 0)
                 {
-                    Check(_mpi.InitThread(null, null, OpenMpiLibrary.ThreadSerialized, &provided), "MPI_Init_thread", "construction");
+                    using (InitWatchdog.Start(connectTimeout))
+                        Check(_mpi.InitThread(null, null, OpenMpiLibrary.ThreadSerialized, &provided), "MPI_Init_thread", "construction");
                     _ownsMpi = true;
                 }
                 else
@@ -108,7 +112,7 @@ namespace MoeLayers.Distributed
                     var comm = (IntPtr*)call.Alloc(sizeof(IntPtr));
                     IntPtr request;
                     Check(_mpi.CommIdup(_mpi.CommWorld, comm, &request), "MPI_Comm_idup", "construction");
-                    Wait(&request, "construction (MPI_Comm_idup of MPI_COMM_WORLD)", clock, call);
+                    Wait(&request, "construction (MPI_Comm_idup of MPI_COMM_WORLD)", clock, call, connectTimeout);
                     _comm = *comm;
                     Check(_mpi.CommSetErrhandler(_comm, _mpi.ErrorsReturn), "MPI_Comm_set_errhandler", "construction");
                 }
@@ -507,8 +511,9 @@ namespace MoeLayers.Distributed
 
         private string Describe(string name) => string.Create(CultureInfo.InvariantCulture, $"{name} #{_collectives}");
 
-        private void Wait(IntPtr* request, string operation, Stopwatch clock, Call? call)
+        private void Wait(IntPtr* request, string operation, Stopwatch clock, Call? call, TimeSpan? limit = null)
         {
+            var timeout = limit ?? Timeout;
             while (true)
             {
                 int done;
@@ -520,17 +525,18 @@ namespace MoeLayers.Distributed
                 }
                 if (done != 0) return;
                 var elapsed = clock.Elapsed;
-                if (elapsed >= Timeout)
+                if (elapsed >= timeout)
                 {
                     call?.Abandon();
-                    var seconds = Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+                    var seconds = timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
                     var message =
                         $"MPI rank {Rank} of {WorldSize}: {operation} did not complete within {seconds} s (#n counts this communicator's collectives): at least one other rank never joined it. " +
                         "It exited or crashed (mpirun normally ends the whole job when a rank dies; this rank outlived it), or it is stuck, or it is in a different " +
                         "collective (every rank must call the same collectives in the same order). The communicator is now unusable (MPI cannot cancel a collective); " +
-                        $"disposing it ends the job with MPI_Abort. If a rank is legitimately slower, raise MpiCommunicatorOptions.Timeout or {MpiCommunicatorOptions.TimeoutVariable}.";
+                        "disposing it ends the job with MPI_Abort. If a rank is legitimately slower, raise " +
+                        (limit is null ? $"MpiCommunicatorOptions.Timeout or {MpiCommunicatorOptions.TimeoutVariable}." : "MpiCommunicatorOptions.ConnectTimeout.");
                     Volatile.Write(ref _fault, $"{operation} timed out after {seconds} s");
-                    throw new CommunicatorTimeoutException(operation, Rank, WorldSize, Timeout, message);
+                    throw new CommunicatorTimeoutException(operation, Rank, WorldSize, timeout, message);
                 }
                 if (elapsed < SpinPhase) Thread.Yield();
                 else Thread.Sleep(1);
@@ -549,6 +555,42 @@ namespace MoeLayers.Distributed
             Volatile.Write(ref _fault, fault);
             return new MpiException(function, code,
                 $"MPI rank {Rank} of {WorldSize}: {fault}. A peer rank may have exited or the network failed; the communicator is now unusable.");
+        }
+
+        /// <summary>
+        /// MPI_Init waits, without a deadline, until every rank of the job has called it (Open MPI's start-up exchange),
+        /// and MPI cannot be left half-initialized: past the connect timeout this thread writes why and ends the process
+        /// (<see cref="Environment.FailFast(string)"/>), and mpirun then ends the job, instead of a silent hang.
+        /// </summary>
+        private sealed class InitWatchdog : IDisposable
+        {
+            private readonly ManualResetEventSlim _done = new();
+
+            public static InitWatchdog Start(TimeSpan limit)
+            {
+                var watchdog = new InitWatchdog();
+                var thread = new Thread(() => watchdog.Watch(limit)) { IsBackground = true, Name = "MPI_Init watchdog" };
+                thread.Start();
+                return watchdog;
+            }
+
+            public void Dispose() => _done.Set();
+
+            private void Watch(TimeSpan limit)
+            {
+                if (_done.Wait(limit)) return;
+                var rank = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") ?? "?";
+                var size = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") ?? "?";
+                var seconds = limit.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+                var message = $"MoeLayers.Distributed: MPI_Init did not return within {seconds} s (MpiCommunicatorOptions.ConnectTimeout, else Timeout) on rank {rank} of {size}: " +
+                              "Open MPI's start-up waits for every rank of the job, and at least one has not called MPI_Init (it is still starting, stuck before " +
+                              "creating its MpiCommunicator, or failed to start). MPI cannot be left half-initialized, so this process ends now (Environment.FailFast) " +
+                              "and mpirun ends the job. Create the communicator early in every rank, or raise ConnectTimeout.";
+                Console.Error.WriteLine(message);
+                Console.Error.Flush();
+                Thread.Sleep(AbortGrace);
+                Environment.FailFast(message);
+            }
         }
 
         /// <summary>

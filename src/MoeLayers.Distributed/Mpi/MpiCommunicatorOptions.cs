@@ -27,6 +27,15 @@ namespace MoeLayers.Distributed
         public TimeSpan? Timeout { get; set; }
 
         /// <summary>
+        /// The longest construction waits for every rank to arrive (ranks start at different times, notably on a loaded
+        /// machine or across nodes). Null: <see cref="Timeout"/>. Past it, the handshake (the MPI_COMM_WORLD duplicate)
+        /// throws <see cref="CommunicatorTimeoutException"/>; MPI_Init itself, which Open MPI makes wait for every rank,
+        /// cannot be abandoned, so a watchdog writes why to standard error and ends the process
+        /// (<see cref="Environment.FailFast(string)"/>), and mpirun then ends the job.
+        /// </summary>
+        public TimeSpan? ConnectTimeout { get; set; }
+
+        /// <summary>
         /// Whether disposing a communicator that timed out or saw an MPI error ends the whole job with MPI_Abort (default
         /// true). MPI cannot cancel a collective, so such a communicator can neither be used nor finalized (MPI_Finalize
         /// would wait for the unfinished collective forever); false skips MPI_Finalize and returns, leaving the process to
