@@ -1,0 +1,112 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Text;
+
+namespace MoeLayers.Distributed.Tests
+{
+    /// <summary>What one mpirun job printed and how it ended.</summary>
+    internal sealed record MpiRun(string CommandLine, int ExitCode, string Output, TimeSpan Elapsed)
+    {
+        /// <summary>The lines a rank printed, without the "[rank r] " tag.</summary>
+        public IReadOnlyList<string> Lines(int rank) => Output.Split('\n')
+            .Where(l => l.StartsWith($"[rank {rank}] ", StringComparison.Ordinal))
+            .Select(l => l.Substring($"[rank {rank}] ".Length).TrimEnd('\r'))
+            .ToList();
+
+        public override string ToString() => $"$ {CommandLine}\n(exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s)\n{Output}";
+    }
+
+    /// <summary>
+    /// Launches the scenario program under <c>mpirun -np N --allow-run-as-root --oversubscribe</c> with a wall-clock limit:
+    /// on overrun the whole process tree (mpirun and every rank) is killed and the test fails with what it printed. A
+    /// machine without mpirun fails the test with the install command; nothing is skipped.
+    /// </summary>
+    internal static class MpiLauncher
+    {
+        public const string InstallHint = "Install Open MPI: run build/install-openmpi.sh as root (.ci/run does), or apt-get update && apt-get install -y openmpi-bin libopenmpi-dev.";
+
+        /// <summary>Full path of mpirun on PATH; throws with the install command when there is none.</summary>
+        public static string Mpirun(string? searchPath = null)
+        {
+            var path = searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "";
+            foreach (var dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            {
+                var candidate = Path.Combine(dir, "mpirun");
+                if (File.Exists(candidate)) return candidate;
+            }
+            throw new InvalidOperationException("mpirun was not found on PATH, so the MPI tests cannot run (they fail rather than skip). " + InstallHint);
+        }
+
+        /// <summary>The scenario program's assembly, from the path the build recorded.</summary>
+        public static string ScenarioAssembly()
+        {
+            var recorded = typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "MpiScenariosAssembly")?.Value;
+            if (string.IsNullOrEmpty(recorded) || !File.Exists(recorded))
+                throw new InvalidOperationException($"The MPI scenario program was not found at '{recorded}': build the solution (it is a project reference of this test project).");
+            return recorded;
+        }
+
+        /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> ranks and returns when mpirun exits.</summary>
+        public static MpiRun Run(int ranks, string scenario, TimeSpan limit, IEnumerable<string>? mpirunOptions = null, IEnumerable<string>? scenarioArguments = null)
+        {
+            var mpirun = Mpirun();
+            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+            if (string.IsNullOrEmpty(dotnet) || !File.Exists(dotnet)) dotnet = "dotnet";
+            var arguments = new List<string> { "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-run-as-root", "--oversubscribe" };
+            arguments.AddRange(mpirunOptions ?? Array.Empty<string>());
+            arguments.Add(dotnet);
+            arguments.Add(ScenarioAssembly());
+            arguments.Add(scenario);
+            arguments.AddRange(scenarioArguments ?? Array.Empty<string>());
+            var commandLine = "mpirun " + string.Join(' ', arguments);
+
+            var start = new ProcessStartInfo(mpirun)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in arguments) start.ArgumentList.Add(argument);
+            start.Environment["TERM"] = "dumb";   // no terminal escape codes from the ranks' consoles
+            var output = new StringBuilder();
+            var gate = new object();
+            void Append(string? line)
+            {
+                if (line == null) return;
+                lock (gate) output.Append(line).Append('\n');
+            }
+
+            var clock = Stopwatch.StartNew();
+            using var process = new Process { StartInfo = start };
+            process.OutputDataReceived += (_, e) => Append(e.Data);
+            process.ErrorDataReceived += (_, e) => Append(e.Data);
+            process.Start();
+            process.StandardInput.Close();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            if (!process.WaitForExit((int)limit.TotalMilliseconds))
+            {
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // It exited just now.
+                }
+                process.WaitForExit(10_000);
+                string text;
+                lock (gate) text = output.ToString();
+                throw new TimeoutException($"{commandLine} ran past its {limit.TotalSeconds:F0} s limit and was killed with its process tree. Output:\n{text}");
+            }
+            process.WaitForExit();   // drains the asynchronous readers
+            lock (gate) return new MpiRun(commandLine, process.ExitCode, output.ToString(), clock.Elapsed);
+        }
+    }
+}
