@@ -68,6 +68,31 @@ namespace MoeLayers.Tests.Routing
         }
 
         [Fact]
+        public void TheTaskLossReachesOnlyTheRouterRowsOfChosenExpertsUnderSigmoidScores()
+        {
+            // Weights are the chosen experts' own sigmoid affinities, so without a balance loss the router rows of experts
+            // no token chose get no gradient; softmax couples every row through the normalization.
+            manual_seed(72);
+            var options = new MoeLayerOptions
+            {
+                InputDim = 6, HiddenDim = 4, NumExperts = 6, TopK = 1, ScoreFunction = ScoreFunction.Sigmoid,
+                LoadBalancingLoss = LoadBalancingLossKind.None, ZLossCoefficient = 0,
+            };
+            var layer = (MoeLayer)Moe.Create(options);
+            var output = layer.Run(randn(3, 6));
+            output.Output.square().sum().backward();
+            var chosen = output.Routing.ExpertIndices.data<long>().ToHashSet();
+            chosen.Count.Should().BeLessThan(6, "three tokens with k = 1 leave some experts unchosen");
+            var gradient = layer.Router.Weight.grad!;
+            for (var e = 0; e < 6; e++)
+            {
+                var norm = gradient[e].abs().sum().item<float>();
+                if (chosen.Contains(e)) norm.Should().BeGreaterThan(0, $"expert {e} was chosen");
+                else norm.Should().Be(0, $"expert {e} was chosen by no token");
+            }
+        }
+
+        [Fact]
         public void TiesKeepTheLowerExpertIndex()
         {
             var router = Router(4, 2, new TopKRule(TopKOrder.SoftmaxThenTopK, Renormalize: true, ScoreFunction.Sigmoid));
