@@ -9,7 +9,8 @@ namespace MoeLayers.Cuda
     /// (<see cref="IGroupedGemmRunner"/>, cuBLAS's cublasGemmGroupedBatchedEx on CUDA) when the runner takes these operands,
     /// and otherwise the portable per-expert products (<see cref="PerExpertMatmul"/>, the behaviour before), saying why
     /// once per distinct reason. Tensors the runner does not serve (CPU tensors in the kernels' tests) take the per-expert
-    /// products without a word.
+    /// products without a word. A library call that fails (forward or backward) is reported the same way, and that device
+    /// and dtype then stay on the per-expert products for the rest of the process.
     /// Setting <see cref="SwitchVariable"/> to 0 forces the per-expert products (benchmarks compare the two).
     /// </summary>
     internal sealed class CudaGroupedMatmul : IGroupedMatmul
@@ -20,6 +21,7 @@ namespace MoeLayers.Cuda
         private readonly IGroupedGemmRunner _runner;
         private readonly Action<string> _log;
         private readonly ConcurrentDictionary<string, bool> _logged = new();
+        private readonly ConcurrentDictionary<(int Device, ScalarType DType), string> _failed = new();
 
         /// <summary>Creates the chooser.</summary>
         /// <param name="runner">The grouped GEMM.</param>
@@ -38,14 +40,26 @@ namespace MoeLayers.Cuda
         {
             PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
             var why = WhyPerExpert(rows, counts, weights);
-            if (why is not null)
+            if (why is null)
             {
-                if (_runner.Serves(rows.device) && _logged.TryAdd(why, true))
-                    _log($"MoeLayers.Cuda: expert products run one per expert instead of as one grouped GEMM: {why}");
-                return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+                var key = (rows.device_index, rows.dtype);
+                void Failed(Exception e) => Fallback(rows, _failed.GetOrAdd(key, $"the grouped GEMM failed on {rows.device} for {rows.dtype} ({e.Message}); "
+                    + "this process keeps the per-expert products for it."));
+                try
+                {
+                    var output = GroupedGemmFunction.apply(rows, weights, counts, _runner, (Action<Exception>)Failed);
+                    return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+                }
+                catch (InvalidOperationException e)
+                {
+                    Failed(e);
+                }
             }
-            var output = GroupedGemmFunction.apply(rows, weights, counts, _runner);
-            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+            else
+            {
+                Fallback(rows, why);
+            }
+            return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
         }
 
         /// <summary>Null when this call runs as one grouped GEMM; otherwise why it runs per expert.</summary>
@@ -55,8 +69,15 @@ namespace MoeLayers.Cuda
         internal string? WhyPerExpert(Tensor rows, long[] counts, Tensor weights)
         {
             if (Environment.GetEnvironmentVariable(SwitchVariable) == "0") return $"{SwitchVariable}=0.";
+            if (_failed.TryGetValue((rows.device_index, rows.dtype), out var failure)) return failure;
             if (rows.shape[0] > int.MaxValue) return $"{rows.shape[0]} rows exceed the grouped GEMM's 32-bit row counts.";
             return _runner.Unavailable(rows, counts, weights);
+        }
+
+        private void Fallback(Tensor rows, string why)
+        {
+            if (_runner.Serves(rows.device) && _logged.TryAdd(why, true))
+                _log($"MoeLayers.Cuda: expert products run one per expert instead of as one grouped GEMM: {why}");
         }
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using static TorchSharp.torch;
@@ -6,8 +7,10 @@ namespace MoeLayers.Cuda
 {
     /// <summary>
     /// Y = grouped X · W as one library call per pass, with its backward: dX = dY[g] · W[g]ᵀ and dW[g] = X[g]ᵀ · dY[g], each
-    /// also one call (two calls in all). Experts without rows get a zero dW. Arguments: rows X [M, d], weights W [E, d, h],
-    /// counts (long[]), <see cref="IGroupedGemmRunner"/>.
+    /// also one call (two calls in all). Experts without rows get a zero dW. A backward runs inside libtorch's autograd
+    /// engine, where an exception cannot be handed back, so a failing library call there is reported to the failure
+    /// callback and the gradients are computed per expert instead. Arguments: rows X [M, d], weights W [E, d, h], counts
+    /// (long[]), <see cref="IGroupedGemmRunner"/>, failure callback (Action&lt;Exception&gt;).
     /// </summary>
     internal sealed class GroupedGemmFunction : autograd.SingleTensorFunction<GroupedGemmFunction>
     {
@@ -19,6 +22,7 @@ namespace MoeLayers.Cuda
             ctx.save_for_backward(new List<Tensor> { rows, weights });
             ctx.save_data("counts", counts);
             ctx.save_data("runner", runner);
+            ctx.save_data("onFailure", vars[4]);
             return Forward(runner, rows, counts, weights);
         }
 
@@ -28,8 +32,17 @@ namespace MoeLayers.Cuda
             var (rows, weights) = (saved[0], saved[1]);
             var counts = (long[])ctx.get_data("counts");
             var runner = (IGroupedGemmRunner)ctx.get_data("runner");
-            var (gradRows, gradWeights) = Backward(runner, rows, counts, weights, grad_output);
-            return new List<Tensor> { gradRows, gradWeights, null!, null! };
+            Tensor gradRows, gradWeights;
+            try
+            {
+                (gradRows, gradWeights) = Backward(runner, rows, counts, weights, grad_output);
+            }
+            catch (Exception e)
+            {
+                ((Action<Exception>)ctx.get_data("onFailure"))(e);
+                (gradRows, gradWeights) = PerExpertBackward(rows, counts, weights, grad_output);
+            }
+            return new List<Tensor> { gradRows, gradWeights, null!, null!, null! };
         }
 
         /// <summary>Y [M, h] = grouped <paramref name="rows"/> · <paramref name="weights"/>, one call.</summary>
@@ -52,6 +65,17 @@ namespace MoeLayers.Cuda
             runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradInput, counts, d, h), weights, gradY, gradRows);
             var gradWeights = counts.All(c => c > 0) ? empty(weights.shape, weights.dtype, weights.device) : zeros(weights.shape, weights.dtype, weights.device);
             runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradWeight, counts, d, h), gradY, rows, gradWeights);
+            return (gradRows, gradWeights);
+        }
+
+        /// <summary>The same gradients from one TorchSharp product per expert (the fallback of a failed library call).</summary>
+        internal static (Tensor GradRows, Tensor GradWeights) PerExpertBackward(Tensor rows, long[] counts, Tensor weights, Tensor gradOutput)
+        {
+            var gradY = gradOutput.to(rows.dtype);
+            var blocks = rows.split(counts);
+            var gradBlocks = gradY.split(counts);
+            var gradRows = cat(gradBlocks.Select((g, e) => g.matmul(weights[e].t())).ToArray(), 0);
+            var gradWeights = stack(blocks.Select((x, e) => x.t().matmul(gradBlocks[e])).ToArray());
             return (gradRows, gradWeights);
         }
     }

@@ -101,6 +101,28 @@ namespace MoeLayers.Tests.Cuda
             TensorAssert.Values(first).Should().Equal(TensorAssert.Values(PerExpertMatmul.Instance.Multiply(x, counts, w)));
         }
 
+        [Theory]
+        [InlineData(true)]
+        [InlineData(false)]
+        public void ALibraryCallThatFailsFallsBackForGoodWithTheReason(bool failForward)
+        {
+            var failingPass = failForward ? GroupedGemmPass.Forward : GroupedGemmPass.GradWeight;
+            long[] counts = { 3, 0, 4 };
+            var (x, w, _) = Operands(counts, 8, 6, false, ScalarType.Float64, seed: 7);
+            var log = new List<string>();
+            var failing = new EmulatedGroupedGemm { FailOn = failingPass };
+            var matmul = new CudaGroupedMatmul(failing, log.Add);
+
+            var expected = Run(PerExpertMatmul.Instance, x, counts, w, null);
+            var actual = Run(matmul, x, counts, w, null);
+            for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
+            log.Should().ContainSingle().Which.Should().Contain("the grouped GEMM failed on cpu for Float64 (cublasGemmGroupedBatchedEx failed with cuBLAS status 15")
+                .And.Contain("keeps the per-expert products");
+            matmul.WhyPerExpert(x, counts, w).Should().Contain("the grouped GEMM failed");
+            Run(matmul, x, counts, w, null);
+            log.Should().HaveCount(1, "the reason is written once");
+        }
+
         [Fact]
         public void TensorsTheRunnerDoesNotServeFallBackSilently()
         {
@@ -193,6 +215,9 @@ namespace MoeLayers.Tests.Cuda
     {
         public string? Missing { get; set; }
 
+        /// <summary>A pass whose call throws as a failing cuBLAS call would, or null.</summary>
+        public GroupedGemmPass? FailOn { get; set; }
+
         public int Runs { get; private set; }
 
         public bool Serves(Device device) => device.type == DeviceType.CPU;
@@ -202,6 +227,8 @@ namespace MoeLayers.Tests.Cuda
         public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
         {
             Runs++;
+            if (FailOn is { } pass && problems.Count > 0 && Pass(problems[0]) == pass)
+                throw new InvalidOperationException("cublasGemmGroupedBatchedEx failed with cuBLAS status 15 (the functionality requested is not supported).");
             using var noGrad = no_grad();
             foreach (var p in problems)
             {
@@ -212,6 +239,9 @@ namespace MoeLayers.Tests.Cuda
                 ColumnMajor(c, p.M, p.N, p.Ldc, p.OffsetC).copy_(opA.matmul(opB));
             }
         }
+
+        private static GroupedGemmPass Pass(GemmProblem p) =>
+            p.TransA ? GroupedGemmPass.GradInput : p.TransB ? GroupedGemmPass.GradWeight : GroupedGemmPass.Forward;
 
         private static Tensor ColumnMajor(Tensor t, int rows, int columns, int ld, long offset)
         {

@@ -23,6 +23,22 @@ namespace MoeLayers.Tests.Cuda
             }
         }
 
+        [Fact]
+        public void PackedRowKernelsMoveSixteenBytesPerLoadAndStore()
+        {
+            var target = CudaTarget.ForDevice(9, 0);
+            foreach (var set in new[] { KernelCatalog.Float32Packed, KernelCatalog.BFloat16Packed, KernelCatalog.Float16Packed })
+            {
+                foreach (var kernel in new[] { set.Gather, set.Combine, set.ScatterScaled, set.PairDot })
+                {
+                    var ptx = PtxCompiler.Compile(kernel, target).Ptx;
+                    ptx.Should().MatchRegex(@"ld\.global\.v4\.(f32|b32)", $"{kernel.Name} reads rows in 16-byte packets");
+                    if (kernel != set.PairDot) ptx.Should().MatchRegex(@"st\.global\.v4\.(f32|b32)", $"{kernel.Name} writes rows in 16-byte packets");
+                }
+            }
+            PtxCompiler.Compile(KernelCatalog.BFloat16Rows.Combine, target).Ptx.Should().NotContain(".v4.", "single-element kernels take any alignment");
+        }
+
         [Theory]
         [InlineData(7, 0, 70)]
         [InlineData(7, 5, 75)]
