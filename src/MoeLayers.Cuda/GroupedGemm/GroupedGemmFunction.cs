@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Cuda
@@ -92,7 +93,11 @@ namespace MoeLayers.Cuda
         {
             var (output, bias, counts) = ((Tensor)vars[0], (Tensor)vars[1], (long[])vars[2]);
             ctx.save_data("counts", counts);
-            using var repeats = tensor(counts, device: bias.device);
+            // Counts go up from pinned memory without blocking: a pageable copy would synchronize the stream.
+            using var host = tensor(counts);
+            if (bias.device_type != DeviceType.CUDA) return output + bias.repeat_interleave(host, 0, output.shape[0]);
+            using var pinned = host.pin_memory();
+            using var repeats = pinned.to(bias.device, non_blocking: true);
             return output + bias.repeat_interleave(repeats, 0, output.shape[0]);
         }
 
