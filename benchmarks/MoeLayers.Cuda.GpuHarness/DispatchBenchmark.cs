@@ -155,16 +155,18 @@ namespace MoeLayers.Cuda.GpuHarness
                 };
                 return hidden.matmul(wOut);
             }
-            return (() =>
+            void Forward()
             {
                 using var noGrad = no_grad();
                 Ffn();
                 cuda.synchronize(device);
-            }, () =>
+            }
+            void Train()
             {
                 Ffn().to(ScalarType.Float32).sum().backward();
                 cuda.synchronize(device);
-            });
+            }
+            return (Forward, Train);
         }
 
         /// <summary>Median wall time per step, the steps alternating round by round.</summary>
