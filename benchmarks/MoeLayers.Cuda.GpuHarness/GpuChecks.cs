@@ -73,10 +73,11 @@ namespace MoeLayers.Cuda.GpuHarness
                 results.Add(Check($"{name}: fused vs TorchSharp dispatch on {device}", 1e-4, () =>
                     Absolute(fused = Step(Layer(options, CudaDispatchMode.Always, ScalarType.Float32, device), device, ScalarType.Float32),
                         Step(Layer(options, CudaDispatchMode.Never, ScalarType.Float32, device), device, ScalarType.Float32))));
+                Tensor[] FusedStep() => fused ?? throw new InvalidOperationException("the fused step failed in the check above.");
                 results.Add(Check($"{name}: fused on {device} vs TorchSharp dispatch on cpu", 1e-4, () =>
-                    Absolute(fused!, Step(Layer(options, CudaDispatchMode.Never, ScalarType.Float32, CPU), CPU, ScalarType.Float32))));
+                    Absolute(FusedStep(), Step(Layer(options, CudaDispatchMode.Never, ScalarType.Float32, CPU), CPU, ScalarType.Float32))));
                 results.Add(Check($"{name}: two fused runs are bitwise equal", 0, () =>
-                    Absolute(fused!, Step(Layer(options, CudaDispatchMode.Always, ScalarType.Float32, device), device, ScalarType.Float32))));
+                    Absolute(FusedStep(), Step(Layer(options, CudaDispatchMode.Always, ScalarType.Float32, device), device, ScalarType.Float32))));
             }
             foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
             {
@@ -126,7 +127,9 @@ namespace MoeLayers.Cuda.GpuHarness
                 var rows = zeros(new long[] { 4, 12 }, ScalarType.BFloat16, device);
                 var weights = zeros(new long[] { 2, 12, 16 }, ScalarType.BFloat16, device);
                 var why = CublasGroupedGemm.Instance.Unavailable(rows, new long[] { 2, 2 }, weights);
-                return why is not null && why.Contains("multiples of 16 bytes", StringComparison.Ordinal) ? 0 : 1;
+                return why is not null && why.Contains("multiples of 16 bytes", StringComparison.Ordinal)
+                    ? 0
+                    : throw new InvalidOperationException($"the reason given was: {why ?? "none (it would have run)"}");
             }));
             foreach (var (name, options) in new[] { Cases().First(), Cases().ElementAt(1), FineGrained() })
             {
