@@ -19,6 +19,12 @@ namespace MoeLayers.Cuda.GpuHarness
         /// <returns>True when torch.cuda.is_available() ends up true.</returns>
         public static bool LoadCudaBackend(string? torchLib, TextWriter log)
         {
+            log.WriteLine($"[info] {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}, "
+                          + $"invariant globalization: {AppContext.TryGetSwitch("System.Globalization.Invariant", out var invariant) && invariant}, "
+                          + $"LD_BIND_NOW={Environment.GetEnvironmentVariable("LD_BIND_NOW") ?? "(unset)"}, "
+                          + $"CUDA_LAUNCH_BLOCKING={Environment.GetEnvironmentVariable("CUDA_LAUNCH_BLOCKING") ?? "(unset)"}");
+            log.WriteLine($"[info] TorchSharp {typeof(torch).Assembly.GetName().Version}, MOELAYERS_TORCH_LIB={torchLib ?? "(unset)"}");
+            log.Flush();
             if (torchLib is not null)
             {
                 foreach (var name in new[] { "libc10.so", "libc10_cuda.so", "libtorch_cpu.so", "libtorch_cuda.so", "libtorch.so" })
@@ -47,6 +53,7 @@ namespace MoeLayers.Cuda.GpuHarness
                 });
             }
             Step(log, "MoeLayers.Cuda availability on cuda:0", () => CudaDispatchInfo.WhyUnavailable(0) ?? "available");
+            if (available) Step(log, "cuBLAS grouped GEMM", CublasGroupedGemm.Describe);
             return available;
         }
 
@@ -59,6 +66,9 @@ namespace MoeLayers.Cuda.GpuHarness
 
         private static void Step(TextWriter log, string what, Func<string> action)
         {
+            // Printed before the step too: a native crash (symbol lookup error, segfault) leaves no managed trace.
+            log.WriteLine($"[step] {what}");
+            log.Flush();
             try
             {
                 log.WriteLine($"[ok]   {what}: {action()}");
@@ -68,6 +78,7 @@ namespace MoeLayers.Cuda.GpuHarness
                 log.WriteLine($"[fail] {what}: {e.GetType().Name}: {e.Message}");
                 if (e.InnerException is { } inner) log.WriteLine($"       inner {inner.GetType().Name}: {inner.Message}");
             }
+            log.Flush();
         }
     }
 }

@@ -5,8 +5,9 @@ namespace MoeLayers.Cuda
     /// <summary>
     /// The fused dispatch: the permutation kernels sort the (token, slot) pairs by expert (reusing the routing kernel's
     /// counts when it made the routing), a gather kernel builds the expert-contiguous rows (or the zero-padded [E, C, d]
-    /// buffer), the experts run their grouped products on those rows or one batched product on the buffer (TorchSharp
-    /// matmuls, on the same stream), and a combine kernel sums the k weighted outputs of each token in a fixed order.
+    /// buffer), the experts run each projection as one grouped GEMM on those rows (<see cref="IGroupedMatmul"/>: cuBLAS's
+    /// grouped GEMM where available, else one product per expert) or one batched product on the buffer, all on the same
+    /// stream, and a combine kernel sums the k weighted outputs of each token in a fixed order.
     /// Same function, same statistics and the same Auto rule as the core's SortedDispatcher.
     /// </summary>
     internal sealed class FusedDispatcher : IExpertDispatcher
@@ -14,17 +15,21 @@ namespace MoeLayers.Cuda
         private static readonly IExpertDispatcher EmptyBatch = new SortedDispatcher(DispatchStrategy.Grouped);
         private readonly FusedKernels _kernels;
         private readonly DispatchStrategy _strategy;
+        private readonly IGroupedMatmul _matmul;
 
         /// <summary>Creates the dispatcher.</summary>
         /// <param name="kernels">The kernels and their launcher.</param>
         /// <param name="strategy">Grouped per-expert products, one padded batched product, or Auto: padded for small,
         /// even loads by the core's rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).</param>
-        public FusedDispatcher(FusedKernels kernels, DispatchStrategy strategy = DispatchStrategy.Auto)
+        /// <param name="matmul">Runs the grouped products of banks that take one (<see cref="IGroupedExpertBlocks"/>);
+        /// by default <see cref="CudaGroupedMatmul.Default"/>.</param>
+        public FusedDispatcher(FusedKernels kernels, DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             if (strategy == DispatchStrategy.Reference)
                 throw new System.ArgumentException("The fused dispatch does not run the reference loop.", nameof(strategy));
             _kernels = kernels;
             _strategy = strategy;
+            _matmul = matmul ?? CudaGroupedMatmul.Default;
         }
 
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
@@ -51,7 +56,9 @@ namespace MoeLayers.Cuda
             else
             {
                 var rows = GatherRowsFunction.apply(input, layout.PairOfRow, layout.RowOfPair, _kernels, topK);
-                outputs = experts.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow);
+                outputs = experts is IGroupedExpertBlocks grouped
+                    ? grouped.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow, _matmul)
+                    : experts.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow);
             }
             var weights = routing.CombineWeights.to(ScalarType.Float32);
             var output = CombineRowsFunction.apply(outputs, weights, layout.RowOfPair, layout.PairOfRow, _kernels, topK);

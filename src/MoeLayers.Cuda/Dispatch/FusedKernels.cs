@@ -10,15 +10,24 @@ namespace MoeLayers.Cuda
     /// </summary>
     internal sealed class FusedKernels
     {
-        public FusedKernels(IKernelLauncher launcher, LaunchGeometry geometry)
+        /// <summary>Creates the kernels on a launcher.</summary>
+        /// <param name="launcher">Runs the kernels.</param>
+        /// <param name="geometry">Grid and block sizes.</param>
+        /// <param name="packRows">Move rows in 16-byte packets where widths and addresses allow (false: one element per
+        /// access everywhere; tests compare the two).</param>
+        public FusedKernels(IKernelLauncher launcher, LaunchGeometry geometry, bool packRows = true)
         {
             Launcher = launcher;
             Geometry = geometry;
+            PackRows = packRows;
         }
 
         public IKernelLauncher Launcher { get; }
 
         public LaunchGeometry Geometry { get; }
+
+        /// <summary>Whether rows move in 16-byte packets where they can.</summary>
+        public bool PackRows { get; }
 
         /// <summary>Softmax, top-k and per-block counts of float32 logits [T, E] (no autograd here).</summary>
         public (Tensor Indices, Tensor Weights, Tensor Probabilities, ExpertCounts Counts) SoftmaxTopK(Tensor logits, int topK, TopKSelection selection)
@@ -56,7 +65,7 @@ namespace MoeLayers.Cuda
             Tensor blockCounts, status;
             if (counts is not null && counts.Partition == partition && counts.BlockCounts.shape[0] == (long)numExperts * partition.Blocks)
             {
-                blockCounts = counts.BlockCounts.clone(); // the scan works in place
+                blockCounts = counts.BlockCounts.clone(); // the scans work in place
                 status = counts.Status;
             }
             else
@@ -68,11 +77,12 @@ namespace MoeLayers.Cuda
             var cap = capacity is { } c ? (int)Math.Min(c, int.MaxValue) : -1;
             var offsets = empty(numExperts, ScalarType.Int32, device);
             var summary = empty(2 * numExperts + 1, ScalarType.Int32, device);
-            Launcher.Launch(KernelCatalog.ScanOffsets, Geometry.Scan, blockCounts, offsets, summary, status, numExperts, partition.Blocks, cap);
+            Launcher.Launch(KernelCatalog.ScanExpertBlocks, Geometry.ExpertScan(numExperts), blockCounts, summary, numExperts, partition.Blocks, cap);
+            Launcher.Launch(KernelCatalog.ScanExpertOffsets, Geometry.OffsetScan, summary, offsets, status, numExperts);
             var rowOfPair = empty(pairs, ScalarType.Int32, device);
             var pairOfRow = empty(pairs, ScalarType.Int32, device);
             var assignmentOfRow = empty(pairs, ScalarType.Int64, device);
-            Launcher.Launch(KernelCatalog.RankAndScatter, partition.Dims,
+            Launcher.Launch(KernelCatalog.RankAndScatter, Geometry.Rank(partition),
                 flat, blockCounts, offsets, rowOfPair, pairOfRow, assignmentOfRow, pairs, numExperts, topK, partition.PairsPerBlock, cap);
 
             int[] host;
@@ -113,48 +123,74 @@ namespace MoeLayers.Cuda
         /// <summary>rows[r] = source[pairOfRow[r] / k] → [M, width].</summary>
         public Tensor GatherRows(Tensor source, Tensor pairOfRow, int topK)
         {
-            var set = RowKernels(source.dtype);
             var (numRows, width) = (pairOfRow.shape[0], source.shape[1]);
+            source = source.contiguous();
             var rows = empty(new[] { numRows, width }, source.dtype, source.device);
-            Launcher.Launch(set.Gather, Geometry.Rows(numRows, width), source.contiguous(), pairOfRow, rows, (int)numRows, (int)width, topK);
+            var set = RowSet(source.dtype, width, source, rows);
+            var packets = width / set.PacketElements;
+            var launch = Geometry.Rows(numRows, packets);
+            Launcher.Launch(set.Gather, launch.Dims, source, pairOfRow, rows, (int)numRows, (int)packets, topK, launch.RowThreads);
             return rows;
         }
 
         /// <summary>output[t] = Σⱼ w[t, j] · rows[rowOfPair[t·k + j]] (w = 1 when <paramref name="weights"/> is null) → [T, width].</summary>
         public Tensor CombineRows(Tensor rows, Tensor? weights, Tensor rowOfPair, long tokens, int topK)
         {
-            var set = RowKernels(rows.dtype);
             var width = rows.shape[1];
+            rows = rows.contiguous();
             var output = empty(new[] { tokens, width }, rows.dtype, rows.device);
+            var set = RowSet(rows.dtype, width, rows, output);
+            var packets = width / set.PacketElements;
+            var launch = Geometry.Rows(tokens, packets);
             var scale = weights?.contiguous() ?? ones(1, ScalarType.Float32, rows.device);
-            Launcher.Launch(set.Combine, Geometry.Rows(tokens, width),
-                rows.contiguous(), scale, rowOfPair, output, (int)tokens, (int)width, topK, weights is null ? 0 : 1);
+            Launcher.Launch(set.Combine, launch.Dims,
+                rows, scale, rowOfPair, output, (int)tokens, (int)packets, topK, weights is null ? 0 : 1, launch.RowThreads);
             return output;
         }
 
         /// <summary>gradRows[r] = w[p] · gradOutput[p / k] with p = pairOfRow[r] → [M, width].</summary>
         public Tensor ScatterScaledRows(Tensor gradOutput, Tensor weights, Tensor pairOfRow, int topK)
         {
-            var set = RowKernels(gradOutput.dtype);
             var (numRows, width) = (pairOfRow.shape[0], gradOutput.shape[1]);
+            gradOutput = gradOutput.contiguous();
             var gradRows = empty(new[] { numRows, width }, gradOutput.dtype, gradOutput.device);
-            Launcher.Launch(set.ScatterScaled, Geometry.Rows(numRows, width),
-                gradOutput.contiguous(), weights.contiguous(), pairOfRow, gradRows, (int)numRows, (int)width, topK);
+            var set = RowSet(gradOutput.dtype, width, gradOutput, gradRows);
+            var packets = width / set.PacketElements;
+            var launch = Geometry.Rows(numRows, packets);
+            Launcher.Launch(set.ScatterScaled, launch.Dims,
+                gradOutput, weights.contiguous(), pairOfRow, gradRows, (int)numRows, (int)packets, topK, launch.RowThreads);
             return gradRows;
         }
 
         /// <summary>gradWeights[p] = ⟨gradOutput[p / k], rows[rowOfPair[p]]⟩ (0 when dropped) → float32 [T·k].</summary>
         public Tensor PairDot(Tensor gradOutput, Tensor rows, Tensor rowOfPair, int topK)
         {
-            var set = RowKernels(rows.dtype);
             var (pairs, width) = (rowOfPair.shape[0], rows.shape[1]);
+            gradOutput = gradOutput.to(rows.dtype).contiguous();
+            rows = rows.contiguous();
             var gradWeights = empty(pairs, ScalarType.Float32, rows.device);
-            Launcher.Launch(set.PairDot, Geometry.Rows(pairs, width),
-                gradOutput.to(rows.dtype).contiguous(), rows.contiguous(), rowOfPair, gradWeights, (int)pairs, (int)width, topK);
+            var set = RowSet(rows.dtype, width, gradOutput, rows);
+            var packets = width / set.PacketElements;
+            var launch = Geometry.Rows(pairs, packets);
+            Launcher.Launch(set.PairDot, launch.Dims,
+                gradOutput, rows, rowOfPair, gradWeights, (int)pairs, (int)packets, topK, launch.RowThreads);
             return gradWeights;
         }
 
-        private static RowKernelSet RowKernels(ScalarType dtype) =>
-            KernelCatalog.Rows(dtype) ?? throw new NotSupportedException($"The fused dispatch moves float32, bfloat16 and float16 rows; got {dtype}.");
+        /// <summary>
+        /// The row kernels for these row tensors: 16-byte packets when <see cref="PackRows"/> is on, the width is a whole
+        /// number of packets and every tensor's address is 16-byte aligned (fresh allocations are; views may not be),
+        /// otherwise one element per access.
+        /// </summary>
+        /// <param name="dtype">The rows' dtype.</param>
+        /// <param name="width">Row width in elements.</param>
+        /// <param name="tensors">The contiguous row tensors of the launch.</param>
+        internal RowKernelSet RowSet(ScalarType dtype, long width, params Tensor[] tensors)
+        {
+            var single = KernelCatalog.Rows(dtype) ?? throw new NotSupportedException($"The fused dispatch moves float32, bfloat16 and float16 rows; got {dtype}.");
+            var packed = KernelCatalog.Packed(dtype)!;
+            if (!PackRows || width % packed.PacketElements != 0) return single;
+            return tensors.All(KernelArgument.IsPacketAligned) ? packed : single;
+        }
     }
 }

@@ -3,9 +3,9 @@ using ILGPU;
 namespace MoeLayers.Cuda
 {
     /// <summary>
-    /// A stable counting sort of the T·k (token, slot) pairs by expert, in three launches: per-block expert counts, one
-    /// scan that turns them into offsets (and applies capacity), and a rank-and-scatter that gives every kept pair its
-    /// row in the expert-contiguous order. Pair p = t·k + j; block b owns pairs [b·pairsPerBlock, (b+1)·pairsPerBlock).
+    /// A stable counting sort of the T·k (token, slot) pairs by expert, in four launches: per-block expert counts (or the
+    /// routing kernel's), a scan of each expert's block counts (one block per expert, capacity applied), a scan of the kept
+    /// counts into expert offsets, and a rank-and-scatter that gives every kept pair its row in the expert-contiguous order. Pair p = t·k + j; block b owns pairs [b·pairsPerBlock, (b+1)·pairsPerBlock).
     /// The result equals a stable sort by expert (ties keep pair order), with an expert's pairs beyond the capacity
     /// dropped: exactly <c>DispatchPlan</c> with <c>DropPolicy.ByPosition</c>.
     /// </summary>
@@ -48,59 +48,74 @@ namespace MoeLayers.Cuda
         }
 
         /// <summary>
-        /// One block. Scans the expert-major block counts in place, so blockCounts[e, b] becomes the position of block b's
-        /// first pair of expert e among all pairs sorted by expert; writes per-expert assigned and kept counts and the
-        /// kept rows' offsets. Launch with numBlocks = 1.
+        /// One block per expert (grid-stride over experts): scans expert e's row of the expert-major block counts in place, so
+        /// blockCounts[e, b] becomes the number of expert e's pairs in blocks before b, and writes the expert's assigned and
+        /// kept (capacity applied) counts. The rows are independent, so all experts scan in parallel; within a row the scan
+        /// is work-efficient (<see cref="BlockScan.ExclusiveInPlace"/>). <see cref="ScanExpertOffsets"/> follows.
         /// </summary>
-        /// <param name="blockCounts">In: counts; out: exclusive prefix sums, int32 [E, countBlocks].</param>
-        /// <param name="expertOffsets">Out: first row of each expert in the kept order, int32 [E].</param>
-        /// <param name="summary">Out: int32 [2E + 1]: assigned per expert, kept per expert, then status.</param>
-        /// <param name="status">The status the counting kernel wrote, copied into the summary.</param>
+        /// <param name="blockCounts">In: counts; out: per-expert exclusive prefix sums over blocks, int32 [E, countBlocks].</param>
+        /// <param name="summary">Out: int32 [2E + 1]: assigned per expert, kept per expert (the status slot is written later).</param>
         /// <param name="numExperts">E.</param>
         /// <param name="countBlocks">Blocks of the counting launch.</param>
         /// <param name="capacity">Rows an expert keeps, or −1 for dropless.</param>
-        public static void ScanOffsets(
+        public static void ScanExpertBlocks(
             ArrayView<int> blockCounts,
-            ArrayView<int> expertOffsets,
             ArrayView<int> summary,
-            ArrayView<int> status,
             int numExperts,
             int countBlocks,
             int capacity)
         {
             var tile = SharedMemory.Allocate<int>(KernelLimits.MaxThreadsPerBlock);
-            var carry = SharedMemory.Allocate<int>(1);
-            var total = BlockScan.ExclusiveInPlace(blockCounts, (long)numExperts * countBlocks, tile, carry);
-
-            for (var e = Group.IdxX; e < numExperts; e += Group.DimX)
+            for (var expert = Grid.IdxX; expert < numExperts; expert += Grid.DimX)
             {
-                var start = blockCounts[(long)e * countBlocks];
-                var end = e + 1 < numExperts ? blockCounts[(long)(e + 1) * countBlocks] : total;
-                var assigned = end - start;
-                var kept = capacity >= 0 && assigned > capacity ? capacity : assigned;
-                summary[e] = assigned;
-                summary[numExperts + e] = kept;
-                expertOffsets[e] = kept;
+                var assigned = BlockScan.ExclusiveInPlace(blockCounts, (long)expert * countBlocks, countBlocks, tile);
+                if (Group.IdxX == 0)
+                {
+                    summary[expert] = assigned;
+                    summary[numExperts + expert] = capacity >= 0 && assigned > capacity ? capacity : assigned;
+                }
             }
-            if (Group.IdxX == 0) summary[2 * numExperts] = status[0];
-            Group.Barrier();
-            BlockScan.ExclusiveInPlace(expertOffsets, numExperts, tile, carry);
         }
 
         /// <summary>
-        /// Ranks each pair among its expert's pairs (stable: global rank = pairs of the same expert in earlier blocks,
-        /// from the scan, plus those earlier in this block, counted in shared memory) and scatters the kept ones.
+        /// One block: the first kept row of each expert (the exclusive scan of the kept counts), and the counting kernel's
+        /// status copied into the summary, which then holds everything the host reads back. Launch with numBlocks = 1.
+        /// </summary>
+        /// <param name="summary">In: assigned and kept counts; out: status in element 2E, int32 [2E + 1].</param>
+        /// <param name="expertOffsets">Out: first row of each expert in the kept order, int32 [E].</param>
+        /// <param name="status">The status the counting or routing kernel wrote.</param>
+        /// <param name="numExperts">E.</param>
+        public static void ScanExpertOffsets(
+            ArrayView<int> summary,
+            ArrayView<int> expertOffsets,
+            ArrayView<int> status,
+            int numExperts)
+        {
+            var tile = SharedMemory.Allocate<int>(KernelLimits.MaxThreadsPerBlock);
+            for (var e = Group.IdxX; e < numExperts; e += Group.DimX) expertOffsets[e] = summary[numExperts + e];
+            if (Group.IdxX == 0) summary[2 * numExperts] = status[0];
+            Group.Barrier();
+            BlockScan.ExclusiveInPlace(expertOffsets, 0, numExperts, tile);
+        }
+
+        /// <summary>
+        /// Ranks each pair among its expert's pairs and scatters the kept ones. Stable: global rank = pairs of the same
+        /// expert in earlier blocks (from <see cref="ScanExpertBlocks"/>) + pairs of it earlier in this block. A block
+        /// walks its pairs in chunks of blockDim, one pair per thread; within a chunk, each thread compares its expert with
+        /// the (at most <see cref="KernelLimits.RankSegment"/>) earlier pairs of its segment, segment-by-expert counts in
+        /// shared memory are scanned across the segments, and a running per-expert count carries over to the next chunk.
+        /// Work per pair: O(segment + E · segments / blockDim), independent of the pairs per block (no O(n²) term).
         /// </summary>
         /// <param name="expertIndices">Expert of each pair, int64 [P].</param>
-        /// <param name="scannedCounts">blockCounts after <see cref="ScanOffsets"/>, int32 [E, numBlocks].</param>
-        /// <param name="expertOffsets">From <see cref="ScanOffsets"/>, int32 [E].</param>
+        /// <param name="scannedCounts">blockCounts after <see cref="ScanExpertBlocks"/>, int32 [E, numBlocks].</param>
+        /// <param name="expertOffsets">From <see cref="ScanExpertOffsets"/>, int32 [E].</param>
         /// <param name="rowOfPair">Out: row of each pair in the expert-contiguous order, or −1 when dropped, int32 [P].</param>
         /// <param name="pairOfRow">Out: pair of each kept row, int32 [≥ M].</param>
         /// <param name="assignmentOfRow">Out: t·E + e of each kept row, int64 [≥ M].</param>
         /// <param name="pairs">P.</param>
         /// <param name="numExperts">E.</param>
         /// <param name="topK">k (to recover the token of a pair).</param>
-        /// <param name="pairsPerBlock">Pairs each block owns (same partition as the counts).</param>
+        /// <param name="pairsPerBlock">Pairs each block owns (same partition as the counts; numBlocks = grid size).</param>
         /// <param name="capacity">Rows an expert keeps, or −1 for dropless.</param>
         public static void RankAndScatter(
             ArrayView<long> expertIndices,
@@ -115,28 +130,60 @@ namespace MoeLayers.Cuda
             int pairsPerBlock,
             int capacity)
         {
-            var experts = SharedMemory.Allocate<int>(KernelLimits.MaxPairsPerBlock);
-            long first = (long)Grid.IdxX * pairsPerBlock;
-            for (var i = Group.IdxX; i < pairsPerBlock; i += Group.DimX)
-            {
-                var p = first + i;
-                experts[i] = p < pairs ? (int)expertIndices[p] : -1;
-            }
-            Group.Barrier();
+            var chunk = SharedMemory.Allocate<int>(KernelLimits.MaxRankThreads);
+            var segmentCounts = SharedMemory.Allocate<int>(KernelLimits.MaxRankSegments * KernelLimits.MaxExperts);
+            var running = SharedMemory.Allocate<int>(KernelLimits.MaxExperts);
+            var tid = Group.IdxX;
+            var threads = Group.DimX;
+            var segments = (threads + KernelLimits.RankSegment - 1) / KernelLimits.RankSegment;
+            var segment = tid / KernelLimits.RankSegment;
+            var segmentStart = segment * KernelLimits.RankSegment;
+            var segmentEnd = segmentStart + KernelLimits.RankSegment < threads ? segmentStart + KernelLimits.RankSegment : threads;
+            for (var e = tid; e < numExperts; e += threads) running[e] = 0;
 
-            for (var i = Group.IdxX; i < pairsPerBlock; i += Group.DimX)
+            long first = (long)Grid.IdxX * pairsPerBlock;
+            for (var chunkStart = 0; chunkStart < pairsPerBlock; chunkStart += threads)
             {
+                var i = chunkStart + tid;
                 var p = first + i;
-                var expert = experts[i];
-                if (p < pairs && expert >= 0 && expert < numExperts)
+                var owned = i < pairsPerBlock && p < pairs;
+                var expert = owned ? (int)expertIndices[p] : -1;
+                if (expert >= numExperts) expert = -1; // out of range: flagged by the counting kernel, never scattered
+                chunk[tid] = expert;
+                for (var s = tid; s < segments * numExperts; s += threads) segmentCounts[s] = 0;
+                Group.Barrier();
+
+                var earlier = 0;
+                if (expert >= 0)
                 {
-                    var earlierInBlock = 0;
-                    for (var q = 0; q < i; q++)
+                    var last = true;
+                    for (var q = segmentStart; q < segmentEnd; q++)
                     {
-                        if (experts[q] == expert) earlierInBlock++;
+                        if (chunk[q] != expert) continue;
+                        if (q < tid) earlier++;
+                        else if (q > tid) last = false;
                     }
-                    var column = (long)expert * Grid.DimX;
-                    var rank = scannedCounts[column + Grid.IdxX] - scannedCounts[column] + earlierInBlock;
+                    // The segment's last pair of this expert knows the segment's count: one writer, no atomics.
+                    if (last) segmentCounts[segment * numExperts + expert] = earlier + 1;
+                }
+                Group.Barrier();
+
+                for (var e = tid; e < numExperts; e += threads)
+                {
+                    var before = running[e];
+                    for (var s = 0; s < segments; s++)
+                    {
+                        var count = segmentCounts[s * numExperts + e];
+                        segmentCounts[s * numExperts + e] = before;
+                        before += count;
+                    }
+                    running[e] = before;
+                }
+                Group.Barrier();
+
+                if (expert >= 0)
+                {
+                    var rank = scannedCounts[(long)expert * Grid.DimX + Grid.IdxX] + segmentCounts[segment * numExperts + expert] + earlier;
                     if (capacity >= 0 && rank >= capacity)
                     {
                         rowOfPair[p] = -1;
@@ -149,10 +196,12 @@ namespace MoeLayers.Cuda
                         assignmentOfRow[row] = (p / topK) * numExperts + expert;
                     }
                 }
-                else if (p < pairs)
+                else if (owned)
                 {
                     rowOfPair[p] = -1;
                 }
+                // The next chunk overwrites chunk[] and segmentCounts[].
+                Group.Barrier();
             }
         }
 

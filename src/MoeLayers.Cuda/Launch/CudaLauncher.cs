@@ -40,7 +40,7 @@ namespace MoeLayers.Cuda
             var pointers = stackalloc void*[count];
             try
             {
-                Pack(arguments, new Span<long>(slots, count * 2));
+                Pack(kernel, arguments, new Span<long>(slots, count * 2));
                 for (var i = 0; i < count; i++) pointers[i] = slots + 2 * i;
                 device.Api.PushContext(device.Context);
                 try
@@ -59,12 +59,13 @@ namespace MoeLayers.Cuda
         }
 
         /// <summary>
-        /// Writes the launch parameters, two longs per argument: a view as (address, element count), the layout ILGPU's
-        /// PTX reads; an int in the low 4 bytes of its slot (the driver copies 4 bytes for a .b32 parameter).
+        /// Writes the launch parameters, two longs per argument: a view as (address, length in view elements), the layout
+        /// ILGPU's PTX reads; an int in the low 4 bytes of its slot (the driver copies 4 bytes for a .b32 parameter).
         /// </summary>
+        /// <param name="kernel">The kernel (its view element sizes).</param>
         /// <param name="arguments">The arguments.</param>
         /// <param name="slots">2 · arguments.Length longs.</param>
-        internal static void Pack(KernelArgument[] arguments, Span<long> slots)
+        internal static void Pack(KernelDefinition kernel, KernelArgument[] arguments, Span<long> slots)
         {
             slots.Clear();
             for (var i = 0; i < arguments.Length; i++)
@@ -72,7 +73,7 @@ namespace MoeLayers.Cuda
                 if (arguments[i].Tensor is { } tensor)
                 {
                     slots[2 * i] = TensorMemory.Address(tensor);
-                    slots[2 * i + 1] = tensor.numel();
+                    slots[2 * i + 1] = KernelArgument.ViewLength(kernel.Parameters[i], tensor);
                 }
                 else
                 {

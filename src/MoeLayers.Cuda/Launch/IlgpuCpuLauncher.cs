@@ -59,7 +59,7 @@ namespace MoeLayers.Cuda
                     }
                     if (tensor.device_type != DeviceType.CPU)
                         throw new ArgumentException($"{kernel.Name}: the CPU launcher takes CPU tensors; got one on {tensor.device}.", nameof(arguments));
-                    values[i] = View(kernel.Parameters[i].ElementType!, tensor, buffers);
+                    values[i] = View(kernel.Parameters[i], tensor, buffers);
                 }
                 lock (_gate)
                 {
@@ -81,10 +81,11 @@ namespace MoeLayers.Cuda
             _context.Dispose();
         }
 
-        private object View(Type element, torch.Tensor tensor, List<MemoryBuffer> buffers)
+        private object View(KernelParameter parameter, torch.Tensor tensor, List<MemoryBuffer> buffers)
         {
-            var length = tensor.numel();
-            var elementSize = (int)tensor.element_size();
+            var element = parameter.ElementType!;
+            var length = KernelArgument.ViewLength(parameter, tensor);
+            var elementSize = parameter.ElementSize;
             // An empty tensor has no address; kernels never touch it, but the view still needs a backing buffer.
             var buffer = length == 0
                 ? CPUMemoryBuffer.Create(_accelerator, 1, elementSize)

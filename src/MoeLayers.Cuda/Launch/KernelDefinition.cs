@@ -14,7 +14,7 @@ namespace MoeLayers.Cuda
             Method = method;
             Parameters = method.GetParameters().Select(KernelParameter.From).ToArray();
             Name = method.IsGenericMethod
-                ? $"{method.Name}<{string.Join(", ", method.GetGenericArguments().Select(a => a.Name))}>"
+                ? $"{method.Name}<{string.Join(", ", method.GetGenericArguments().Select(Readable))}>"
                 : method.Name;
         }
 
@@ -29,5 +29,9 @@ namespace MoeLayers.Cuda
 
         /// <inheritdoc />
         public override string ToString() => Name;
+
+        private static string Readable(System.Type type) => type.IsGenericType
+            ? $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GetGenericArguments().Select(Readable))}>"
+            : type.Name;
     }
 }

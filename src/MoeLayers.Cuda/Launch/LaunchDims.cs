@@ -4,4 +4,9 @@ namespace MoeLayers.Cuda
     /// <param name="Blocks">Grid size (x).</param>
     /// <param name="Threads">Block size (x).</param>
     internal readonly record struct LaunchDims(int Blocks, int Threads);
+
+    /// <summary>A row kernel's launch and how many threads share one row (a power of two dividing the block size).</summary>
+    /// <param name="Dims">Grid and block size.</param>
+    /// <param name="RowThreads">Threads per row.</param>
+    internal readonly record struct RowLaunch(LaunchDims Dims, int RowThreads);
 }

@@ -47,23 +47,38 @@ namespace MoeLayers.Cuda
             return new PairPartition(tokens, topK, tokensPerBlock);
         }
 
-        /// <summary>The scan: one block of the full block size.</summary>
-        public LaunchDims Scan => new(1, MaxThreadsPerBlock);
+        /// <summary>The per-expert scan of the block counts: one block per expert (at most the grid limit), full block size.</summary>
+        /// <param name="numExperts">E.</param>
+        public LaunchDims ExpertScan(int numExperts) => new(Math.Min(numExperts, MaxGridBlocks), MaxThreadsPerBlock);
+
+        /// <summary>The scan of the E kept counts into offsets: one block of the full block size.</summary>
+        public LaunchDims OffsetScan => new(1, MaxThreadsPerBlock);
+
+        /// <summary>The rank-and-scatter launch: the partition's blocks, at most <see cref="KernelLimits.MaxRankThreads"/> threads each.</summary>
+        /// <param name="partition">The pair partition the counts were made with.</param>
+        public LaunchDims Rank(PairPartition partition) =>
+            new(partition.Blocks, Math.Min(partition.TokensPerBlock, KernelLimits.MaxRankThreads));
 
         /// <summary>
-        /// Row kernels: one block per row (rows beyond the grid are covered by a grid-stride loop), threads striding over
-        /// the columns: the smallest power of two ≥ width, between 32 (one warp) and the maximum block size.
+        /// Row kernels: groups of <see cref="RowLaunch.RowThreads"/> threads per row (the smallest power of two ≥ the width in
+        /// packets, at most 32 and at most the block size), as many rows per block as groups fit in the full block size,
+        /// and enough blocks for one row per group (at most <see cref="MaxGridBlocks"/>; the kernels stride over the rest).
         /// </summary>
         /// <param name="rows">Rows to produce.</param>
-        /// <param name="width">Row width.</param>
-        public LaunchDims Rows(long rows, long width)
+        /// <param name="width">Row width in packets.</param>
+        public RowLaunch Rows(long rows, long width)
         {
             if (rows < 0 || rows > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, {int.MaxValue}]; got {rows}.");
             if (width < 1 || width > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(width), width, $"width must be in [1, {int.MaxValue}]; got {width}.");
-            var threads = Math.Min(32, MaxThreadsPerBlock);
-            while (threads < width && threads < MaxThreadsPerBlock) threads *= 2;
-            return new LaunchDims((int)Math.Min(rows, MaxGridBlocks), threads);
+            var rowThreads = 1;
+            while (rowThreads < width && rowThreads < MaxRowThreads && rowThreads < MaxThreadsPerBlock) rowThreads *= 2;
+            var rowsPerBlock = MaxThreadsPerBlock / rowThreads;
+            var blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+            return new RowLaunch(new LaunchDims((int)Math.Min(blocks, MaxGridBlocks), MaxThreadsPerBlock), rowThreads);
         }
+
+        /// <summary>Most threads on one row: a warp, so a row's threads never wait on another warp's.</summary>
+        public const int MaxRowThreads = 32;
 
         /// <summary>Grid-stride row kernels never need more blocks than this (beyond it the GPU is full anyway).</summary>
         public const int MaxGridBlocks = 1 << 20;

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -11,7 +10,7 @@ namespace MoeLayers
     /// w_out [E, h, out], optional biases b_in [E, h] and b_out [E, out] — so a dispatcher can run them as one batched
     /// product or as per-expert products on contiguous row blocks. The output width may differ from the input width.
     /// </summary>
-    internal sealed class ExpertBank : nn.Module, IExpertBlocks
+    internal sealed class ExpertBank : nn.Module, IGroupedExpertBlocks
     {
         [ComponentName(Name = "w_in")]
         private readonly Parameter _wIn;
@@ -91,24 +90,14 @@ namespace MoeLayers
         /// <summary>Output projection [E, h, out].</summary>
         public Parameter OutputWeight => _wOut;
 
-        Tensor IExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments)
+        Tensor IExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments) =>
+            ((IGroupedExpertBlocks)this).ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance);
+
+        Tensor IGroupedExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
         {
-            // split/unbind once: their backward is one cat/stack, where per-expert narrow or w[e] would each
-            // write a full-size gradient (cost growing with E²).
-            var blocks = rows.split(counts);
-            var wIn = _wIn.unbind(0);
-            var wOut = _wOut.unbind(0);
-            var wGate = _wGate?.unbind(0);
-            var bIn = _bIn?.unbind(0);
-            var bOut = _bOut?.unbind(0);
-            var outputs = new List<Tensor>(NumExperts);
-            for (var e = 0; e < NumExperts; e++)
-            {
-                var hidden = Project(blocks[e], wIn[e], bIn?[e]);
-                hidden = Activate(hidden, wGate is null ? null : blocks[e].matmul(wGate[e]));
-                outputs.Add(Project(hidden, wOut[e], bOut?[e]));
-            }
-            return cat(outputs, 0);
+            var hidden = matmul.Multiply(rows, counts, _wIn, _bIn);
+            hidden = Activate(hidden, _wGate is null ? null : matmul.Multiply(rows, counts, _wGate));
+            return matmul.Multiply(hidden, counts, _wOut, _bOut);
         }
 
         Tensor IExpertBlocks.ForwardPadded(Tensor padded, Tensor assignments)
@@ -136,8 +125,5 @@ namespace MoeLayers
             ExpertActivation.SwiGlu => nn.functional.silu(gate!) * hidden,
             _ => throw new InvalidOperationException($"Unknown activation {_activation}."),
         };
-
-        private static Tensor Project(Tensor x, Tensor weight, Tensor? bias) =>
-            bias is null ? x.matmul(weight) : bias.addmm(x, weight);
     }
 }

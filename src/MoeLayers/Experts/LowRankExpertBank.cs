@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -98,7 +97,7 @@ namespace MoeLayers
         }
 
         /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out, for one forward.</summary>
-        internal sealed class Continuation : IExpertBlocks, IDisposable
+        internal sealed class Continuation : IGroupedExpertBlocks, IDisposable
         {
             private readonly LowRankExpertBank _bank;
             private readonly SelectedActivations _activations;
@@ -115,21 +114,14 @@ namespace MoeLayers
 
             public int OutputDim => _bank.OutputDim;
 
-            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments)
+            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments) =>
+                ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance);
+
+            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
             {
-                // split/unbind once, as in ExpertBank: per-expert w[e] would make backward write a full-size gradient each.
-                var blocks = rows.split(counts);
-                var cached = _activations.Gather(assignments).split(counts);
-                var wUp = _bank._wUp.unbind(0);
-                var wIn = _bank._wIn.unbind(0);
-                var wOut = _bank._wOut.unbind(0);
-                var outputs = new List<Tensor>(NumExperts);
-                for (var e = 0; e < NumExperts; e++)
-                {
-                    var hidden = nn.functional.silu(cached[e].matmul(wUp[e])) * blocks[e].matmul(wIn[e]);
-                    outputs.Add(hidden.matmul(wOut[e]));
-                }
-                return cat(outputs, 0);
+                var cached = _activations.Gather(assignments);
+                var hidden = nn.functional.silu(matmul.Multiply(cached, counts, _bank._wUp)) * matmul.Multiply(rows, counts, _bank._wIn);
+                return matmul.Multiply(hidden, counts, _bank._wOut);
             }
 
             public Tensor ForwardPadded(Tensor padded, Tensor assignments)

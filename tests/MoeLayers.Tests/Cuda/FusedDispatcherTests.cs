@@ -47,6 +47,50 @@ namespace MoeLayers.Tests.Cuda
             }
         }
 
+        [Theory]
+        [MemberData(nameof(Configurations))]
+        public void TheGroupedGemmPathMatchesTheReferenceToo(int seed, long tokens, int experts, int k,
+            ExpertActivation activation, bool bias, double? factor, DropPolicy policy)
+        {
+            var capacity = Capacity.Compute(factor, tokens, k, experts, 1);
+            var reference = Run(new ReferenceDispatcher(), ScalarType.Float64, seed, tokens, experts, k, activation, bias, capacity, policy);
+            var gemm = new EmulatedGroupedGemm();
+            var messages = new System.Collections.Generic.List<string>();
+            var dispatcher = new FusedDispatcher(_kernels, DispatchStrategy.Grouped, new CudaGroupedMatmul(gemm, messages.Add));
+            var fused = Run(dispatcher, ScalarType.Float32, seed, tokens, experts, k, activation, bias, capacity, policy);
+            gemm.Runs.Should().Be(activation == ExpertActivation.SwiGlu ? 9 : 6, "each projection is one call forward and two backward");
+            messages.Should().BeEmpty();
+            fused.Kept.Should().Equal(reference.Kept);
+            string[] names = { "output", "dx", "dweights", "dw_in", "dw_out" };
+            for (var i = 0; i < names.Length; i++) TensorAssert.Close(fused.Tensors[i], reference.Tensors[i], 2e-4, names[i]);
+        }
+
+        [Fact]
+        public void BothBanksRunTheirProjectionsThroughTheMatmulTheyAreHanded()
+        {
+            long[] counts = { 4, 0, 3 };
+            var generator = new Generator(8);
+            var rows = randn(new[] { 7L, 8 }, ScalarType.Float64, generator: generator);
+            var tokens = tensor(new long[] { 0, 1, 2, 3, 1, 2, 4 });
+            var expertOfRow = tensor(new long[] { 0, 0, 0, 0, 2, 2, 2 });
+            var assignments = tokens * 3 + expertOfRow;
+            var gemm = new EmulatedGroupedGemm();
+            var grouped = new CudaGroupedMatmul(gemm, _ => { });
+
+            var bank = new ExpertBank(3, 8, 6, 5, ExpertActivation.SwiGlu, bias: true);
+            bank.to(ScalarType.Float64);
+            IGroupedExpertBlocks blocks = bank;
+            TensorAssert.Close(blocks.ForwardSorted(rows, counts, assignments, grouped), blocks.ForwardSorted(rows, counts, assignments), 1e-12);
+            gemm.Runs.Should().Be(3);
+
+            var lowRank = new LowRankExpertBank(3, 8, 6, 5, lowRank: 2);
+            lowRank.to(ScalarType.Float64);
+            var indices = tensor(new long[] { 0, 2, 0, 2, 0, 2, 0, 1, 2, 1 }).view(5, 2);
+            using var continuation = lowRank.Continue(SelectedActivations.Select(lowRank.Down(randn(new[] { 5L, 8 }, ScalarType.Float64, generator: generator)), indices, 3));
+            TensorAssert.Close(continuation.ForwardSorted(rows, counts, assignments, grouped), continuation.ForwardSorted(rows, counts, assignments), 1e-12);
+            gemm.Runs.Should().Be(6);
+        }
+
         [Fact]
         public void RunsAreBitwiseReproducible()
         {

@@ -37,13 +37,39 @@ namespace MoeLayers.Tests.Cuda
         [Fact]
         public void TheCudaParameterBlockHoldsAddressAndLengthPerViewAndIntsInTheLowBytes()
         {
-            var view = arange(5, ScalarType.Float32);
-            var slots = new long[4];
-            CudaLauncher.Pack(new KernelArgument[] { view, -3 }, slots);
-            slots[0].Should().Be(TensorMemory.Address(view));
+            var kernel = KernelCatalog.Float32Rows.Combine; // (rows, weights, rowOfPair, output, tokens, width, topK, useWeights, rowThreads)
+            var rows = arange(5, ScalarType.Float32);
+            var arguments = new KernelArgument[] { rows, rows, zeros(2, ScalarType.Int32), rows, -3, 1, 1, 0, 4 };
+            var slots = new long[2 * arguments.Length];
+            CudaLauncher.Pack(kernel, arguments, slots);
+            slots[0].Should().Be(TensorMemory.Address(rows));
             slots[1].Should().Be(5);
-            BitConverter.ToInt32(BitConverter.GetBytes(slots[2]), 0).Should().Be(-3);
-            (slots[2] >> 32).Should().Be(0);
+            slots[5].Should().Be(2, "an int32 view's length counts ints");
+            BitConverter.ToInt32(BitConverter.GetBytes(slots[8]), 0).Should().Be(-3);
+            (slots[8] >> 32).Should().Be(0);
+        }
+
+        [Fact]
+        public void PacketViewsCountSixteenByteElementsAndRefuseUnalignedTensors()
+        {
+            var kernel = KernelCatalog.BFloat16Packed.Gather; // (source, pairOfRow, rows, numRows, width, topK, rowThreads)
+            kernel.Parameters[0].ElementSize.Should().Be(16);
+            kernel.Parameters[0].IsPacket.Should().BeTrue();
+            var source = zeros(4, 16, ScalarType.BFloat16);
+            var rows = zeros(2, 16, ScalarType.BFloat16);
+            var pairOfRow = zeros(2, ScalarType.Int32);
+            var slots = new long[14];
+            CudaLauncher.Pack(kernel, new KernelArgument[] { source, pairOfRow, rows, 2, 2, 1, 2 }, slots);
+            slots[1].Should().Be(8, "64 bfloat16 values are eight 16-byte packets");
+            slots[5].Should().Be(4, "four bfloat16 values hold 32 bytes: two packets");
+
+            var shifted = zeros(65, ScalarType.BFloat16).narrow(0, 1, 64).view(4, 16);
+            KernelArgument.IsPacketAligned(shifted).Should().BeFalse("the view starts 2 bytes into its storage");
+            KernelArgument.IsPacketAligned(zeros(3, 5, ScalarType.BFloat16)).Should().BeFalse("30 bytes are no whole packet");
+            KernelArgument.IsPacketAligned(source).Should().BeTrue();
+            Invoking(kernel, shifted, pairOfRow, rows, 2, 2, 1, 2).Should().Throw<ArgumentException>().WithMessage("*source*16-byte packets*multiples of 16*");
+            Invoking(kernel, source.to(ScalarType.Float32), pairOfRow, rows, 2, 2, 1, 2).Should().Throw<ArgumentException>().WithMessage("*must hold Half8 elements; got Float32*");
+            Invoking(kernel, source, pairOfRow, rows, 2, 2, 1, 2).Should().NotThrow();
         }
 
         private static Action Invoking(KernelDefinition kernel, params KernelArgument[] arguments) =>

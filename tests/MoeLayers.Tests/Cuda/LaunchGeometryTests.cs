@@ -22,14 +22,37 @@ namespace MoeLayers.Tests.Cuda
         }
 
         [Theory]
-        [InlineData(4096, 1024, 4096, 256)]
-        [InlineData(10, 8, 10, 32)]
-        [InlineData(3, 100, 3, 128)]
-        [InlineData(0, 16, 0, 32)]
-        [InlineData(3_000_000, 64, 1 << 20, 64)]
-        public void RowKernelsGetOneBlockPerRowAndAPowerOfTwoOfThreads(long rows, long width, int blocks, int threads)
+        [InlineData(4096, 256, 512, 256, 32)] // d = 1024 float32 in 16-byte packets: a warp per row, 8 rows per block
+        [InlineData(4096, 128, 512, 256, 32)] // d = 1024 bfloat16 in packets
+        [InlineData(10, 12, 1, 256, 16)] // 12 packets: 16 threads per row, 16 rows per block
+        [InlineData(3, 3, 1, 256, 4)]
+        [InlineData(1000, 1, 4, 256, 1)] // one packet per row: a row per thread
+        [InlineData(0, 16, 0, 256, 16)]
+        [InlineData(300_000_000, 64, 1 << 20, 256, 32)]
+        public void RowKernelsPutSeveralRowsInABlockWithAPowerOfTwoThreadsPerRow(long rows, long width, int blocks, int threads, int rowThreads)
         {
-            new LaunchGeometry().Rows(rows, width).Should().Be(new LaunchDims(blocks, threads));
+            var launch = new LaunchGeometry().Rows(rows, width);
+            launch.Should().Be(new RowLaunch(new LaunchDims(blocks, threads), rowThreads));
+            (launch.Dims.Threads % launch.RowThreads).Should().Be(0);
+        }
+
+        [Fact]
+        public void SmallBlocksKeepAWholeRowGroupInTheBlock()
+        {
+            new LaunchGeometry(16).Rows(10, 100).Should().Be(new RowLaunch(new LaunchDims(10, 16), 16));
+            new LaunchGeometry(32).Rows(10, 3).Should().Be(new RowLaunch(new LaunchDims(2, 32), 4));
+        }
+
+        [Fact]
+        public void ScansRunOneBlockPerExpertAndRanksAtMostTheSharedMemoryBlock()
+        {
+            var geometry = new LaunchGeometry();
+            geometry.ExpertScan(64).Should().Be(new LaunchDims(64, 256));
+            geometry.OffsetScan.Should().Be(new LaunchDims(1, 256));
+            var fine = geometry.Partition(16384, 8, 64);
+            geometry.Rank(fine).Should().Be(new LaunchDims(64, 256), "2048 pairs per block walked in 8 chunks of 256");
+            var wide = new LaunchGeometry(1024).Partition(16384, 1, 8);
+            geometry.Rank(wide).Should().Be(new LaunchDims(16, KernelLimits.MaxRankThreads), "1024 tokens per block, ranked by 256 threads");
         }
 
         [Fact]

@@ -23,6 +23,22 @@ namespace MoeLayers.Tests.Cuda
             }
         }
 
+        [Fact]
+        public void PackedRowKernelsMoveSixteenBytesPerLoadAndStore()
+        {
+            var target = CudaTarget.ForDevice(9, 0);
+            foreach (var set in new[] { KernelCatalog.Float32Packed, KernelCatalog.BFloat16Packed, KernelCatalog.Float16Packed })
+            {
+                foreach (var kernel in new[] { set.Gather, set.Combine, set.ScatterScaled, set.PairDot })
+                {
+                    var ptx = PtxCompiler.Compile(kernel, target).Ptx;
+                    ptx.Should().MatchRegex(@"ld\.global\.v4\.(f32|b32)", $"{kernel.Name} reads rows in 16-byte packets");
+                    if (kernel != set.PairDot) ptx.Should().MatchRegex(@"st\.global\.v4\.(f32|b32)", $"{kernel.Name} writes rows in 16-byte packets");
+                }
+            }
+            PtxCompiler.Compile(KernelCatalog.BFloat16Rows.Combine, target).Ptx.Should().NotContain(".v4.", "single-element kernels take any alignment");
+        }
+
         [Theory]
         [InlineData(7, 0, 70)]
         [InlineData(7, 5, 75)]
@@ -56,7 +72,7 @@ namespace MoeLayers.Tests.Cuda
             signature.Parameters.Should().Equal((16, 8), (4, 4));
 
             var gather = KernelCatalog.Float32Rows.Gather;
-            signature.Mismatch(gather).Should().Contain("has 2 parameters, the launcher packs 6");
+            signature.Mismatch(gather).Should().Contain("has 2 parameters, the launcher packs 7");
             var act = () => PtxEntrySignature.Parse(ptx + ptx);
             act.Should().Throw<FormatException>().WithMessage("*exactly one .entry*found 2*");
         }
@@ -64,7 +80,7 @@ namespace MoeLayers.Tests.Cuda
         [Fact]
         public void CatalogCoversEveryKernelOnce()
         {
-            KernelCatalog.All.Select(k => k.Name).Should().OnlyHaveUniqueItems().And.HaveCount(16);
+            KernelCatalog.All.Select(k => k.Name).Should().OnlyHaveUniqueItems().And.HaveCount(28, "6 routing and permutation kernels; gathers of float, ushort, Float4 and Half8; 3 more row kernels for each of 6 (dtype, packet) pairs");
             KernelCatalog.Rows(TorchSharp.torch.ScalarType.Float64).Should().BeNull();
         }
     }

@@ -1,0 +1,33 @@
+using System.Collections.Generic;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Cuda
+{
+    /// <summary>
+    /// Runs the problems of a <see cref="GroupedGemmPlan"/> in one library call: <see cref="CublasGroupedGemm"/> on CUDA
+    /// tensors; tests substitute an emulation of the same column-major semantics on CPU tensors.
+    /// </summary>
+    internal interface IGroupedGemmRunner
+    {
+        /// <summary>Whether this runner is meant for tensors on <paramref name="device"/> at all (a fallback elsewhere is no news).</summary>
+        /// <param name="device">The rows' device.</param>
+        bool Serves(Device device);
+
+        /// <summary>
+        /// Null when this runner can take a grouped projection of <paramref name="rows"/> [M, d] by
+        /// <paramref name="weights"/> [E, d, h] with these group counts (device, dtype, library, alignment, sizes);
+        /// otherwise why not, in words.
+        /// </summary>
+        /// <param name="rows">The rows.</param>
+        /// <param name="counts">Rows per expert.</param>
+        /// <param name="weights">The stacked weights.</param>
+        string? Unavailable(Tensor rows, long[] counts, Tensor weights);
+
+        /// <summary>Computes every problem, writing into <paramref name="c"/>; all three are contiguous, of one dtype and device.</summary>
+        /// <param name="problems">The problems (possibly none).</param>
+        /// <param name="a">The A operand tensor.</param>
+        /// <param name="b">The B operand tensor.</param>
+        /// <param name="c">The C operand tensor (written).</param>
+        void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c);
+    }
+}
