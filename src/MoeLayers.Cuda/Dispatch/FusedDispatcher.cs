@@ -40,8 +40,8 @@ namespace MoeLayers.Cuda
             var capacity = rules.Capacity;
             // The kernels keep pairs in token order and know no padding. Keeping the C heaviest pairs, or first choices
             // first, is a sort, and padding changes which pairs exist: let the core plan those, then move rows with the kernels.
-            var permutation = NeedsHostPlan(rules)
-                ? PairPermutation.FromPlan(DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules))
+            var permutation = NeedsHostPlan(rules) || routing.SelectedPairs is not null
+                ? PairPermutation.FromPlan(DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules, routing.SelectedPairs))
                 : _kernels.Permute(routing.ExpertIndices, experts.NumExperts, capacity, routed.DeviceCounts as ExpertCounts);
             Tensor outputs;
             var layout = permutation;
