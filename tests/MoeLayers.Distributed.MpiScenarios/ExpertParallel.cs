@@ -31,17 +31,19 @@ namespace MoeLayers.Distributed.MpiScenarios
             CollectStatistics = true,
         };
 
-        private static IEnumerable<(string Name, MoeLayerOptions Options)> Cases()
+        /// <summary>The configurations, with E = 2W (and 4W for the grouped router) so that every world size owns 2 (4) experts per rank.</summary>
+        private static IEnumerable<(string Name, MoeLayerOptions Options)> Cases(int world)
         {
-            yield return ("topk-softmax dropless", Base());
-            var o = Base();
+            int small = 2 * world, large = 4 * world;
+            yield return ("topk-softmax dropless", Base(small));
+            var o = Base(small);
             o.CapacityFactor = 0.5;
             yield return ("topk-softmax cf=0.5 by-position", o);
-            o = Base();
+            o = Base(small);
             o.CapacityFactor = 0.75;
             o.DropPolicy = DropPolicy.ByChoiceThenPosition;
             yield return ("topk-softmax cf=0.75 by-choice-then-position", o);
-            o = Base(experts: 8);
+            o = Base(large);
             o.Activation = ExpertActivation.SwiGlu;
             o.ScoreFunction = ScoreFunction.Sigmoid;
             o.ExpertGroups = 4;
@@ -53,7 +55,7 @@ namespace MoeLayers.Distributed.MpiScenarios
             o = o.Clone();
             o.CapacityFactor = 0.6;
             yield return ("deepseek sigmoid groups bias shared cf=0.6", o);
-            o = Base(topK: 1);
+            o = Base(small, topK: 1);
             o.Router = RouterKind.Switch;
             o.CapacityFactor = 1.0;
             o.ExpertBias = true;
@@ -64,7 +66,7 @@ namespace MoeLayers.Distributed.MpiScenarios
         {
             using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             var world = comm.WorldSize;
-            foreach (var (name, options) in Cases())
+            foreach (var (name, options) in Cases(world))
             {
                 using var scope = NewDisposeScope();
                 RunCase(comm, name, options, tokensPerRank * world);
@@ -148,6 +150,20 @@ namespace MoeLayers.Distributed.MpiScenarios
                     Check(rank, $"{tag}: the balance bias moved", b1.abs().sum().item<float>() > 0);
                 }
             }
+            EvalCase(comm, name, full, ep, globalTokens, options.InputDim);
+        }
+
+        private static void EvalCase(ICommunicator comm, string name, MoeLayer full, ExpertParallelMoeLayer ep, long globalTokens, int inputDim)
+        {
+            var local = globalTokens / comm.WorldSize;
+            full.eval();
+            ep.eval();
+            using var noGrad = no_grad();
+            manual_seed(99);
+            var x = randn(globalTokens, inputDim, ScalarType.Float64);
+            var reference = full.forward(x);
+            var mine = ep.forward(x.narrow(0, comm.Rank * local, local));
+            Close(comm.Rank, $"{name} eval mode without gradients: output", mine, reference.narrow(0, comm.Rank * local, local), 1e-10);
         }
 
         /// <summary>E = 3 over 2 ranks; options that differ between ranks; ranks whose experts differ in dtype.</summary>
