@@ -66,20 +66,34 @@ namespace MoeLayers.Distributed.MpiScenarios
         {
             using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             var world = comm.WorldSize;
+            var even = Enumerable.Repeat((long)tokensPerRank, world).ToArray();
             foreach (var (name, options) in Cases(world))
             {
                 using var scope = NewDisposeScope();
-                RunCase(comm, name, options, tokensPerRank * world);
+                RunCase(comm, name, options, even);
+            }
+            // Unequal shares, and a rank with no tokens at all: the global batch is still the concatenation in rank order.
+            var uneven = Enumerable.Range(0, world).Select(r => (long)(r == 0 ? 2 * tokensPerRank : r == world - 1 ? tokensPerRank / 2 : tokensPerRank)).ToArray();
+            var empty = Enumerable.Range(0, world).Select(r => r == world - 1 ? 0L : (long)tokensPerRank).ToArray();
+            foreach (var (label, shares) in new[] { ("uneven shares", uneven), ("a rank without tokens", empty) })
+            {
+                using var scope = NewDisposeScope();
+                var o = Base(2 * world);
+                o.CapacityFactor = 0.5;
+                o.DropPolicy = DropPolicy.ByChoiceThenPosition;
+                RunCase(comm, $"{label} [{Program.Join(shares)}] cf=0.5 by-choice-then-position", o, shares);
             }
             Program.Say(comm.Rank, $"RESULT passed={_passed} failed={_failed}");
             return _failed == 0 ? 0 : 1;
         }
 
-        private static void RunCase(ICommunicator comm, string name, MoeLayerOptions options, long globalTokens)
+        private static void RunCase(ICommunicator comm, string name, MoeLayerOptions options, long[] shares)
         {
             var world = comm.WorldSize;
             var rank = comm.Rank;
-            var local = globalTokens / world;
+            var globalTokens = shares.Sum();
+            var local = shares[rank];
+            var offset = shares.Take(rank).Sum();
             manual_seed(1234);
             var full = new MoeLayer(options);
             full.to(ScalarType.Float64);
@@ -104,16 +118,16 @@ namespace MoeLayers.Distributed.MpiScenarios
                 loss.backward();
 
                 // This rank: its share, L_r = W · Σ_r y·g / T + aux_r, whose mean over ranks is L.
-                var xl = x.narrow(0, rank * local, local).clone().requires_grad_(true);
+                var xl = x.narrow(0, offset, local).clone().requires_grad_(true);
                 var mine = ep.Run(xl);
-                var lossR = (mine.Output * g.narrow(0, rank * local, local)).sum() * ((double)world / globalTokens) + mine.AuxiliaryLoss;
+                var lossR = (mine.Output * g.narrow(0, offset, local)).sum() * ((double)world / globalTokens) + mine.AuxiliaryLoss;
                 lossR.backward();
                 GradientAllReduce.Average(ep, comm);
 
                 var tag = $"{name} step {step}";
-                Close(rank, tag + ": output", mine.Output, reference.Output.narrow(0, rank * local, local), 1e-10);
+                Close(rank, tag + ": output", mine.Output, reference.Output.narrow(0, offset, local), 1e-10);
                 // The input's gradient also flows through the router, whose math is float32 in both layers.
-                Close(rank, tag + ": input gradient / W", xl.grad!.div(world), xr.grad!.narrow(0, rank * local, local), 1e-6);
+                Close(rank, tag + ": input gradient / W", xl.grad!.div(world), xr.grad!.narrow(0, offset, local), 1e-6);
                 var meanAux = comm.AllReduce(mine.AuxiliaryLoss.detach().to(ScalarType.Float64).reshape(1), ReduceOp.Sum) / world;
                 Close(rank, tag + ": mean over ranks of the auxiliary loss", meanAux, reference.AuxiliaryLoss.detach().to(ScalarType.Float64).reshape(1), 1e-6);
                 var meanLoss = comm.AllReduce(lossR.detach().to(ScalarType.Float64).reshape(1), ReduceOp.Sum) / world;
@@ -150,20 +164,22 @@ namespace MoeLayers.Distributed.MpiScenarios
                     Check(rank, $"{tag}: the balance bias moved", b1.abs().sum().item<float>() > 0);
                 }
             }
-            EvalCase(comm, name, full, ep, globalTokens, options.InputDim);
+            EvalCase(comm, name, full, ep, shares, options.InputDim);
         }
 
-        private static void EvalCase(ICommunicator comm, string name, MoeLayer full, ExpertParallelMoeLayer ep, long globalTokens, int inputDim)
+        private static void EvalCase(ICommunicator comm, string name, MoeLayer full, ExpertParallelMoeLayer ep, long[] shares, int inputDim)
         {
-            var local = globalTokens / comm.WorldSize;
+            var globalTokens = shares.Sum();
+            var local = shares[comm.Rank];
+            var offset = shares.Take(comm.Rank).Sum();
             full.eval();
             ep.eval();
             using var noGrad = no_grad();
             manual_seed(99);
             var x = randn(globalTokens, inputDim, ScalarType.Float64);
             var reference = full.forward(x);
-            var mine = ep.forward(x.narrow(0, comm.Rank * local, local));
-            Close(comm.Rank, $"{name} eval mode without gradients: output", mine, reference.narrow(0, comm.Rank * local, local), 1e-10);
+            var mine = ep.forward(x.narrow(0, offset, local));
+            Close(comm.Rank, $"{name} eval mode without gradients: output", mine, reference.narrow(0, offset, local), 1e-10);
         }
 
         /// <summary>E = 3 over 2 ranks; options that differ between ranks; ranks whose experts differ in dtype.</summary>
