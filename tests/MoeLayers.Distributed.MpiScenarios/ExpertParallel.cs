@@ -209,13 +209,41 @@ namespace MoeLayers.Distributed.MpiScenarios
             return 0;
         }
 
-        /// <summary>The last rank dies after the forward exchanges; the others must time out in the backward's mirror exchange.</summary>
-        public static int DeadInBackward(TimeSpan timeout)
+        /// <summary>
+        /// The last rank dies before the forward (<paramref name="inForward"/>: the others' Run throws the timeout) or after
+        /// the forward exchanges (the others time out in the backward's mirror exchange, which ends the job).
+        /// </summary>
+        public static int DeadRank(TimeSpan timeout, bool inForward)
         {
             var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             manual_seed(1);
             var layer = new ExpertParallelMoeLayer(Base(), comm);
             var x = randn(16, 8).requires_grad_(true);
+            if (inForward)
+            {
+                if (comm.Rank == comm.WorldSize - 1)
+                {
+                    Program.Say(comm.Rank, "dying abruptly (SIGKILL) before the forward");
+                    Process.GetCurrentProcess().Kill();
+                    Thread.Sleep(Timeout.Infinite);
+                }
+                Thread.Sleep(200);
+                var clock = Stopwatch.StartNew();
+                try
+                {
+                    layer.Run(x);
+                    Program.Say(comm.Rank, "FAIL: the forward completed without the dead rank");
+                    return 1;
+                }
+                catch (CommunicatorTimeoutException e)
+                {
+                    Program.Say(comm.Rank, string.Create(CultureInfo.InvariantCulture, $"TIMEOUT as expected after {clock.Elapsed.TotalSeconds:F1} s: {e.Message}"));
+                }
+                Program.Say(comm.Rank, "disposing the faulted communicator: MPI_Abort ends the job");
+                comm.Dispose();
+                Program.Say(comm.Rank, "FAIL: MPI_Abort returned");
+                return 1;
+            }
             var output = layer.Run(x);
             Program.Say(comm.Rank, "forward exchanges done");
             if (comm.Rank == comm.WorldSize - 1)

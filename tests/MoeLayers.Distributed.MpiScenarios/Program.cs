@@ -8,7 +8,7 @@ namespace MoeLayers.Distributed.MpiScenarios
     /// <summary>
     /// One MPI rank of a scenario. Usage: <c>mpirun -np N [--allow-run-as-root --oversubscribe] dotnet
     /// MoeLayers.Distributed.MpiScenarios.dll &lt;scenario&gt; [--timeout seconds]</c>, scenario one of
-    /// collectives | dead-rank | stuck-rank | leave-early | late-start | ep-equivalence | ep-bad | ep-dead | ep-bench [--tokens T --dim d --hidden h --experts E --top-k k --repeats K] | bench [--rows R --cols C --repeats K]. Every line a rank prints starts with
+    /// collectives | dead-rank | stuck-rank | leave-early | late-start | ep-equivalence | ep-bad | ep-dead [--in-forward] | ep-bench [--tokens T --dim d --hidden h --experts E --top-k k --repeats K] | bench [--rows R --cols C --repeats K]. Every line a rank prints starts with
     /// "[rank r]"; a scenario's verdict is its exit code plus its RESULT line.
     /// </summary>
     internal static class Program
@@ -32,7 +32,7 @@ namespace MoeLayers.Distributed.MpiScenarios
                 case "late-start": return Failures.LateStart(timeout, TimeSpan.FromSeconds(Number(args, "--connect-timeout", 5)));
                 case "ep-equivalence": return ExpertParallel.Equivalence(timeout, (int)Number(args, "--tokens-per-rank", 24));
                 case "ep-bad": return ExpertParallel.BadConditions(timeout);
-                case "ep-dead": return ExpertParallel.DeadInBackward(timeout);
+                case "ep-dead": return ExpertParallel.DeadRank(timeout, inForward: Array.IndexOf(args, "--in-forward") >= 0);
                 case "ep-bench":
                     return ExpertParallelBench.Run(timeout, (long)Number(args, "--tokens", 4096), (int)Number(args, "--dim", 512), (int)Number(args, "--hidden", 2048),
                         (int)Number(args, "--experts", 8), (int)Number(args, "--top-k", 2), (int)Number(args, "--repeats", 5));

@@ -84,6 +84,21 @@ namespace MoeLayers.Distributed.Tests
             run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60));
         }
 
+        [Fact]
+        public void ARankThatDiesBeforeAForwardMakesTheOtherThrowTheTimeoutFromRun()
+        {
+            var run = Run(2, "ep-dead", mpirunOptions: new[] { "--enable-recovery" }, scenarioArguments: new[] { "--in-forward", "--timeout", "5" });
+            run.Lines(1).Should().Contain("dying abruptly (SIGKILL) before the forward");
+            var timeout = run.Lines(0).SingleOrDefault(l => l.StartsWith("TIMEOUT as expected after ", StringComparison.Ordinal));
+            timeout.Should().NotBeNull("rank 0's Run must throw the timeout:\n{0}", run);
+            timeout.Should().Contain("MPI rank 0 of 2: AllGatherBytes").And.Contain("did not complete within 5 s").And.Contain("at least one other rank never joined it");
+            var waited = double.Parse(Regex.Match(timeout!, @"after ([0-9.]+) s").Groups[1].Value, CultureInfo.InvariantCulture);
+            waited.Should().BeInRange(4.9, 15, "the deadline is 5 s");
+            run.Output.Should().Contain("MoeLayers.Distributed: rank 0 of 2 aborts the MPI job (MPI_Abort, error code 1)");
+            run.Lines(0).Should().NotContain(l => l.StartsWith("FAIL", StringComparison.Ordinal));
+            run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60));
+        }
+
         private MpiRun Run(int ranks, string scenario, string[]? mpirunOptions = null, string[]? scenarioArguments = null)
         {
             var run = MpiLauncher.Run(ranks, scenario, Limit, mpirunOptions, scenarioArguments);
