@@ -1,0 +1,75 @@
+using System;
+using System.Linq;
+using FluentAssertions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Distributed.Tests
+{
+    /// <summary>ExpertParallelMoeLayer in a world of one (SingleProcessCommunicator): the same numbers as MoeLayer, and its checks.</summary>
+    public sealed class ExpertParallelMoeLayerTests
+    {
+        private static MoeLayerOptions Options(double? cf = null) => new()
+        {
+            InputDim = 6,
+            HiddenDim = 10,
+            NumExperts = 4,
+            TopK = 2,
+            CapacityFactor = cf,
+            MinCapacity = 1,
+        };
+
+        [Theory]
+        [InlineData(null)]
+        [InlineData(0.5)]
+        public void InAWorldOfOneItEqualsMoeLayerIncludingGradients(double? cf)
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            manual_seed(3);
+            var full = new MoeLayer(Options(cf));
+            full.to(ScalarType.Float64);
+            var ep = new ExpertParallelMoeLayer(Options(cf), comm);
+            ep.to(ScalarType.Float64);
+            ep.LoadShardFrom(full.state_dict());
+            ep.state_dict().Keys.Should().BeEquivalentTo(full.state_dict().Keys, "the state dict names are MoeLayer's");
+
+            var x = randn(20, 6, ScalarType.Float64);
+            var a = full.Run(x);
+            var b = ep.Run(x);
+            (a.Output - b.Output).abs().max().item<double>().Should().BeLessThan(1e-12);
+            b.AuxiliaryLoss.item<float>().Should().BeApproximately(a.AuxiliaryLoss.item<float>(), 1e-6f);
+            (a.Output.sum() + a.AuxiliaryLoss).backward();
+            (b.Output.sum() + b.AuxiliaryLoss).backward();
+            GradientAllReduce.Average(ep, comm);
+            var grads = full.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+            foreach (var (name, p) in ep.named_parameters())
+                (p.grad!.to(ScalarType.Float64) - grads[name].to(ScalarType.Float64)).abs().max().item<double>().Should().BeLessThan(name.StartsWith("router", StringComparison.Ordinal) ? 1e-6 : 1e-12, name);
+            b.Statistics!.KeptPerExpert.Should().Equal(a.Statistics!.KeptPerExpert);
+        }
+
+        [Fact]
+        public void UnsupportedOptionsAreRefusedByName()
+        {
+            using var comm = new SingleProcessCommunicator();
+            var o = Options(0.5);
+            o.DropPolicy = DropPolicy.ByWeight;
+            o.LoadBalancingLoss = LoadBalancingLossKind.GlobalBatch;
+            var act = () => new ExpertParallelMoeLayer(o, comm);
+            act.Should().Throw<NotSupportedException>().WithMessage("*LoadBalancingLoss = GlobalBatch*DropPolicy = ByWeight*");
+        }
+
+        [Fact]
+        public void LoadShardFromRefusesAStateDictWithAnotherNumberOfExperts()
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            var ep = new ExpertParallelMoeLayer(Options(), comm);
+            var o = Options();
+            o.NumExperts = 6;
+            var other = new MoeLayer(o);
+            var act = () => ep.LoadShardFrom(other.state_dict());
+            act.Should().Throw<ArgumentException>().WithMessage("*must have 4 experts in its first dimension*");
+        }
+    }
+}
