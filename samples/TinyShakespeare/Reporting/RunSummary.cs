@@ -16,6 +16,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Reporting
         /// <summary>Experts per token.</summary>
         public required int TopK { get; init; }
 
+        /// <summary>Routed experts per MoE layer (0 in summaries written before this field).</summary>
+        public int Experts { get; init; }
+
+        /// <summary>Shared experts per MoE layer.</summary>
+        public int SharedExperts { get; init; }
+
+        /// <summary>Seed of the run (0 in summaries written before this field).</summary>
+        public int Seed { get; init; }
+
         /// <summary>Preset the run started from, or null.</summary>
         public string? Preset { get; init; }
 
