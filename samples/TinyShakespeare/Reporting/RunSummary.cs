@@ -70,6 +70,18 @@ namespace MoeLayers.Samples.TinyShakespeare.Reporting
         /// <summary>Busiest expert's load over the mean, averaged over layers (1 = perfectly balanced).</summary>
         public double MeanMaxLoadRatio => Routing.Count == 0 ? 0 : Routing.Average(r => r.MaxMeanLoadRatio);
 
+        /// <summary>
+        /// Coefficient of variation (std / mean) of the per-expert loads summed over the run, averaged over layers
+        /// (0 = perfectly balanced).
+        /// </summary>
+        public double MeanLoadCoefficientOfVariation => Routing.Count == 0 ? 0 : Routing.Average(r => r.LoadCoefficientOfVariation);
+
+        /// <summary>Busiest expert's load over the mean in each step, averaged over steps and layers.</summary>
+        public double MeanStepMaxLoadRatio => Routing.Count == 0 ? 0 : Routing.Average(r => r.MeanStepMaxMeanLoadRatio);
+
+        /// <summary>Coefficient of variation of the per-expert loads in each step, averaged over steps and layers.</summary>
+        public double MeanStepLoadCoefficientOfVariation => Routing.Count == 0 ? 0 : Routing.Average(r => r.MeanStepLoadCoefficientOfVariation);
+
         /// <summary>Dropped fraction of (token, slot) pairs, averaged over layers.</summary>
         public double MeanDroppedFraction => Routing.Count == 0 ? 0 : Routing.Average(r => r.DroppedFraction);
     }
