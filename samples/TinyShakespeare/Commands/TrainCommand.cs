@@ -198,7 +198,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             AnsiConsole.MarkupLine(Markup.Escape((
                 $"model ({preset ?? "custom"}): {model.ParameterCount:N0} parameters; n_embed {c.EmbedDim}, {c.Heads} heads, {c.Layers} layers, " +
                 $"block {c.BlockSize}; MoE {c.Experts} experts of width {c.ExpertHiddenDim}, router {RouterNames.Display(c.Router)}, top-{c.TopK}, " +
-                $"{(c.CapacityFactor is { } cf ? $"capacity factor {cf}" : "dropless")}, dropout {c.Dropout}")));
+                $"{Capacity(c)}, dropout {c.Dropout}")));
             if (c.Style != LayerStyle.Plain)
             {
                 var o = c.ToMoeOptions();
@@ -217,6 +217,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads " +
                 $"(OMP_WAIT_POLICY {OpenMpWaitPolicy.Current}); output {outFolder}")));
         }
+
+        private static string Capacity(ModelConfig c) =>
+            c.CapacityFactor is { } cf ? $"capacity factor {cf}"
+            : RouterNames.LeaksFutureTokens(c.Router) ? "capacity factor 1 (each expert takes ceil(k·T/E) of the batch's T tokens)"
+            : "dropless";
 
         private static RunSummary Summarize(CharTransformer model, TrainingSettings settings, string? preset, TrainingResult result,
             EvaluationPoint final, double wallSeconds)

@@ -68,10 +68,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
 
         /// <summary>Help text listing the accepted names.</summary>
         public static string Help =>
-            $"{string.Join(", ", CausalChoices.Select(c => c.Name))} (aoe for short); " +
-            $"{string.Join(", ", All.Where(LeaksFutureTokens).Select(Display))} only with --allow-future-leak. " +
+            string.Join(", ", CausalChoices.Select(c => c.Name == "autonomy-of-experts" ? "autonomy-of-experts (aoe)" : c.Name)) + ". " +
             "deepseek = sigmoid top-k with an aux-loss-free bias and a shared expert; qwen = softmax top-k with a gated shared " +
-            $"expert; both fine-grained at the plain layer's active and total expert width. Expert choice is refused because {ExpertChoiceLeak}.";
+            "expert; both fine-grained, at the plain layer's active and total expert width. " +
+            $"{string.Join(", ", All.Where(LeaksFutureTokens).Select(k => $"{Display(k)} (ec)"))} is refused unless --allow-future-leak is given, " +
+            $"because {ExpertChoiceLeak}.";
 
         /// <summary>Parses a router name (not a style), ignoring case, dashes, underscores and spaces.</summary>
         /// <param name="name">For example "noisy-top-k", "NoisyTopK", "switch" or "aoe".</param>

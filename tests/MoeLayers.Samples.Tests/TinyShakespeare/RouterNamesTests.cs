@@ -67,7 +67,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
         [Fact]
         public void Help_says_why_expert_choice_is_refused()
         {
-            RouterNames.Help.Should().Contain("expert-choice only with --allow-future-leak").And.Contain("later tokens")
+            RouterNames.Help.Should().Contain("expert-choice (ec) is refused unless --allow-future-leak is given, because").And.Contain("later tokens")
                 .And.NotContain("no expert-choice router yet");
         }
 
