@@ -114,7 +114,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
 
             var final = trainer.Evaluate(settings.FinalEvalBatches);
             LossPlot.SaveTrainingCurves(Path.Combine(outFolder, PlotFileName), result.History,
-                $"{RouterNames.Display(model.Config.Router)}: val {final.ValidationLoss:F3} after {result.Iteration} steps");
+                $"{RouterChoice.Of(model.Config).Name}: val {final.ValidationLoss:F3} after {result.Iteration} steps");
             var summary = Summarize(model, settings, preset, result, final, wall.Elapsed.TotalSeconds);
             AtomicFile.WriteAllText(Path.Combine(outFolder, RunSummary.FileName), JsonSerializer.Serialize(summary, Checkpoint.JsonOptions));
 
@@ -133,7 +133,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
         {
             var preset = Preset.Parse(parse.GetValue(PresetOption)!);
             var routerName = parse.GetValue(RouterOption);
-            var router = routerName is null ? preset.Model.Router : RouterNames.Parse(routerName, parse.GetValue(AllowFutureLeakOption));
+            var choice = routerName is null ? RouterChoice.Of(preset.Model) : RouterNames.ParseChoice(routerName, parse.GetValue(AllowFutureLeakOption));
             var settings = preset.Training with
             {
                 Iterations = parse.GetValue(IterationsOption) ?? preset.Training.Iterations,
@@ -145,17 +145,23 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 Seed = parse.GetValue(SeedOption) ?? preset.Training.Seed,
             };
             settings.Validate();
-            var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"{preset.Name}-{RouterNames.Display(router)}");
+            var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"{preset.Name}-{choice.Name}");
             if (File.Exists(Path.Combine(outFolder, Checkpoint.FileName)) && !parse.GetValue(OverwriteOption))
                 throw new IOException($"{outFolder} already holds a checkpoint: pass --resume to continue it, --overwrite to replace it, or another --out.");
 
             var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, preset.Model.BlockSize);
-            var config = preset.Model with
+            // A style reshapes the preset's plain layer (fine-grained experts plus a shared expert); --experts and --top-k
+            // then set the routed experts of that layer.
+            var shaped = LayerStyles.Apply(preset.Model with
+            {
+                Router = choice.Router,
+                TopK = RouterNames.DefaultTopK(choice.Router, preset.Model.TopK),
+            }, choice.Style);
+            var config = shaped with
             {
                 VocabularySize = corpus.Tokenizer.VocabularySize,
-                Router = router,
-                Experts = parse.GetValue(ExpertsOption) ?? preset.Model.Experts,
-                TopK = parse.GetValue(TopKOption) ?? RouterNames.DefaultTopK(router, preset.Model.TopK),
+                Experts = parse.GetValue(ExpertsOption) ?? shaped.Experts,
+                TopK = parse.GetValue(TopKOption) ?? shaped.TopK,
                 Dropout = parse.GetValue(DropoutOption) ?? preset.Model.Dropout,
                 CapacityFactor = parse.GetValue(CapacityFactorOption) ?? preset.Model.CapacityFactor,
             };
@@ -192,12 +198,30 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             AnsiConsole.MarkupLine(Markup.Escape((
                 $"model ({preset ?? "custom"}): {model.ParameterCount:N0} parameters; n_embed {c.EmbedDim}, {c.Heads} heads, {c.Layers} layers, " +
                 $"block {c.BlockSize}; MoE {c.Experts} experts of width {c.ExpertHiddenDim}, router {RouterNames.Display(c.Router)}, top-{c.TopK}, " +
-                $"{(c.CapacityFactor is { } cf ? $"capacity factor {cf}" : "dropless")}, dropout {c.Dropout}")));
+                $"{Capacity(c)}, dropout {c.Dropout}")));
+            if (c.Style != LayerStyle.Plain)
+            {
+                var o = c.ToMoeOptions();
+                AnsiConsole.MarkupLine(Markup.Escape((
+                    $"style {LayerStyles.Display(c.Style)}: {o.ScoreFunction.ToString().ToLowerInvariant()} scores, renormalize {o.RenormalizeWeights}, " +
+                    $"routed scaling {o.RoutedScalingFactor}, {o.SharedExperts} shared expert(s) of width {o.EffectiveSharedHiddenDim}" +
+                    $"{(o.SharedExpertGate ? " (sigmoid-gated)" : "")}, balance bias {(o.BalanceBias ? $"on (γ = {o.BalanceBiasRate})" : "off")}, " +
+                    $"balance loss {o.LoadBalancingLoss} (α = {o.LoadBalancingCoefficient}), z-loss β = {o.ZLossCoefficient}")));
+            }
+            if (RouterNames.LeaksFutureTokens(c.Router))
+                AnsiConsole.MarkupLine("[yellow]" + Markup.Escape(
+                    $"warning: {RouterNames.ExpertChoiceLeak}. Trained because --allow-future-leak was given (Causal = false, no balance loss): " +
+                    "the losses of this run are NOT comparable.") + "[/]");
             AnsiConsole.MarkupLine(Markup.Escape((
                 $"training: steps {startIteration} → {settings.Iterations}, batch {settings.BatchSize}, AdamW lr {settings.LearningRate} " +
                 $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads " +
                 $"(OMP_WAIT_POLICY {OpenMpWaitPolicy.Current}); output {outFolder}")));
         }
+
+        private static string Capacity(ModelConfig c) =>
+            c.CapacityFactor is { } cf ? $"capacity factor {cf}"
+            : RouterNames.LeaksFutureTokens(c.Router) ? "capacity factor 1 (each expert takes ceil(k·T/E) of the batch's T tokens)"
+            : "dropless";
 
         private static RunSummary Summarize(CharTransformer model, TrainingSettings settings, string? preset, TrainingResult result,
             EvaluationPoint final, double wallSeconds)
@@ -207,8 +231,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             using var process = Process.GetCurrentProcess();
             return new RunSummary
             {
-                Router = RouterNames.Display(model.Config.Router),
+                Router = RouterChoice.Of(model.Config).Name,
                 TopK = model.Config.TopK,
+                Experts = model.Config.Experts,
+                SharedExperts = model.Config.SharedExperts,
+                Seed = settings.Seed,
                 Preset = preset,
                 Parameters = model.ParameterCount,
                 Iterations = result.Iteration,

@@ -7,12 +7,19 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
 {
     /// <summary>
     /// Command-line names of the library's routers, derived from <see cref="RouterKind"/> so every router the library
-    /// gains (Autonomy-of-Experts, expert choice) is accepted and compared without changes here.
+    /// gains is accepted and compared without changes here, plus the layer styles (<see cref="LayerStyle"/>) built on
+    /// the top-k router: deepseek and qwen.
     /// </summary>
     public static class RouterNames
     {
-        /// <summary>The enum member name of expert-choice routing, which the library does not have yet.</summary>
-        public const string ExpertChoiceMember = "ExpertChoice";
+        /// <summary>
+        /// Why expert choice is refused in this causal model: the sentence the command line prints, and the run header's
+        /// warning when it is accepted anyway.
+        /// </summary>
+        public const string ExpertChoiceLeak =
+            "expert choice lets each expert pick its top tokens among all tokens of the batch, so whether a token is processed, " +
+            "and with what weight, depends on later tokens of its own sequence: a causal language model trained with it sees the " +
+            "future, and its losses are not comparable with those of the causal routers";
 
         private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
         {
@@ -26,11 +33,22 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>The routers that keep a decoder causal (everything but expert choice).</summary>
         public static IReadOnlyList<RouterKind> Causal => All.Where(k => !LeaksFutureTokens(k)).ToArray();
 
+        /// <summary>The layer styles beyond the plain layer, in enum order.</summary>
+        public static IReadOnlyList<LayerStyle> Styles => Enum.GetValues<LayerStyle>().Where(s => s != LayerStyle.Plain).ToArray();
+
+        /// <summary>Every causal router as a plain layer, then every layer style: what <c>compare</c> trains by default.</summary>
+        public static IReadOnlyList<RouterChoice> CausalChoices =>
+            Causal.Select(k => new RouterChoice(k)).Concat(Styles.Select(s => new RouterChoice(RouterKind.TopK, s))).ToArray();
+
+        /// <summary><see cref="CausalChoices"/> and the routers that leak the future (expert choice).</summary>
+        public static IReadOnlyList<RouterChoice> AllChoices =>
+            CausalChoices.Concat(All.Where(LeaksFutureTokens).Select(k => new RouterChoice(k))).ToArray();
+
         /// <summary>
         /// Expert choice lets each expert pick its top tokens among all tokens of the batch, so whether an early token
         /// is processed depends on later tokens: training with it leaks the future and its losses are not comparable.
         /// </summary>
-        public static bool LeaksFutureTokens(RouterKind kind) => kind.ToString() == ExpertChoiceMember;
+        public static bool LeaksFutureTokens(RouterKind kind) => kind == RouterKind.ExpertChoice;
 
         /// <summary>The kebab-case name: TopK → top-k, NoisyTopK → noisy-top-k, AutonomyOfExperts → autonomy-of-experts.</summary>
         public static string Display(RouterKind kind)
@@ -50,41 +68,48 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
 
         /// <summary>Help text listing the accepted names.</summary>
         public static string Help =>
-            $"{string.Join(", ", Causal.Select(Display))}" +
-            (All.Any(LeaksFutureTokens) ? $", {Display(All.First(LeaksFutureTokens))} (needs --allow-future-leak)" : "") +
-            (All.Any(k => k.ToString() == "AutonomyOfExperts") ? " (aoe for short)" : "") +
-            ". Expert choice: " + (All.Any(LeaksFutureTokens)
-                ? "it leaks future tokens in a causal model, so it needs --allow-future-leak."
-                : "the library has no expert-choice router yet (it would leak future tokens in this causal model anyway).");
+            string.Join(", ", CausalChoices.Select(c => c.Name == "autonomy-of-experts" ? "autonomy-of-experts (aoe)" : c.Name)) + ". " +
+            "deepseek = sigmoid top-k with an aux-loss-free bias and a shared expert; qwen = softmax top-k with a gated shared " +
+            "expert; both fine-grained, at the plain layer's active and total expert width. " +
+            $"{string.Join(", ", All.Where(LeaksFutureTokens).Select(k => $"{Display(k)} (ec)"))} is refused unless --allow-future-leak is given, " +
+            $"because {ExpertChoiceLeak}.";
 
-        /// <summary>Parses a router name, ignoring case, dashes, underscores and spaces.</summary>
+        /// <summary>Parses a router name (not a style), ignoring case, dashes, underscores and spaces.</summary>
         /// <param name="name">For example "noisy-top-k", "NoisyTopK", "switch" or "aoe".</param>
         /// <param name="allowFutureLeak">Accept expert choice although it leaks future tokens.</param>
-        /// <exception cref="ArgumentException">Unknown name, a router the library lacks, or expert choice without the opt-in.</exception>
+        /// <exception cref="ArgumentException">Unknown name, a style name, or expert choice without the opt-in.</exception>
         public static RouterKind Parse(string name, bool allowFutureLeak = false)
+        {
+            var choice = ParseChoice(name, allowFutureLeak);
+            if (choice.Style != LayerStyle.Plain)
+                throw new ArgumentException($"'{name}' is a layer style, not a router; it uses the top-k router.", nameof(name));
+            return choice.Router;
+        }
+
+        /// <summary>Parses a router or layer-style name, ignoring case, dashes, underscores and spaces.</summary>
+        /// <param name="name">For example "noisy-top-k", "switch", "aoe", "deepseek" or "qwen".</param>
+        /// <param name="allowFutureLeak">Accept expert choice although it leaks future tokens.</param>
+        /// <exception cref="ArgumentException">Unknown name, or expert choice without the opt-in (the message says why).</exception>
+        public static RouterChoice ParseChoice(string name, bool allowFutureLeak = false)
         {
             ArgumentNullException.ThrowIfNull(name);
             var key = Normalize(name);
             if (Aliases.TryGetValue(key, out var aliased)) key = aliased;
+            foreach (var style in Styles)
+            {
+                if (Normalize(LayerStyles.Display(style)) == key) return new RouterChoice(RouterKind.TopK, style);
+            }
             foreach (var kind in All)
             {
                 if (Normalize(kind.ToString()) != key) continue;
                 if (LeaksFutureTokens(kind) && !allowFutureLeak)
                     throw new ArgumentException(
-                        $"router '{name}': expert choice lets each expert pick tokens from the whole batch, so a token's output " +
-                        "depends on later tokens and a causal model can cheat. Pass --allow-future-leak to train it anyway.", nameof(name));
-                return kind;
+                        $"router '{name}' is refused: {ExpertChoiceLeak}. Pass --allow-future-leak to train it anyway " +
+                        "(non-causal layers, no balance loss; the run is marked as not comparable).", nameof(name));
+                return new RouterChoice(kind);
             }
-            if (key == Normalize(ExpertChoiceMember))
-                throw new ArgumentException(
-                    $"router '{name}': the MoeLayers library has no expert-choice router yet (and it would leak future tokens in " +
-                    "this causal model). Available: " + string.Join(", ", Causal.Select(Display)) + ".", nameof(name));
-            if (key == "autonomyofexperts")
-                throw new ArgumentException(
-                    $"router '{name}': this build of the MoeLayers library has no Autonomy-of-Experts layer yet. Available: " +
-                    string.Join(", ", Causal.Select(Display)) + ".", nameof(name));
             throw new ArgumentException(
-                $"router '{name}' is unknown; expected one of {string.Join(", ", Causal.Select(Display))}.", nameof(name));
+                $"router '{name}' is unknown; expected one of {string.Join(", ", CausalChoices.Select(c => c.Name))}.", nameof(name));
         }
 
         private static string Normalize(string name) =>

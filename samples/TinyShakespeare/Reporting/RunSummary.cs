@@ -16,6 +16,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Reporting
         /// <summary>Experts per token.</summary>
         public required int TopK { get; init; }
 
+        /// <summary>Routed experts per MoE layer (0 in summaries written before this field).</summary>
+        public int Experts { get; init; }
+
+        /// <summary>Shared experts per MoE layer.</summary>
+        public int SharedExperts { get; init; }
+
+        /// <summary>Seed of the run (0 in summaries written before this field).</summary>
+        public int Seed { get; init; }
+
         /// <summary>Preset the run started from, or null.</summary>
         public string? Preset { get; init; }
 
@@ -60,6 +69,18 @@ namespace MoeLayers.Samples.TinyShakespeare.Reporting
 
         /// <summary>Busiest expert's load over the mean, averaged over layers (1 = perfectly balanced).</summary>
         public double MeanMaxLoadRatio => Routing.Count == 0 ? 0 : Routing.Average(r => r.MaxMeanLoadRatio);
+
+        /// <summary>
+        /// Coefficient of variation (std / mean) of the per-expert loads summed over the run, averaged over layers
+        /// (0 = perfectly balanced).
+        /// </summary>
+        public double MeanLoadCoefficientOfVariation => Routing.Count == 0 ? 0 : Routing.Average(r => r.LoadCoefficientOfVariation);
+
+        /// <summary>Busiest expert's load over the mean in each step, averaged over steps and layers.</summary>
+        public double MeanStepMaxLoadRatio => Routing.Count == 0 ? 0 : Routing.Average(r => r.MeanStepMaxMeanLoadRatio);
+
+        /// <summary>Coefficient of variation of the per-expert loads in each step, averaged over steps and layers.</summary>
+        public double MeanStepLoadCoefficientOfVariation => Routing.Count == 0 ? 0 : Routing.Average(r => r.MeanStepLoadCoefficientOfVariation);
 
         /// <summary>Dropped fraction of (token, slot) pairs, averaged over layers.</summary>
         public double MeanDroppedFraction => Routing.Count == 0 ? 0 : Routing.Average(r => r.DroppedFraction);

@@ -149,6 +149,9 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
             _optimizer.zero_grad();
             (loss + auxiliary).backward();
             _optimizer.step();
+            // Moves the DeepSeek style's aux-loss-free bias by the loads of this step's forward and resets the per-step
+            // loads; a no-op for layers without a bias.
+            MoeLoadBalancing.AfterOptimizerStep(_model);
             return (loss.item<float>(), auxiliary.item<float>());
         }
     }

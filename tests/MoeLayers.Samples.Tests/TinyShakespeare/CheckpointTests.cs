@@ -16,14 +16,16 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
         public void Dispose() => _temp.Dispose();
 
         [Theory]
-        [InlineData(RouterKind.NoisyTopK)]
-        [InlineData(RouterKind.Switch)]
-        [InlineData(RouterKind.AutonomyOfExperts)]
-        public void Save_then_load_gives_identical_logits(RouterKind router)
+        [InlineData("noisy-top-k")]
+        [InlineData("switch")]
+        [InlineData("autonomy-of-experts")]
+        [InlineData("deepseek")]
+        [InlineData("qwen")]
+        public void Save_then_load_gives_identical_logits(string router)
         {
             using var scope = NewDisposeScope();
             var corpus = TinyModels.Corpus();
-            var model = TinyModels.Model(router);
+            var model = TinyModels.Model(RouterNames.ParseChoice(router));
             var trainer = new Trainer(model, corpus, TinyModels.Settings(iterations: 3));
             trainer.Run(); // moves the weights away from their initialization, including the zero-initialized noisy router
             var path = _temp.File(Checkpoint.FileName);

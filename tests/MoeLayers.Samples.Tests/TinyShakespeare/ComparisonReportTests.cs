@@ -17,11 +17,12 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
 
             var lines = markdown.TrimEnd().Split('\n');
             lines.Should().HaveCount(5);
-            lines[0].Should().StartWith("| router | k | parameters | validation loss |");
-            lines[2].Should().Be("| top-k | 2 | 1,000 | 1.8000 | 1.7000 | 0.100 | 5,120 | 300 | 1.50 | 0.0 % |");
-            lines[3].Should().StartWith("| switch | 2 | 1,000 | 1.9000 |");
+            lines[0].Should().StartWith("| router | seed | k | experts | parameters | validation loss |");
+            lines[2].Should().Be("| top-k |  | 2 |  | 1,000 | 1.8000 | 1.7000 | 0.100 | 5,120 | 300 | 0.00 | 0.000 | 1.50 | 0.0 % |",
+                "a summary written before seeds, expert counts and per-step loads leaves those cells empty or 0");
+            lines[3].Should().StartWith("| switch |  | 2 |  | 1,000 | 1.9000 |");
             lines[4].Should().StartWith("| autonomy-of-experts | failed (exit code 1) |");
-            lines.Should().OnlyContain(l => l.Split('|').Length == 12, "every row has the 10 columns");
+            lines.Should().OnlyContain(l => l.Split('|').Length == 16, "every row has the 14 columns");
         }
 
         [Fact]
@@ -36,6 +37,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
             back.History.Should().Equal(summary.History);
             back.Routing[0].TokensPerExpert.Should().Equal(30, 10);
             back.MeanMaxLoadRatio.Should().Be(1.5);
+            back.MeanLoadCoefficientOfVariation.Should().BeApproximately(0.5, 1e-12, "counts [30, 10]: std 10 over mean 20");
         }
 
         private static RunSummary Summary(string router, double validation, double secondsPerStep) => new()

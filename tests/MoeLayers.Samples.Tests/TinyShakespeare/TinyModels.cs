@@ -27,6 +27,13 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
             Dropout = dropout,
         };
 
+        /// <summary>The tiny configuration reshaped by a router choice: E = 4, h = 32, k = 2 become 12 experts of width 8, k = 4, one shared expert of width 32.</summary>
+        public static ModelConfig Config(RouterChoice choice, int vocabulary = 16) =>
+            LayerStyles.Apply(Config(choice.Router, vocabulary), choice.Style);
+
+        public static CharTransformer Model(RouterChoice choice, int seed = 3) =>
+            Trainer.CreateModel(Config(choice, Corpus().Tokenizer.VocabularySize), seed);
+
         public static TrainingSettings Settings(int iterations) => new()
         {
             Iterations = iterations,

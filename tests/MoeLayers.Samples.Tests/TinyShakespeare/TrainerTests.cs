@@ -1,5 +1,6 @@
 using System.Linq;
 using FluentAssertions;
+using MoeLayers.Samples.TinyShakespeare.Model;
 using MoeLayers.Samples.TinyShakespeare.Training;
 using static TorchSharp.torch;
 
@@ -9,15 +10,17 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
     public sealed class TrainerTests
     {
         [Theory]
-        [InlineData(RouterKind.TopK)]
-        [InlineData(RouterKind.NoisyTopK)]
-        [InlineData(RouterKind.Switch)]
-        [InlineData(RouterKind.AutonomyOfExperts)]
-        public void A_short_run_lowers_the_validation_loss(RouterKind router)
+        [InlineData("top-k")]
+        [InlineData("noisy-top-k")]
+        [InlineData("switch")]
+        [InlineData("autonomy-of-experts")]
+        [InlineData("deepseek")]
+        [InlineData("qwen")]
+        public void A_short_run_lowers_the_validation_loss(string router)
         {
             using var scope = NewDisposeScope();
             var corpus = TinyModels.Corpus();
-            var model = TinyModels.Model(router);
+            var model = TinyModels.Model(RouterNames.ParseChoice(router));
             var trainer = new Trainer(model, corpus, TinyModels.Settings(iterations: 40) with { EvalInterval = 20 });
             var before = trainer.Evaluate(batches: 4);
 
