@@ -27,6 +27,7 @@ namespace MoeLayers.Samples.TinyShakespeare
                 TrainCommand.Create(),
                 GenerateCommand.Create(),
                 CompareCommand.Create(),
+                ExportCommand.Create(),
             };
             // Ctrl+C cancels training, which then saves a checkpoint: give it time to finish the step and the save.
             var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
