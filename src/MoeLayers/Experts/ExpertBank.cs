@@ -1,4 +1,3 @@
-using System;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -118,12 +117,6 @@ namespace MoeLayers
             return _bOut is null ? output : output + _bOut[expert];
         }
 
-        private Tensor Activate(Tensor hidden, Tensor? gate) => _activation switch
-        {
-            ExpertActivation.Relu => nn.functional.relu(hidden),
-            ExpertActivation.Gelu => nn.functional.gelu(hidden),
-            ExpertActivation.SwiGlu => nn.functional.silu(gate!) * hidden,
-            _ => throw new InvalidOperationException($"Unknown activation {_activation}."),
-        };
+        private Tensor Activate(Tensor hidden, Tensor? gate) => ExpertActivations.Apply(_activation, hidden, gate);
     }
 }

@@ -1,4 +1,3 @@
-using System;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -90,13 +89,7 @@ namespace MoeLayers
         public override Tensor forward(Tensor input)
         {
             var hidden = _bIn is null ? input.matmul(_wIn) : _bIn.addmm(input, _wIn);
-            hidden = _activation switch
-            {
-                ExpertActivation.Relu => nn.functional.relu(hidden),
-                ExpertActivation.Gelu => nn.functional.gelu(hidden),
-                ExpertActivation.SwiGlu => nn.functional.silu(input.matmul(_wGate!)) * hidden,
-                _ => throw new InvalidOperationException($"Unknown activation {_activation}."),
-            };
+            hidden = ExpertActivations.Apply(_activation, hidden, _wGate is null ? null : input.matmul(_wGate));
             var output = _bOut is null ? hidden.matmul(_wOut) : _bOut.addmm(hidden, _wOut);
             return _gate is null ? output : output * nn.functional.linear(input, _gate).sigmoid();
         }
