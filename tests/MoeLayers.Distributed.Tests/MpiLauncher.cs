@@ -12,9 +12,12 @@ namespace MoeLayers.Distributed.Tests
     internal sealed record MpiRun(string CommandLine, int ExitCode, string Output, TimeSpan Elapsed)
     {
         /// <summary>The lines a rank printed, without the "[rank r] " tag.</summary>
+        // mpirun forwards each rank's output in chunks, so one rank's line can be cut and continued after another rank's
+        // tagged text on the same output line: every "[rank N] " tag starts a segment, and a rank's lines are its segments.
         public IReadOnlyList<string> Lines(int rank) => Output.Split('\n')
-            .Where(l => l.StartsWith($"[rank {rank}] ", StringComparison.Ordinal))
-            .Select(l => l.Substring($"[rank {rank}] ".Length).TrimEnd('\r'))
+            .SelectMany(line => System.Text.RegularExpressions.Regex.Split(line, @"(?=\[rank \d+\] )"))
+            .Where(segment => segment.StartsWith($"[rank {rank}] ", StringComparison.Ordinal))
+            .Select(segment => segment.Substring($"[rank {rank}] ".Length).TrimEnd('\r'))
             .ToList();
 
         public override string ToString() => $"$ {CommandLine}\n(exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s)\n{Output}";
