@@ -6,6 +6,9 @@ namespace MoeLayers.Benchmarks
         public static readonly BenchShape Large = new(4096, 512, 2048, 8, 2);
         public static readonly BenchShape Small = new(512, 128, 512, 8, 2);
 
+        /// <summary>Fine-grained experts: many narrow experts, k = 8 (blocks of about 512 rows).</summary>
+        public static readonly BenchShape Fine = new(4096, 512, 256, 64, 8);
+
         public override string ToString() => $"{Tokens},{Dim},{Hidden},{Experts},{TopK}";
     }
 }

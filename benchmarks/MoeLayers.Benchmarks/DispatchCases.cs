@@ -6,7 +6,9 @@ namespace MoeLayers.Benchmarks
 {
     /// <summary>
     /// Forward + backward of the MoE layer against its floor: one dense FFN of width h (same activation, no bias)
-    /// applied to k·T rows, measured in the same run. Also the per-expert reference loop.
+    /// applied to k·T rows, measured in the same run. The grouped strategy runs twice: with the CPU grouped GEMM (MKL's
+    /// batched GEMM, the default where available) and with per-expert products (MOELAYERS_CPU_GROUPED_GEMM=0). Also the
+    /// per-expert reference loop.
     /// </summary>
     public sealed class DispatchCases : IDisposable
     {
@@ -46,20 +48,42 @@ namespace MoeLayers.Benchmarks
             (step.Output.sum() + step.AuxiliaryLoss).backward();
         }
 
+        /// <summary>The grouped strategy with its projections forced to one TorchSharp product per expert.</summary>
+        public void PerExpertLayer() => WithoutCpuGroupedGemm(() => Layer(DispatchStrategy.Grouped));
+
+        /// <summary>Runs <paramref name="step"/> with MOELAYERS_CPU_GROUPED_GEMM=0 (the documented switch), then restores it.</summary>
+        public static void WithoutCpuGroupedGemm(Action step)
+        {
+            var before = Environment.GetEnvironmentVariable(MklGroupedMatmul.SwitchVariable);
+            Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, "0");
+            try
+            {
+                step();
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, before);
+            }
+        }
+
         /// <summary>Prints one line per case: median ms and ratio to the floor, all from one interleaved run.</summary>
         public void RunQuick(int warmup, int rounds, bool includeReference)
         {
-            var names = new List<string> { "floor", "moe", "moe-grouped", "moe-padded" };
-            var steps = new List<Action> { Floor, () => Layer(DispatchStrategy.Auto), () => Layer(DispatchStrategy.Grouped), () => Layer(DispatchStrategy.Padded) };
+            var names = new List<string> { "floor", "moe", "moe-grouped", "moe-grouped-perexpert", "moe-padded" };
+            var steps = new List<Action>
+            {
+                Floor, () => Layer(DispatchStrategy.Auto), () => Layer(DispatchStrategy.Grouped), PerExpertLayer, () => Layer(DispatchStrategy.Padded),
+            };
             if (includeReference)
             {
                 names.Add("loop-reference");
                 steps.Add(() => Layer(DispatchStrategy.Reference));
             }
-            var medians = Timing.InterleavedMedians(steps.ToArray(), warmup, rounds);
+            var (wall, cpu) = Timing.InterleavedWallAndCpu(steps.ToArray(), warmup, rounds);
             for (var i = 0; i < names.Count; i++)
             {
-                Console.WriteLine($"case={names[i]} shape={_shape} median_ms={medians[i]:F2} ratio_to_floor={medians[i] / medians[0]:F3}");
+                Console.WriteLine($"case={names[i]} shape={_shape} median_ms={wall[i]:F2} ratio_to_floor={wall[i] / wall[0]:F3} "
+                    + $"cpu_ms={cpu[i]:F2} cpu_ratio_to_floor={cpu[i] / cpu[0]:F3}");
             }
         }
 

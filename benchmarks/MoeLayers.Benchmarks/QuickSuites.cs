@@ -10,6 +10,7 @@ namespace MoeLayers.Benchmarks
         {
             ["dispatch"] = Dispatch,
             ["aoe"] = AutonomyOfExperts,
+            ["decode"] = Decode,
         };
 
         public static void Register(string name, Action suite) => Suites[name] = suite;
@@ -25,6 +26,32 @@ namespace MoeLayers.Benchmarks
         {
             using (var small = new DispatchCases(BenchShape.Small)) small.RunQuick(warmup: 5, rounds: 41, includeReference: true);
             using (var large = new DispatchCases(BenchShape.Large)) large.RunQuick(warmup: 2, rounds: 9, includeReference: true);
+            using (var fine = new DispatchCases(BenchShape.Fine)) fine.RunQuick(warmup: 2, rounds: 7, includeReference: true);
+        }
+
+        private static void Decode()
+        {
+            // Decode-sized calls last tens of microseconds: with two OpenMP threads on a shared machine their medians
+            // measure the scheduler (a call waits for the second thread), so the suite runs each shape at the default
+            // thread count and at one thread.
+            var threads = TorchSharp.torch.get_num_threads();
+            try
+            {
+                foreach (var count in threads == 1 ? new[] { 1 } : new[] { threads, 1 })
+                {
+                    TorchSharp.torch.set_num_threads(count);
+                    Console.WriteLine($"# decode: torch threads {count}");
+                    foreach (var shape in new[] { BenchShape.Fine, BenchShape.Large })
+                    {
+                        using var cases = new DecodeCases(shape);
+                        cases.RunQuick(warmup: 20, rounds: 201);
+                    }
+                }
+            }
+            finally
+            {
+                TorchSharp.torch.set_num_threads(threads);
+            }
         }
 
         private static void AutonomyOfExperts()

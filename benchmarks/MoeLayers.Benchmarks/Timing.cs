@@ -39,6 +39,39 @@ namespace MoeLayers.Benchmarks
             return times.Select(t => { Array.Sort(t); return rounds % 2 == 1 ? t[rounds / 2] : (t[rounds / 2 - 1] + t[rounds / 2]) / 2; }).ToArray();
         }
 
+        /// <summary>
+        /// <see cref="InterleavedMedians"/> with the process CPU time of each call as well (medians of both): on a loaded
+        /// machine wall time also counts the time other jobs held the cores.
+        /// </summary>
+        public static (double[] WallMs, double[] CpuMs) InterleavedWallAndCpu(Action[] steps, int warmup, int rounds)
+        {
+            foreach (var step in steps) for (var i = 0; i < warmup; i++) RunScoped(step);
+            var wall = steps.Select(_ => new double[rounds]).ToArray();
+            var cpu = steps.Select(_ => new double[rounds]).ToArray();
+            using var process = Process.GetCurrentProcess();
+            for (var r = 0; r < rounds; r++)
+            {
+                for (var c = 0; c < steps.Length; c++)
+                {
+                    process.Refresh();
+                    var cpuBefore = process.TotalProcessorTime;
+                    var watch = Stopwatch.StartNew();
+                    RunScoped(steps[c]);
+                    wall[c][r] = watch.Elapsed.TotalMilliseconds;
+                    process.Refresh();
+                    cpu[c][r] = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
+                }
+            }
+            return (wall.Select(Median).ToArray(), cpu.Select(Median).ToArray());
+        }
+
+        private static double Median(double[] values)
+        {
+            var t = values.ToArray();
+            Array.Sort(t);
+            return t.Length % 2 == 1 ? t[t.Length / 2] : (t[t.Length / 2 - 1] + t[t.Length / 2]) / 2;
+        }
+
         private static void RunScoped(Action step)
         {
             using var scope = NewDisposeScope();

@@ -22,10 +22,19 @@ namespace MoeLayers
         internal const long MaxRowsPerExpertForPadding = 1024;
 
         private readonly DispatchStrategy _strategy;
+        private readonly IGroupedMatmul _matmul;
 
-        public SortedDispatcher(DispatchStrategy strategy = DispatchStrategy.Auto)
+        /// <summary>Creates the dispatcher.</summary>
+        /// <param name="strategy">Grouped, padded, or chosen by shape.</param>
+        /// <param name="matmul">
+        /// Runs the grouped strategy's projections for banks that take one (<see cref="IGroupedExpertBlocks"/>): by default
+        /// <see cref="MklGroupedMatmul.Default"/>, one MKL batched GEMM per projection on the CPU where MKL's entry points
+        /// exist (MOELAYERS_CPU_GROUPED_GEMM=0 turns it off) and the per-expert products elsewhere.
+        /// </param>
+        public SortedDispatcher(DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             _strategy = strategy;
+            _matmul = matmul ?? MklGroupedMatmul.Default;
         }
 
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)
@@ -34,7 +43,7 @@ namespace MoeLayers
             var plan = DispatchPlan.Build(routing.ExpertIndices, routing.CombineWeights, experts.NumExperts, rules, routing.SelectedPairs);
             var weights = routing.CombineWeights.to(input.dtype);
             // With no rows at all the padded buffer would be empty; the grouped path handles it and keeps the graph.
-            var output = plan.KeptCount > 0 && UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts);
+            var output = plan.KeptCount > 0 && UsePadded(plan) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts, _matmul);
             return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity);
         }
 
@@ -57,10 +66,12 @@ namespace MoeLayers
         private static long PaddedCapacity(DispatchPlan plan) => System.Math.Max(1, plan.KeptPerExpert.Max());
 
         /// <summary>Gather kept rows in expert order, one product per expert block, then put rows back per pair.</summary>
-        private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts)
+        private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts, IGroupedMatmul matmul)
         {
             var rows = input.index_select(0, plan.TokenOfKept);
-            var sortedOutput = experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
+            var sortedOutput = experts is IGroupedExpertBlocks grouped
+                ? grouped.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept, matmul)
+                : experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
             Tensor perPair;
             if (plan.SkippedCount == 0)
             {

@@ -1,11 +1,12 @@
 using System.Collections.Generic;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda
+namespace MoeLayers
 {
     /// <summary>
-    /// Runs the problems of a <see cref="GroupedGemmPlan"/> in one library call: <see cref="CublasGroupedGemm"/> on CUDA
-    /// tensors; tests substitute an emulation of the same column-major semantics on CPU tensors.
+    /// Runs the problems of a <see cref="GroupedGemmPlan"/> in one library call: cuBLAS's grouped GEMM on CUDA tensors
+    /// (MoeLayers.Cuda), MKL's cblas_?gemm_batch on CPU tensors (MklGroupedGemm); tests substitute an
+    /// emulation of the same column-major semantics. The one grouped-GEMM seam of both devices.
     /// </summary>
     internal interface IGroupedGemmRunner
     {

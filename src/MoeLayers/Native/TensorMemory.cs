@@ -2,7 +2,7 @@ using System;
 using System.Reflection;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda
+namespace MoeLayers
 {
     /// <summary>Raw addresses of tensor data, for handing libtorch memory to kernels without copies.</summary>
     internal static class TensorMemory
@@ -32,7 +32,7 @@ namespace MoeLayers.Cuda
             var methods = typeof(Tensor).Assembly.GetType("TorchSharp.PInvoke.NativeMethods");
             var method = methods?.GetMethod("THSStorage_data_ptr", BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static, new[] { typeof(IntPtr) });
             if (method is null || method.ReturnType != typeof(IntPtr))
-                throw new NotSupportedException("This TorchSharp version has no THSStorage_data_ptr binding; MoeLayers.Cuda is built for TorchSharp 0.107.");
+                throw new NotSupportedException("This TorchSharp version has no THSStorage_data_ptr binding; MoeLayers is built for TorchSharp 0.107.");
             return method.CreateDelegate<Func<IntPtr, IntPtr>>();
         }
     }

@@ -4,7 +4,7 @@ using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MoeLayers.Cuda
+namespace MoeLayers
 {
     /// <summary>
     /// Y = grouped X · W as one library call per pass, with its backward: dX = dY[g] · W[g]ᵀ and dW[g] = X[g]ᵀ · dY[g], each

@@ -1,10 +1,10 @@
 using System;
 using System.Collections.Generic;
 
-namespace MoeLayers.Cuda
+namespace MoeLayers
 {
     /// <summary>
-    /// One column-major GEMM C = op(A) · op(B) of a grouped call, as cuBLAS takes it: op(A) is M × K, op(B) is K × N, C is
+    /// One column-major GEMM C = op(A) · op(B) of a grouped call, as cuBLAS and column-major CBLAS take it: op(A) is M × K, op(B) is K × N, C is
     /// M × N, each operand a column-major matrix with a leading dimension, found at an element offset into its tensor.
     /// </summary>
     /// <param name="TransA">op(A) = Aᵀ.</param>
@@ -35,8 +35,8 @@ namespace MoeLayers.Cuda
     }
 
     /// <summary>
-    /// The cuBLAS problems of one pass of a grouped projection: rows X [M, d] in expert-contiguous groups of counts[e]
-    /// rows, weights W [E, d, h], all row-major. cuBLAS is column-major, so a row-major [r, c] matrix is read as its
+    /// The column-major problems (cuBLAS's, and CBLAS's in its column-major layout) of one pass of a grouped projection: rows X [M, d] in expert-contiguous groups of counts[e]
+    /// rows, weights W [E, d, h], all row-major. Both libraries are given column-major problems, so a row-major [r, c] matrix is read as its
     /// transpose, a column-major c × r matrix with leading dimension c, and each row-major product is computed as its
     /// transpose (Yᵀ = Wᵀ·Xᵀ and so on), with no copies. Experts with no rows get no problem: their rows are absent, and the
     /// caller zero-fills their dW. Pure arithmetic on the group layout, tested on any machine.

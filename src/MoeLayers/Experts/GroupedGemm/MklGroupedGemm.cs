@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>
+    /// The grouped GEMM as one MKL cblas_sgemm_batch / cblas_dgemm_batch call on contiguous CPU float32 / float64 tensors,
+    /// column-major problems from <see cref="GroupedGemmPlan"/> (the same plans cuBLAS runs on CUDA), one group per
+    /// problem. MKL threads the batch itself (its thread count is libtorch's, torch.set_num_threads).
+    /// </summary>
+    internal sealed class MklGroupedGemm : IGroupedGemmRunner
+    {
+        /// <summary>The process-wide runner.</summary>
+        public static readonly MklGroupedGemm Instance = new();
+
+        private static readonly Lazy<(MklApi? Api, string? Failure)> Library = new(() =>
+        {
+            var failure = MklApi.TryLoad(out var api);
+            return (api, failure);
+        });
+
+        private MklGroupedGemm()
+        {
+        }
+
+        /// <summary>The bound library, or why there is none (for benchmark reports).</summary>
+        public static string Describe()
+        {
+            var (api, failure) = Library.Value;
+            return api is null ? "unavailable: " + failure : api.Path;
+        }
+
+        /// <inheritdoc />
+        public bool Serves(Device device) => device.type == DeviceType.CPU;
+
+        /// <inheritdoc />
+        public string? Unavailable(Tensor rows, long[] counts, Tensor weights)
+        {
+            if (rows.device_type != DeviceType.CPU || weights.device_type != DeviceType.CPU)
+                return $"the rows are on {rows.device} and the weights on {weights.device}, not both on the CPU.";
+            if ((rows.dtype != ScalarType.Float32 && rows.dtype != ScalarType.Float64) || rows.dtype != weights.dtype)
+                return $"MKL's batched GEMM here takes float32 or float64 rows and weights of one dtype; got {rows.dtype} and {weights.dtype}.";
+            if (!rows.is_contiguous() || !weights.is_contiguous())
+                return "the rows or weights are not contiguous.";
+            var (d, h) = (weights.shape[1], weights.shape[2]);
+            if (d > int.MaxValue || h > int.MaxValue || rows.shape[0] > int.MaxValue)
+                return $"M = {rows.shape[0]}, d = {d} or h = {h} exceeds MKL's 32-bit (LP64) dimensions.";
+            var (api, failure) = Library.Value;
+            return api is null ? failure : null;
+        }
+
+        /// <inheritdoc />
+        public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
+        {
+            if (problems.Count == 0) return;
+            var (api, failure) = Library.Value;
+            if (api is null) throw new InvalidOperationException("MKL: " + failure);
+            var size = (int)c.element_size();
+            var pointers = GroupedGemmPlan.Pointers(problems, TensorMemory.Address(a), TensorMemory.Address(b), TensorMemory.Address(c), size);
+            var count = problems.Count;
+            var (pa, pb, pc) = (Slice(pointers, 0, count), Slice(pointers, count, count), Slice(pointers, 2 * count, count));
+            var (transA, transB, m, n, k, lda, ldb, ldc, groupSize) = MklApi.Arguments(problems);
+            switch (c.dtype)
+            {
+                case ScalarType.Float32:
+                    api.Sgemm(MklApi.ColMajor, transA, transB, m, n, k, Enumerable.Repeat(1f, count).ToArray(), pa, lda, pb, ldb,
+                        new float[count], pc, ldc, count, groupSize);
+                    break;
+                case ScalarType.Float64:
+                    api.Dgemm(MklApi.ColMajor, transA, transB, m, n, k, Enumerable.Repeat(1d, count).ToArray(), pa, lda, pb, ldb,
+                        new double[count], pc, ldc, count, groupSize);
+                    break;
+                default:
+                    throw new NotSupportedException($"MKL's batched GEMM here does not take {c.dtype}.");
+            }
+            // The operands must outlive the call; the addresses alone do not keep them alive.
+            GC.KeepAlive(a);
+            GC.KeepAlive(b);
+            GC.KeepAlive(c);
+        }
+
+        private static IntPtr[] Slice(long[] pointers, int start, int count)
+        {
+            var slice = new IntPtr[count];
+            for (var i = 0; i < count; i++) slice[i] = (IntPtr)pointers[start + i];
+            return slice;
+        }
+    }
+}

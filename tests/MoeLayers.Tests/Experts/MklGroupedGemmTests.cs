@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using FluentAssertions;
+using MoeLayers.Tests.Support;
+using static TorchSharp.torch;
+
+namespace MoeLayers.Tests.Experts
+{
+    /// <summary>
+    /// The CPU grouped GEMM (MKL's cblas_?gemm_batch from libtorch_cpu) against the per-expert products, in outputs and in
+    /// the gradients of rows, weights and bias, and its choice of the per-expert products where it does not apply.
+    /// </summary>
+    public class MklGroupedGemmTests
+    {
+        /// <summary>TorchSharp-cpu 0.107's libtorch_cpu for linux-x64 exports the batch entry points (measured).</summary>
+        public static bool MklExpected =>
+            RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+        public static TheoryData<string, long[]> Groups() => new()
+        {
+            { "uneven", new long[] { 5, 1, 9, 3 } },
+            { "empty experts", new long[] { 0, 4, 0, 0, 7, 0 } },
+            { "one expert", new long[] { 6 } },
+            { "all empty", new long[] { 0, 0, 0 } },
+            { "one row each", new long[] { 1, 1, 1, 1, 1 } },
+        };
+
+        [Fact]
+        public void TheEntryPointsResolveFromTorchSharpsLibtorch()
+        {
+            if (!MklExpected) return;
+            MklGroupedGemm.Describe().Should().NotStartWith("unavailable").And.Contain("torch_cpu");
+        }
+
+        [Theory]
+        [MemberData(nameof(Groups))]
+        public void Float64MatchesPerExpertProductsInOutputsAndGradients(string name, long[] counts) =>
+            Compare(counts, ScalarType.Float64, 1e-10, name);
+
+        [Theory]
+        [MemberData(nameof(Groups))]
+        public void Float32MatchesPerExpertProductsInOutputsAndGradients(string name, long[] counts) =>
+            Compare(counts, ScalarType.Float32, 1e-5, name);
+
+        [Fact]
+        public void NonContiguousAndBfloat16OperandsTakeThePerExpertProductsAndSaySoOnce()
+        {
+            var logs = new List<string>();
+            var matmul = new MklGroupedMatmul(MklGroupedGemm.Instance, logs.Add);
+            long[] counts = { 2, 3 };
+            var generator = new Generator(7);
+            var weights = randn(new long[] { 2, 4, 6 }, ScalarType.Float64, generator: generator);
+            var transposed = randn(new long[] { 4, 5 }, ScalarType.Float64, generator: generator).t();
+            matmul.WhyPerExpert(transposed, counts, weights).Should().Contain("not contiguous");
+            TensorAssert.Close(matmul.Multiply(transposed, counts, weights), PerExpertMatmul.Instance.Multiply(transposed, counts, weights), 1e-12);
+            matmul.Multiply(transposed, counts, weights);
+
+            var rows16 = randn(new long[] { 5, 4 }, generator: generator).to(ScalarType.BFloat16);
+            var weights16 = weights.to(ScalarType.BFloat16);
+            matmul.WhyPerExpert(rows16, counts, weights16).Should().Contain("float32 or float64");
+            matmul.Multiply(rows16, counts, weights16).to(ScalarType.Float64)
+                .allclose(PerExpertMatmul.Instance.Multiply(rows16, counts, weights16).to(ScalarType.Float64)).Should().BeTrue();
+
+            logs.Should().HaveCount(2, "each reason is said once");
+            logs[0].Should().Contain("not contiguous");
+            logs[1].Should().Contain("BFloat16");
+        }
+
+        [Fact]
+        public void TheSwitchVariableForcesThePerExpertProducts()
+        {
+            var matmul = new MklGroupedMatmul(MklGroupedGemm.Instance, _ => { });
+            var rows = ones(3, 2, ScalarType.Float64);
+            var weights = ones(2, 2, 4, ScalarType.Float64);
+            var before = Environment.GetEnvironmentVariable(MklGroupedMatmul.SwitchVariable);
+            try
+            {
+                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, "0");
+                matmul.WhyPerExpert(rows, new long[] { 1, 2 }, weights).Should().Be("MOELAYERS_CPU_GROUPED_GEMM=0.");
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, before);
+            }
+            if (MklExpected) matmul.WhyPerExpert(rows, new long[] { 1, 2 }, weights).Should().BeNull();
+        }
+
+        private static void Compare(long[] counts, ScalarType dtype, double tolerance, string name)
+        {
+            const int d = 7, h = 5;
+            var logs = new List<string>();
+            var mkl = new MklGroupedMatmul(MklGroupedGemm.Instance, logs.Add);
+            foreach (var withBias in new[] { false, true })
+            {
+                var (expected, expectedGrads) = Run(PerExpertMatmul.Instance, counts, d, h, dtype, withBias);
+                var (actual, actualGrads) = Run(mkl, counts, d, h, dtype, withBias);
+                Close(actual, expected, tolerance, $"{name}: output");
+                for (var i = 0; i < expectedGrads.Length; i++)
+                    Close(actualGrads[i], expectedGrads[i], tolerance, $"{name}, bias {withBias}: gradient #{i}");
+            }
+            if (MklExpected) logs.Should().BeEmpty();
+        }
+
+        private static void Close(Tensor actual, Tensor expected, double tolerance, string because)
+        {
+            actual.shape.Should().Equal(expected.shape, because);
+            if (expected.numel() > 0) TensorAssert.Close(actual, expected, tolerance, because);
+        }
+
+        private static (Tensor Output, Tensor[] Grads) Run(IGroupedMatmul matmul, long[] counts, int d, int h, ScalarType dtype, bool withBias)
+        {
+            var experts = counts.Length;
+            var m = 0L;
+            foreach (var c in counts) m += c;
+            var generator = new Generator(42);
+            var rows = randn(new[] { m, d }, dtype, generator: generator).requires_grad_(true);
+            var weights = randn(new long[] { experts, d, h }, dtype, generator: generator).requires_grad_(true);
+            var bias = randn(new long[] { experts, h }, dtype, generator: generator).requires_grad_(true);
+            var upstream = randn(new[] { m, h }, dtype, generator: generator);
+            var output = matmul.Multiply(rows, counts, weights, withBias ? bias : null);
+            (output * upstream).sum().backward();
+            var grads = new List<Tensor> { rows.grad ?? zeros_like(rows), weights.grad ?? zeros_like(weights) };
+            if (withBias) grads.Add(bias.grad ?? zeros_like(bias));
+            return (output.detach(), grads.ToArray());
+        }
+    }
+}
