@@ -30,10 +30,14 @@ namespace MoeLayers.Package.Tests
             var app = Path.Combine(_work, "app");
             Directory.CreateDirectory(app);
 
-            Run(repo, "pack", "src/MoeLayers/MoeLayers.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}");
+            // The packs build into their own artifacts folder: rebuilding the library in the repository's bin/obj while other
+            // test assemblies run would rewrite the MoeLayers.dll their copy-local hard links share (an MPI rank starting
+            // then failed to load it).
+            var isolated = new[] { "-p:UseArtifactsOutput=true", $"-p:ArtifactsPath={Path.Combine(_work, "artifacts")}" };
+            Run(repo, new[] { "pack", "src/MoeLayers/MoeLayers.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}" }.Concat(isolated).ToArray());
             var packages = Directory.GetFiles(feed).Select(Path.GetFileName).ToArray();
             packages.Should().Contain(new[] { $"MoeLayers.{_version}.nupkg", $"MoeLayers.{_version}.snupkg" });
-            Run(repo, "pack", "src/MoeLayers.Cuda/MoeLayers.Cuda.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}");
+            Run(repo, new[] { "pack", "src/MoeLayers.Cuda/MoeLayers.Cuda.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}" }.Concat(isolated).ToArray());
             using (var cuda = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"MoeLayers.Cuda.{_version}.nupkg")))
             {
                 using var nuspec = new StreamReader(cuda.GetEntry("MoeLayers.Cuda.nuspec")!.Open());
