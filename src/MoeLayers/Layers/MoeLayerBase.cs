@@ -137,7 +137,8 @@ namespace MoeLayers
             var mask32 = mask?.Values32;
             globalBatch = _options.LoadBalancingLoss == LoadBalancingLossKind.GlobalBatch ? GlobalBatchBalance.Measure(routing, mask32, realTokens) : null;
             var (loadBalancing, zLoss) = tokens == 0 ? (Zero(flat.device), Zero(flat.device))
-                : AuxiliaryLosses(routing, mask32, sequences, globalBatch, training ? _loads.Snapshot() : dispatched.AssignedPerExpert);
+                : AuxiliaryLosses(routing, mask32, sequences, globalBatch,
+                    globalBatch is null ? dispatched.AssignedPerExpert : training ? _loads.Snapshot() : dispatched.AssignedPerExpert);
             var auxiliary = _options.LoadBalancingCoefficient * loadBalancing + _options.ZLossCoefficient * zLoss;
             var statistics = _options.CollectStatistics ? CollectStatistics(routing, dispatched, loadBalancing, zLoss, mask) : null;
             if (statistics is not null)
