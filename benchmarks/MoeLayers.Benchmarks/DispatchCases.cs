@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Benchmarks
@@ -17,6 +18,7 @@ namespace MoeLayers.Benchmarks
         private readonly Tensor _floorInput;
         private readonly nn.Module<Tensor, Tensor> _floor;
         private readonly Dictionary<DispatchStrategy, MoeLayer> _layers = new();
+        private readonly MoeLayer _composed;
 
         public DispatchCases(BenchShape shape)
         {
@@ -37,13 +39,23 @@ namespace MoeLayers.Benchmarks
                     Activation = ExpertActivation.Gelu, Dispatch = strategy,
                 });
             }
+            manual_seed(1);
+            _composed = new MoeLayer(new MoeLayerOptions
+            {
+                InputDim = shape.Dim, HiddenDim = shape.Hidden, NumExperts = shape.Experts, TopK = shape.TopK,
+                Activation = ExpertActivation.Gelu, MemoryOptimizedExperts = false,
+            });
         }
 
         public void Floor() => _floor.call(_floorInput).sum().backward();
 
-        public void Layer(DispatchStrategy strategy)
+        public void Layer(DispatchStrategy strategy) => Step(_layers[strategy]);
+
+        /// <summary>Auto dispatch with the expert MLP composed of autograd ops per projection (MemoryOptimizedExperts = false).</summary>
+        public void ComposedLayer() => Step(_composed);
+
+        private void Step(MoeLayer layer)
         {
-            var layer = _layers[strategy];
             var step = layer.Run(_x);
             (step.Output.sum() + step.AuxiliaryLoss).backward();
         }
@@ -66,13 +78,18 @@ namespace MoeLayers.Benchmarks
             }
         }
 
-        /// <summary>Prints one line per case: median ms and ratio to the floor, all from one interleaved run.</summary>
+        /// <summary>
+        /// Prints one line per case: median ms and ratio to the floor, all from one interleaved run; first, the step peak
+        /// memory of the floor, the layer and the composed layer (measured before any timing, on a fresh heap).
+        /// </summary>
         public void RunQuick(int warmup, int rounds, bool includeReference)
         {
-            var names = new List<string> { "floor", "moe", "moe-grouped", "moe-grouped-perexpert", "moe-padded" };
+            if (ProcessMemory.IsSupported) ProcessMemory.TrackingFreedMemory(PrintStepPeaks);
+            var names = new List<string> { "floor", "moe", "moe-composed", "moe-grouped", "moe-grouped-perexpert", "moe-padded" };
             var steps = new List<Action>
             {
-                Floor, () => Layer(DispatchStrategy.Auto), () => Layer(DispatchStrategy.Grouped), PerExpertLayer, () => Layer(DispatchStrategy.Padded),
+                Floor, () => Layer(DispatchStrategy.Auto), ComposedLayer, () => Layer(DispatchStrategy.Grouped), PerExpertLayer,
+                () => Layer(DispatchStrategy.Padded),
             };
             if (includeReference)
             {
@@ -87,8 +104,48 @@ namespace MoeLayers.Benchmarks
             }
         }
 
+        /// <summary>Median over 3 repeats of the peak RSS a step adds (activations, temporaries, gradients), per case.</summary>
+        private void PrintStepPeaks()
+        {
+            var cases = new (string Name, Action Step)[] { ("floor", Floor), ("moe", () => Layer(DispatchStrategy.Auto)), ("moe-composed", ComposedLayer) };
+            var peaks = new double[cases.Length];
+            for (var c = 0; c < cases.Length; c++)
+            {
+                var samples = new double[3];
+                for (var r = 0; r < samples.Length; r++)
+                {
+                    ClearGradients();
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    samples[r] = ProcessMemory.PeakAbove(() =>
+                    {
+                        using var scope = NewDisposeScope();
+                        cases[c].Step();
+                    });
+                }
+                Array.Sort(samples);
+                peaks[c] = samples[1];
+            }
+            for (var c = 0; c < cases.Length; c++)
+            {
+                Console.WriteLine($"memory case={cases[c].Name} shape={_shape} step_peak_mib={peaks[c] / (1024.0 * 1024.0):F1} "
+                    + $"vs_moe_composed={(peaks[c] / peaks[2] - 1) * 100:+0.0;-0.0}%");
+            }
+        }
+
+        private void ClearGradients()
+        {
+            foreach (var module in new nn.Module[] { _floor, _composed }.Concat(_layers.Values))
+            {
+                foreach (var p in module.parameters()) p.grad = null;
+            }
+            _x.grad = null;
+            _floorInput.grad = null;
+        }
+
         public void Dispose()
         {
+            _composed.Dispose();
             foreach (var layer in _layers.Values) layer.Dispose();
             _floor.Dispose();
             _x.Dispose();

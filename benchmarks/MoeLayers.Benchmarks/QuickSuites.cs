@@ -9,6 +9,9 @@ namespace MoeLayers.Benchmarks
         private static readonly Dictionary<string, Action> Suites = new()
         {
             ["dispatch"] = Dispatch,
+            ["dispatch-small"] = () => DispatchShape(BenchShape.Small, warmup: 5, rounds: 41),
+            ["dispatch-large"] = () => DispatchShape(BenchShape.Large, warmup: 2, rounds: 9),
+            ["dispatch-fine"] = () => DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7),
             ["aoe"] = AutonomyOfExperts,
             ["decode"] = Decode,
         };
@@ -24,9 +27,15 @@ namespace MoeLayers.Benchmarks
 
         private static void Dispatch()
         {
-            using (var small = new DispatchCases(BenchShape.Small)) small.RunQuick(warmup: 5, rounds: 41, includeReference: true);
-            using (var large = new DispatchCases(BenchShape.Large)) large.RunQuick(warmup: 2, rounds: 9, includeReference: true);
-            using (var fine = new DispatchCases(BenchShape.Fine)) fine.RunQuick(warmup: 2, rounds: 7, includeReference: true);
+            DispatchShape(BenchShape.Small, warmup: 5, rounds: 41);
+            DispatchShape(BenchShape.Large, warmup: 2, rounds: 9);
+            DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7);
+        }
+
+        private static void DispatchShape(BenchShape shape, int warmup, int rounds)
+        {
+            using var cases = new DispatchCases(shape);
+            cases.RunQuick(warmup, rounds, includeReference: true);
         }
 
         private static void Decode()

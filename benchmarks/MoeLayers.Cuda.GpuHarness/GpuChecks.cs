@@ -213,8 +213,10 @@ namespace MoeLayers.Cuda.GpuHarness
             var runner = CublasGroupedGemm.Instance;
             var (x, w, dy) = (rows.to(device), weights.to(device), upstream.to(device));
             if (runner.Unavailable(x, counts, w) is { } missing) throw new InvalidOperationException("the grouped GEMM is unavailable: " + missing);
-            var y = GroupedGemmFunction.Forward(runner, x, counts, w);
-            var (dx, dw) = GroupedGemmFunction.Backward(runner, x, counts, w, dy);
+            // A failed library call must fail the check, not fall back to per-expert products.
+            var products = GroupedProducts.Library(runner, e => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e));
+            var y = products.Multiply(x, counts, w);
+            var (dx, dw) = (products.MultiplyTransposed(dy, counts, w), products.WeightGradient(x, dy, counts));
 
             var (x64, w64, dy64) = (rows.to(ScalarType.Float64), weights.to(ScalarType.Float64), upstream.to(ScalarType.Float64));
             var blocks = x64.split(counts);

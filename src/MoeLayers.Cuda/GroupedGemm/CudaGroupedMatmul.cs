@@ -39,27 +39,24 @@ namespace MoeLayers.Cuda
         public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
         {
             PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
+            var products = Products(rows, counts, weights);
+            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+            var output = GroupedGemmFunction.apply(rows, weights, counts, products);
+            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+        }
+
+        /// <inheritdoc />
+        public GroupedProducts Products(Tensor rows, long[] counts, Tensor weights)
+        {
             var why = WhyPerExpert(rows, counts, weights);
-            if (why is null)
+            if (why is not null)
             {
-                var key = (rows.device_index, rows.dtype);
-                void Failed(Exception e) => Fallback(rows, _failed.GetOrAdd(key, $"the grouped GEMM failed on {rows.device} for {rows.dtype} ({e.Message}); "
-                    + "this process keeps the per-expert products for it."));
-                try
-                {
-                    var output = GroupedGemmFunction.apply(rows, weights, counts, _runner, (Action<Exception>)Failed);
-                    return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
-                }
-                catch (InvalidOperationException e)
-                {
-                    Failed(e);
-                }
+                Fallback(rows.device, why);
+                return GroupedProducts.PerExpert;
             }
-            else
-            {
-                Fallback(rows, why);
-            }
-            return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+            var (device, key) = (rows.device, (rows.device_index, rows.dtype));
+            return GroupedProducts.Library(_runner, e => Fallback(device, _failed.GetOrAdd(key,
+                $"the grouped GEMM failed on {device} for {key.dtype} ({e.Message}); this process keeps the per-expert products for it.")));
         }
 
         /// <summary>Null when this call runs as one grouped GEMM; otherwise why it runs per expert.</summary>
@@ -74,9 +71,9 @@ namespace MoeLayers.Cuda
             return _runner.Unavailable(rows, counts, weights);
         }
 
-        private void Fallback(Tensor rows, string why)
+        private void Fallback(Device device, string why)
         {
-            if (_runner.Serves(rows.device) && _logged.TryAdd(why, true))
+            if (_runner.Serves(device) && _logged.TryAdd(why, true))
                 _log($"MoeLayers.Cuda: expert products run one per expert instead of as one grouped GEMM: {why}");
         }
     }

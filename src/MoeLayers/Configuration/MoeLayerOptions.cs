@@ -158,6 +158,14 @@ namespace MoeLayers
         /// </summary>
         public CudaDispatchMode UseCudaDispatch { get; set; } = CudaDispatchMode.Auto;
 
+        /// <summary>
+        /// Run each expert MLP as one autograd function that keeps only the rows and pre-activations for backward and
+        /// recomputes the activation there (MegaBlocks' memory_optimized_mlp), with every projection one grouped product.
+        /// Default true. False composes TorchSharp autograd ops per projection (more memory: the activation and its
+        /// gradients stay alive for the step). The per-expert reference dispatch ignores it.
+        /// </summary>
+        public bool MemoryOptimizedExperts { get; set; } = true;
+
         /// <summary>Compute <see cref="RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
         public bool CollectStatistics { get; set; } = true;
 

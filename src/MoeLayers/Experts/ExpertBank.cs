@@ -35,9 +35,13 @@ namespace MoeLayers
         /// <param name="outputDim">Output width (often d).</param>
         /// <param name="activation">Hidden activation.</param>
         /// <param name="bias">Add biases to both projections.</param>
+        /// <param name="memoryOptimized">
+        /// Run the sorted and padded forwards as one <see cref="ExpertMlpFunction"/> that recomputes the activation in
+        /// backward (<see cref="MoeLayerOptions.MemoryOptimizedExperts"/>); false composes autograd ops as before.
+        /// </param>
         /// <param name="name">Module name.</param>
         public ExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim,
-            ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, string name = "experts")
+            ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, bool memoryOptimized = true, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
@@ -50,6 +54,7 @@ namespace MoeLayers
             HiddenDim = hiddenDim;
             OutputDim = outputDim;
             _activation = activation;
+            MemoryOptimized = memoryOptimized;
 
             _wIn = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
             if (activation == ExpertActivation.SwiGlu) _wGate = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
@@ -77,6 +82,9 @@ namespace MoeLayers
         /// <summary>The hidden activation.</summary>
         public ExpertActivation Activation => _activation;
 
+        /// <summary>Whether the sorted and padded forwards run as one memory-optimized <see cref="ExpertMlpFunction"/>.</summary>
+        public bool MemoryOptimized { get; }
+
         /// <summary>Whether the projections have biases.</summary>
         public bool HasBias => _bIn is not null;
 
@@ -94,6 +102,7 @@ namespace MoeLayers
 
         Tensor IGroupedExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
         {
+            if (MemoryOptimized) return Fused(rows, counts, matmul.Products(rows, counts, _wIn));
             var hidden = matmul.Multiply(rows, counts, _wIn, _bIn);
             hidden = Activate(hidden, _wGate is null ? null : matmul.Multiply(rows, counts, _wGate));
             return matmul.Multiply(hidden, counts, _wOut, _bOut);
@@ -101,6 +110,12 @@ namespace MoeLayers
 
         Tensor IExpertBlocks.ForwardPadded(Tensor padded, Tensor assignments)
         {
+            if (MemoryOptimized)
+            {
+                var (experts, capacity) = (padded.shape[0], padded.shape[1]);
+                var counts = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(capacity, (int)experts));
+                return Fused(padded.reshape(experts * capacity, padded.shape[2]), counts, GroupedProducts.PerExpert).view(experts, capacity, OutputDim);
+            }
             var hidden = padded.bmm(_wIn);
             if (_bIn is not null) hidden = hidden + _bIn.unsqueeze(1);
             hidden = Activate(hidden, _wGate is null ? null : padded.bmm(_wGate));
@@ -116,6 +131,9 @@ namespace MoeLayers
             var output = hidden.matmul(_wOut[expert]);
             return _bOut is null ? output : output + _bOut[expert];
         }
+
+        private Tensor Fused(Tensor rows, long[] counts, GroupedProducts products) =>
+            ExpertMlpFunction.Apply(rows, null, _wIn, _wGate, _wOut, _bIn, _bOut, counts, products, _activation);
 
         private Tensor Activate(Tensor hidden, Tensor? gate) => ExpertActivations.Apply(_activation, hidden, gate);
     }

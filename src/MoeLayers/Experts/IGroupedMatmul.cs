@@ -20,6 +20,15 @@ namespace MoeLayers
         /// <param name="weights">Stacked weights [E, d, h].</param>
         /// <param name="bias">Per-expert bias [E, h], or null.</param>
         Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null);
+
+        /// <summary>
+        /// The products <see cref="Multiply"/> would run for these operands, without autograd, for a custom function that
+        /// runs a whole expert MLP (<see cref="ExpertMlpFunction"/>): a library's grouped GEMM, or per-expert products.
+        /// </summary>
+        /// <param name="rows">Expert-contiguous rows [M, d].</param>
+        /// <param name="counts">Rows of each expert.</param>
+        /// <param name="weights">Stacked weights [E, d, h] of the first projection (the others share its device and dtype).</param>
+        GroupedProducts Products(Tensor rows, long[] counts, Tensor weights);
     }
 
     /// <summary>
@@ -61,6 +70,9 @@ namespace MoeLayers
                 outputs.Add(b is null ? blocks[e].matmul(w[e]) : b[e].addmm(blocks[e], w[e]));
             return cat(outputs, 0);
         }
+
+        /// <inheritdoc />
+        public GroupedProducts Products(Tensor rows, long[] counts, Tensor weights) => GroupedProducts.PerExpert;
 
         /// <summary>Throws <see cref="ArgumentException"/> unless the operands of a grouped matmul fit together.</summary>
         /// <param name="rows">Rows [M, d].</param>

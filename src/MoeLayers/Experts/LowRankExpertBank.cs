@@ -33,8 +33,12 @@ namespace MoeLayers
         /// <param name="hiddenDim">Hidden width h.</param>
         /// <param name="outputDim">Output width (often d).</param>
         /// <param name="lowRank">Rank r of the factorized gate projection, in [1, d].</param>
+        /// <param name="memoryOptimized">
+        /// Run the sorted and padded continuations as one <see cref="ExpertMlpFunction"/> that recomputes the SwiGLU
+        /// product in backward (<see cref="MoeLayerOptions.MemoryOptimizedExperts"/>); false composes autograd ops.
+        /// </param>
         /// <param name="name">Module name.</param>
-        public LowRankExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim, int lowRank, string name = "experts")
+        public LowRankExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim, int lowRank, bool memoryOptimized = true, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
@@ -47,6 +51,7 @@ namespace MoeLayers
             HiddenDim = hiddenDim;
             OutputDim = outputDim;
             LowRank = lowRank;
+            MemoryOptimized = memoryOptimized;
 
             _wDown = Init.Parameter(Init.Uniform(inputDim, inputDim, numExperts * lowRank));
             _wUp = Init.Parameter(Init.Uniform(lowRank, numExperts, lowRank, hiddenDim));
@@ -69,6 +74,9 @@ namespace MoeLayers
 
         /// <summary>Rank r of the factorized gate projection.</summary>
         public int LowRank { get; }
+
+        /// <summary>Whether the continuations run as one memory-optimized <see cref="ExpertMlpFunction"/>.</summary>
+        public bool MemoryOptimized { get; }
 
         /// <summary>Fused down projections W_down of all experts [d, E·r].</summary>
         public Parameter DownWeight => _wDown;
@@ -120,12 +128,20 @@ namespace MoeLayers
             public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
             {
                 var cached = _activations.Gather(assignments);
+                if (_bank.MemoryOptimized) return Fused(rows, cached, counts, matmul.Products(rows, counts, _bank._wIn));
                 var hidden = nn.functional.silu(matmul.Multiply(cached, counts, _bank._wUp)) * matmul.Multiply(rows, counts, _bank._wIn);
                 return matmul.Multiply(hidden, counts, _bank._wOut);
             }
 
             public Tensor ForwardPadded(Tensor padded, Tensor assignments)
             {
+                if (_bank.MemoryOptimized)
+                {
+                    var (experts, capacity) = (padded.shape[0], padded.shape[1]);
+                    var counts = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(capacity, (int)experts));
+                    var rows = padded.reshape(experts * capacity, padded.shape[2]);
+                    return Fused(rows, _activations.Gather(assignments), counts, GroupedProducts.PerExpert).view(experts, capacity, OutputDim);
+                }
                 var cached = _activations.Gather(assignments).view(padded.shape[0], padded.shape[1], _bank.LowRank);
                 var hidden = nn.functional.silu(cached.bmm(_bank._wUp)) * padded.bmm(_bank._wIn);
                 return hidden.bmm(_bank._wOut);
@@ -137,6 +153,9 @@ namespace MoeLayers
                 var hidden = nn.functional.silu(cached.matmul(_bank._wUp[expert])) * rows.matmul(_bank._wIn[expert]);
                 return hidden.matmul(_bank._wOut[expert]);
             }
+
+            private Tensor Fused(Tensor rows, Tensor cached, long[] counts, GroupedProducts products) =>
+                ExpertMlpFunction.Apply(rows, cached, _bank._wIn, _bank._wUp, _bank._wOut, null, null, counts, products, ExpertActivation.SwiGlu);
 
             /// <summary>Frees the cached activations once the experts have run (autograd keeps what it needs).</summary>
             public void Dispose() => _activations.Dispose();

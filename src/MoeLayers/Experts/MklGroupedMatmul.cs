@@ -40,27 +40,26 @@ namespace MoeLayers
         public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
         {
             PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
+            var products = Choose(rows, counts, weights, bias);
+            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+            var output = GroupedGemmFunction.apply(rows, weights, counts, products);
+            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+        }
+
+        /// <inheritdoc />
+        public GroupedProducts Products(Tensor rows, long[] counts, Tensor weights) => Choose(rows, counts, weights, null);
+
+        private GroupedProducts Choose(Tensor rows, long[] counts, Tensor weights, Tensor? bias)
+        {
             var why = WhyPerExpert(rows, counts, weights, bias);
-            if (why is null)
-            {
-                var dtype = rows.dtype;
-                void Failed(Exception e) => Fallback(rows, _failed.GetOrAdd(dtype, $"the MKL batched GEMM failed for {dtype} ({e.Message}); "
-                    + "this process keeps the per-expert products for it."));
-                try
-                {
-                    var output = GroupedGemmFunction.apply(rows, weights, counts, _runner, (Action<Exception>)Failed);
-                    return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
-                }
-                catch (Exception e) when (e is InvalidOperationException || e is NotSupportedException || e is EntryPointNotFoundException)
-                {
-                    Failed(e);
-                }
-            }
-            else
+            if (why is not null)
             {
                 Fallback(rows, why);
+                return GroupedProducts.PerExpert;
             }
-            return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+            var (device, dtype) = (rows.device, rows.dtype);
+            return GroupedProducts.Library(_runner, e => Fallback(device, _failed.GetOrAdd(dtype,
+                $"the MKL batched GEMM failed for {dtype} ({e.Message}); this process keeps the per-expert products for it.")));
         }
 
         /// <summary>Null when this call runs as one batched GEMM; otherwise why it runs per expert.</summary>
@@ -76,9 +75,11 @@ namespace MoeLayers
             return _runner.Unavailable(rows, counts, weights);
         }
 
-        private void Fallback(Tensor rows, string why)
+        private void Fallback(Tensor rows, string why) => Fallback(rows.device, why);
+
+        private void Fallback(Device device, string why)
         {
-            if (_runner.Serves(rows.device) && _logged.TryAdd(why, true))
+            if (_runner.Serves(device) && _logged.TryAdd(why, true))
                 _log($"MoeLayers: expert products run one per expert instead of as one MKL batched GEMM: {why}");
         }
     }

@@ -30,7 +30,7 @@ namespace MoeLayers
             : base(name, RequireKind(options))
         {
             var o = LayerOptions;
-            _experts = new LowRankExpertBank(o.NumExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank);
+            _experts = new LowRankExpertBank(o.NumExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank, o.MemoryOptimizedExperts);
             _renormalize = o.RenormalizeWeights ?? o.TopK > 1;
             RegisterComponents();
         }

@@ -32,7 +32,7 @@ namespace MoeLayers
         {
             var o = LayerOptions;
             _router = CreateRouter(o);
-            _experts = new ExpertBank(o.NumExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias);
+            _experts = new ExpertBank(o.NumExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias, o.MemoryOptimizedExperts);
             if (o.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(o.SharedExperts, o.InputDim, o.EffectiveSharedHiddenDim, o.EffectiveOutputDim, o.Activation,
                     o.ExpertBias, o.SharedExpertGate);

@@ -1,0 +1,170 @@
+using System;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>
+    /// The three grouped products of one expert projection, outside autograd: Y = X·W, dX = dY·Wᵀ and dW = Xᵀ·dY per
+    /// expert group of rows. With a runner each is one library call (MKL's batched GEMM on the CPU, cuBLAS's grouped GEMM
+    /// on CUDA); without one, or when a call fails, one TorchSharp product per expert (one batched product when all groups
+    /// have the same size, as in a padded [E, C, d] buffer). Custom autograd functions call these
+    /// in their forward and backward (<see cref="GroupedGemmFunction"/>, <see cref="ExpertMlpFunction"/>). A value handed
+    /// from the grouped matmul that chose the library to the function that runs it; it holds no tensors.
+    /// </summary>
+    internal sealed class GroupedProducts
+    {
+        private readonly IGroupedGemmRunner? _runner;
+        private readonly Action<Exception> _onFailure;
+
+        private GroupedProducts(IGroupedGemmRunner? runner, Action<Exception> onFailure)
+        {
+            _runner = runner;
+            _onFailure = onFailure;
+        }
+
+        /// <summary>One TorchSharp product per expert.</summary>
+        public static GroupedProducts PerExpert { get; } = new(null, _ => { });
+
+        /// <summary>One library call per product; a failing call is reported to <paramref name="onFailure"/> and redone per expert.</summary>
+        /// <param name="runner">Runs the grouped GEMMs.</param>
+        /// <param name="onFailure">Told of a failed library call (the caller then stops choosing the library).</param>
+        public static GroupedProducts Library(IGroupedGemmRunner runner, Action<Exception> onFailure) =>
+            new(runner ?? throw new ArgumentNullException(nameof(runner)), onFailure ?? throw new ArgumentNullException(nameof(onFailure)));
+
+        /// <summary>Whether the products run as library calls (false: per expert).</summary>
+        public bool UsesLibrary => _runner is not null;
+
+        /// <summary>Y [M, h] = X[g] · W[g] per group.</summary>
+        /// <param name="rows">X [M, d], expert-contiguous.</param>
+        /// <param name="counts">Rows per expert.</param>
+        /// <param name="weights">W [E, d, h].</param>
+        public Tensor Multiply(Tensor rows, long[] counts, Tensor weights)
+        {
+            // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
+            using var scope = NewDisposeScope();
+            if (_runner is not null)
+            {
+                try
+                {
+                    var (x, w) = (rows.contiguous(), weights.contiguous());
+                    var (d, h) = ((int)w.shape[1], (int)w.shape[2]);
+                    var output = empty(new[] { x.shape[0], (long)h }, x.dtype, x.device);
+                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.Forward, counts, d, h), w, x, output);
+                    return output.MoveToOuterDisposeScope();
+                }
+                catch (Exception e)
+                {
+                    _onFailure(e);
+                }
+            }
+            if (EqualGroups(counts) is { } size)
+                return rows.reshape(counts.Length, size, rows.shape[1]).bmm(weights).view(rows.shape[0], weights.shape[2]).MoveToOuterDisposeScope();
+            var blocks = rows.split(counts);
+            var unbound = weights.unbind(0);
+            return cat(blocks.Select((block, e) => block.matmul(unbound[e])).ToArray(), 0).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>dX [M, d] = dY[g] · W[g]ᵀ per group.</summary>
+        /// <param name="gradOutput">dY [M, h], expert-contiguous.</param>
+        /// <param name="counts">Rows per expert.</param>
+        /// <param name="weights">W [E, d, h].</param>
+        public Tensor MultiplyTransposed(Tensor gradOutput, long[] counts, Tensor weights)
+        {
+            // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
+            using var scope = NewDisposeScope();
+            if (_runner is not null)
+            {
+                try
+                {
+                    var (dy, w) = (Aligned(gradOutput), weights.contiguous());
+                    var (d, h) = ((int)w.shape[1], (int)w.shape[2]);
+                    var gradRows = empty(new[] { dy.shape[0], (long)d }, dy.dtype, dy.device);
+                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradInput, counts, d, h), w, dy, gradRows);
+                    return gradRows.MoveToOuterDisposeScope();
+                }
+                catch (Exception e)
+                {
+                    _onFailure(e);
+                }
+            }
+            if (EqualGroups(counts) is { } size)
+                return gradOutput.reshape(counts.Length, size, gradOutput.shape[1]).bmm(weights.transpose(1, 2)).view(gradOutput.shape[0], weights.shape[1])
+                    .MoveToOuterDisposeScope();
+            var blocks = gradOutput.split(counts);
+            var unbound = weights.unbind(0);
+            return cat(blocks.Select((block, e) => block.matmul(unbound[e].t())).ToArray(), 0).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>dW [E, d, h] = X[g]ᵀ · dY[g] per group; experts without rows get zeros.</summary>
+        /// <param name="rows">X [M, d], expert-contiguous.</param>
+        /// <param name="gradOutput">dY [M, h], same groups.</param>
+        /// <param name="counts">Rows per expert.</param>
+        public Tensor WeightGradient(Tensor rows, Tensor gradOutput, long[] counts)
+        {
+            // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
+            using var scope = NewDisposeScope();
+            var (d, h) = (rows.shape[1], gradOutput.shape[1]);
+            if (_runner is not null)
+            {
+                try
+                {
+                    var (x, dy) = (rows.contiguous(), Aligned(gradOutput));
+                    var shape = new[] { (long)counts.Length, d, h };
+                    var gradWeights = counts.All(c => c > 0) ? empty(shape, x.dtype, x.device) : zeros(shape, x.dtype, x.device);
+                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradWeight, counts, (int)d, (int)h), dy, x, gradWeights);
+                    return gradWeights.MoveToOuterDisposeScope();
+                }
+                catch (Exception e)
+                {
+                    _onFailure(e);
+                }
+            }
+            if (EqualGroups(counts) is { } size)
+                return rows.reshape(counts.Length, size, d).transpose(1, 2).bmm(gradOutput.reshape(counts.Length, size, h)).MoveToOuterDisposeScope();
+            var rowBlocks = rows.split(counts);
+            var gradBlocks = gradOutput.split(counts);
+            return stack(rowBlocks.Select((x, e) => x.t().matmul(gradBlocks[e])).ToArray()).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>The column sums of <paramref name="gradOutput"/> over each group's rows [E, h]: a bias's gradient.</summary>
+        /// <param name="gradOutput">dY [M, h], expert-contiguous.</param>
+        /// <param name="counts">Rows per expert.</param>
+        public static Tensor GroupSums(Tensor gradOutput, long[] counts)
+        {
+            using var scope = NewDisposeScope();
+            return stack(gradOutput.split(counts).Select(block => block.sum(dim: 0)).ToArray()).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Adds bias[e] to group e's rows of <paramref name="output"/> in place.</summary>
+        /// <param name="output">Y [M, h], expert-contiguous (written).</param>
+        /// <param name="bias">[E, h].</param>
+        /// <param name="counts">Rows per expert.</param>
+        public static void AddGroupBias(Tensor output, Tensor bias, long[] counts)
+        {
+            using var host = tensor(counts);
+            using var repeats = bias.device_type == DeviceType.CPU ? host.alias() : host.to(bias.device);
+            using var expanded = bias.repeat_interleave(repeats, 0, output.shape[0]);
+            output.add_(expanded);
+        }
+
+        /// <summary>The common group size when every group has the same positive number of rows (one batched product then), else null.</summary>
+        private static long? EqualGroups(long[] counts)
+        {
+            if (counts.Length == 0 || counts[0] == 0) return null;
+            foreach (var count in counts)
+            {
+                if (count != counts[0]) return null;
+            }
+            return counts[0];
+        }
+
+        // A view with an offset could break cuBLAS's 16-byte rule; a fresh copy never does.
+        private static Tensor Aligned(Tensor tensor)
+        {
+            var contiguous = tensor.contiguous();
+            return contiguous.numel() > 0 && TensorMemory.Address(contiguous) % 16 != 0 ? contiguous.clone() : contiguous;
+        }
+    }
+}
