@@ -32,7 +32,36 @@ namespace MoeLayers
         {
             if ((activation == ExpertActivation.SwiGlu) != (gateWeight is not null))
                 throw new ArgumentException($"{activation} {(gateWeight is null ? "needs" : "takes no")} gate weights.", nameof(gateWeight));
+            var tracked = is_grad_enabled() && (rows.requires_grad || (gateRows?.requires_grad ?? false) || inputWeight.requires_grad
+                || (gateWeight?.requires_grad ?? false) || outputWeight.requires_grad || (inputBias?.requires_grad ?? false)
+                || (outputBias?.requires_grad ?? false));
+            // Inference (no_grad, or nothing to differentiate) needs no autograd node and nothing kept.
+            if (!tracked) return Evaluate(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
             return apply(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
+        }
+
+        /// <summary>The forward computation alone: Y and, for backward, the pre-activation H and the gate G.</summary>
+        private static (Tensor Output, Tensor Hidden, Tensor? Gate) Compute(Tensor rows, Tensor? gateRows, Tensor inputWeight, Tensor? gateWeight,
+            Tensor outputWeight, Tensor? inputBias, Tensor? outputBias, long[] counts, GroupedProducts products, ExpertActivation activation)
+        {
+            var hidden = products.Multiply(rows, counts, inputWeight);
+            if (inputBias is not null) GroupedProducts.AddGroupBias(hidden, inputBias, counts);
+            var gate = gateWeight is null ? null : products.Multiply(gateRows ?? rows, counts, gateWeight);
+            Tensor output;
+            using (var activated = Activate(activation, hidden, gate))
+                output = products.Multiply(activated, counts, outputWeight);
+            if (outputBias is not null) GroupedProducts.AddGroupBias(output, outputBias, counts);
+            return (output, hidden, gate);
+        }
+
+        private static Tensor Evaluate(Tensor rows, Tensor? gateRows, Tensor inputWeight, Tensor? gateWeight, Tensor outputWeight,
+            Tensor? inputBias, Tensor? outputBias, long[] counts, GroupedProducts products, ExpertActivation activation)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (output, _, _) = Compute(rows.contiguous(), gateRows?.contiguous(), inputWeight, gateWeight, outputWeight, inputBias, outputBias,
+                counts, products, activation);
+            return output.MoveToOuterDisposeScope();
         }
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
@@ -46,14 +75,7 @@ namespace MoeLayers
             var (inputBias, outputBias) = (vars[5] as Tensor, vars[6] as Tensor);
             var (counts, products, activation) = ((long[])vars[7], (GroupedProducts)vars[8], (ExpertActivation)vars[9]);
 
-            var hidden = products.Multiply(rows, counts, inputWeight);
-            if (inputBias is not null) GroupedProducts.AddGroupBias(hidden, inputBias, counts);
-            var gate = gateWeight is null ? null : products.Multiply(gateRows ?? rows, counts, gateWeight);
-            Tensor output;
-            using (var activated = Activate(activation, hidden, gate))
-                output = products.Multiply(activated, counts, outputWeight);
-            if (outputBias is not null) GroupedProducts.AddGroupBias(output, outputBias, counts);
-
+            var (output, hidden, gate) = Compute(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
             foreach (var made in new[] { rows, gateRows, hidden, gate }) made?.MoveToOuterDisposeScope();
             ctx.save_for_backward(new List<Tensor> { rows, gateRows!, inputWeight, gateWeight!, outputWeight, hidden, gate! });
             ctx.save_data("counts", counts);
