@@ -6,8 +6,10 @@ quick suite's shapes, as a ratio to its own floor: one dense FFN of width h over
 The loss is output.sum() plus the C# layer's default auxiliary losses (Switch load balancing, alpha = 0.01, and router
 z-loss, beta = 0.001; --no-aux leaves them out). Two usual PyTorch styles:
 `loop`   the masked per-expert loop of Hugging Face's MoE blocks (one_hot mask, where, index_add_), and
-`sorted` a sort-based dispatch (argsort of the (token, slot) pairs by expert, one product per contiguous block,
-          index_add_ back).
+`sorted` a sort-based dispatch (argsort of the (token, slot) pairs by expert, split into one contiguous block per
+          expert, one product per block, index_add_ back).
+Expert weights are one parameter pair per expert, as Mixtral's nn.ModuleList (--stacked-weights: [E, d, h] tensors
+indexed by w[e]).
 Cases are interleaved round by round; medians of wall time, with process CPU time next to it.
 
 Run: build/install-pytorch-cpu.sh   (python3-torch and libopenblas0-pthread: without the latter torch uses the reference
@@ -42,6 +44,8 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--shapes", default="small,large,fine", help=f"comma-separated, of {', '.join(SHAPES)}")
     parser.add_argument("--no-aux", action="store_true", help="leave out the Switch and z auxiliary losses")
+    parser.add_argument("--stacked-weights", action="store_true",
+                        help="experts' weights as stacked [E, d, h] parameters indexed by w[e] instead of one per expert")
     parser.add_argument("--serve", action="store_true", help="read `run <shape> <rounds>` lines from stdin (see above)")
     args = parser.parse_args()
     unknown = [s for s in args.shapes.split(",") if s not in SHAPES]
@@ -67,10 +71,21 @@ except ImportError as error:
 
 
 class Experts(torch.nn.Module):
-    def __init__(self, e, d, h):
+    """E bias-free GELU MLPs. One parameter pair per expert by default, as Mixtral's nn.ModuleList of expert MLPs:
+    with stacked [E, d, h] parameters indexed by w[e] (`stacked`), each expert's backward writes a gradient of the
+    full stacked size, so the backward grows with E² (about 20x the floor at E = 64 here, like the C# loop-reference)."""
+
+    def __init__(self, e, d, h, stacked=False):
         super().__init__()
-        self.w_in = torch.nn.Parameter(torch.empty(e, d, h).uniform_(-d ** -0.5, d ** -0.5))
-        self.w_out = torch.nn.Parameter(torch.empty(e, h, d).uniform_(-h ** -0.5, h ** -0.5))
+        w_in = torch.empty(e, d, h).uniform_(-d ** -0.5, d ** -0.5)
+        w_out = torch.empty(e, h, d).uniform_(-h ** -0.5, h ** -0.5)
+        self.stacked = stacked
+        if stacked:
+            self.w_in = torch.nn.Parameter(w_in)
+            self.w_out = torch.nn.Parameter(w_out)
+        else:
+            self.w_in = torch.nn.ParameterList([torch.nn.Parameter(w.clone()) for w in w_in])
+            self.w_out = torch.nn.ParameterList([torch.nn.Parameter(w.clone()) for w in w_out])
 
     def run(self, e, rows):
         return F.gelu(rows @ self.w_in[e]) @ self.w_out[e]
@@ -111,13 +126,10 @@ def sorted_moe(x, router, experts, k, aux):
     order = flat.argsort(stable=True)
     tokens = order // k
     counts = torch.bincount(flat, minlength=router.shape[0]).tolist()
-    rows = x[tokens]
-    outputs, start = [], 0
-    for e, n in enumerate(counts):
-        if n:
-            outputs.append(experts.run(e, rows[start:start + n]))
-        start += n
-    y = torch.cat(outputs) * weights.reshape(-1)[order, None]
+    # split, not rows[start:start + n]: a slice's backward writes a zero gradient of the whole [k·T, d] buffer per
+    # expert (E² in the backward), split's backward is one cat.
+    blocks = x[tokens].split(counts)
+    y = torch.cat([experts.run(e, rows) for e, rows in enumerate(blocks) if rows.shape[0]]) * weights.reshape(-1)[order, None]
     return torch.zeros_like(x).index_add_(0, tokens, y), loss
 
 
@@ -167,7 +179,7 @@ def set_openblas_threads(threads):
 class ShapeCases:
     """The floor and both MoE styles at one shape, built once (seeded) and warmed up."""
 
-    def __init__(self, name, warmup, aux):
+    def __init__(self, name, warmup, aux, stacked):
         self.name = name
         t, d, h, e, k = SHAPES[name]
         self.shape = f"{t},{d},{h},{e},{k}"
@@ -176,7 +188,7 @@ class ShapeCases:
         floor_x = torch.randn(t * k, d, requires_grad=True)
         floor = torch.nn.Sequential(torch.nn.Linear(d, h, bias=False), torch.nn.GELU(), torch.nn.Linear(h, d, bias=False))
         router = torch.nn.Parameter(torch.empty(e, d).uniform_(-d ** -0.5, d ** -0.5))
-        experts = Experts(e, d, h)
+        experts = Experts(e, d, h, stacked)
         self.parameters = [router, *experts.parameters(), *floor.parameters(), x, floor_x]
 
         def step(moe):
@@ -226,7 +238,7 @@ def serve(args):
             continue
         if current is None or current.name != words[1]:
             current = None  # frees the previous shape's tensors before building the next
-            current = ShapeCases(words[1], args.warmup, not args.no_aux)
+            current = ShapeCases(words[1], args.warmup, not args.no_aux, args.stacked_weights)
         for case, wall, cpu in current.rounds(int(words[2])):
             print(f"sample case=pytorch-{case} shape={current.shape} wall_ms={wall:.3f} cpu_ms={cpu:.3f}", flush=True)
         print("ready", flush=True)
@@ -238,8 +250,8 @@ def main(args):
     torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS
     set_openblas_threads(threads)
     description, kind = blas_report()
-    print(f"# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, aux losses {'off' if args.no_aux else 'on'}",
-          flush=True)
+    print(f"# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, aux losses {'off' if args.no_aux else 'on'}, "
+          f"expert weights {'stacked [E, d, h]' if args.stacked_weights else 'one parameter per expert'}", flush=True)
     print(f"# blas={description}", flush=True)
     if kind == "reference":
         print("# WARNING: torch runs on the REFERENCE BLAS (netlib libblas.so.3): its times are 5-15x too slow. "
@@ -248,7 +260,7 @@ def main(args):
         serve(args)
         return
     for name in args.shapes.split(","):
-        cases = ShapeCases(name, args.warmup, not args.no_aux)
+        cases = ShapeCases(name, args.warmup, not args.no_aux, args.stacked_weights)
         wall = {c: [] for c in cases.cases}
         cpu = {c: [] for c in cases.cases}
         for case, w, c in cases.rounds(args.rounds):
