@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace MoeLayers.Benchmarks
 {
     /// <summary>One MoE layer shape: T tokens, width d, expert hidden h, E experts, k per token.</summary>
@@ -9,6 +11,15 @@ namespace MoeLayers.Benchmarks
         /// <summary>Fine-grained experts: many narrow experts, k = 8 (blocks of about 512 rows).</summary>
         public static readonly BenchShape Fine = new(4096, 512, 256, 64, 8);
 
+        /// <summary>The shapes by the names the PyTorch peer script (benchmarks/pytorch/moe_cpu.py) uses.</summary>
+        public static readonly IReadOnlyDictionary<string, BenchShape> ByName = new Dictionary<string, BenchShape>
+        {
+            ["small"] = Small,
+            ["large"] = Large,
+            ["fine"] = Fine,
+        };
+
+        /// <summary>T,d,h,E,k, as the quick suites print it.</summary>
         public override string ToString() => $"{Tokens},{Dim},{Hidden},{Experts},{TopK}";
     }
 }

@@ -6,24 +6,33 @@ namespace MoeLayers.Benchmarks
     /// <summary>The suites quick mode can run, by name.</summary>
     public static class QuickSuites
     {
-        private static readonly Dictionary<string, Action> Suites = new()
+        private static readonly Dictionary<string, Action<IReadOnlyList<string>>> Suites = new()
         {
-            ["dispatch"] = Dispatch,
-            ["dispatch-small"] = () => DispatchShape(BenchShape.Small, warmup: 5, rounds: 41),
-            ["dispatch-large"] = () => DispatchShape(BenchShape.Large, warmup: 2, rounds: 9),
-            ["dispatch-fine"] = () => DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7),
-            ["aoe"] = AutonomyOfExperts,
-            ["decode"] = Decode,
+            ["dispatch"] = WithoutOptions(Dispatch),
+            ["dispatch-small"] = WithoutOptions(() => DispatchShape(BenchShape.Small, warmup: 5, rounds: 41)),
+            ["dispatch-large"] = WithoutOptions(() => DispatchShape(BenchShape.Large, warmup: 2, rounds: 9)),
+            ["dispatch-fine"] = WithoutOptions(() => DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7)),
+            ["aoe"] = WithoutOptions(AutonomyOfExperts),
+            ["decode"] = WithoutOptions(Decode),
+            ["pytorch"] = SideBySideSuite.Run,
         };
 
-        public static void Register(string name, Action suite) => Suites[name] = suite;
+        /// <summary>Adds (or replaces) a suite that takes no options.</summary>
+        public static void Register(string name, Action suite) => Suites[name] = WithoutOptions(suite);
 
-        public static void Run(string name)
+        /// <summary>Runs the suite called <paramref name="name"/> with the arguments that follow its name.</summary>
+        public static void Run(string name, IReadOnlyList<string> options)
         {
             if (!Suites.TryGetValue(name, out var suite))
                 throw new ArgumentException($"Unknown quick suite '{name}'; known: {string.Join(", ", Suites.Keys)}.", nameof(name));
-            suite();
+            suite(options);
         }
+
+        private static Action<IReadOnlyList<string>> WithoutOptions(Action suite) => options =>
+        {
+            if (options.Count > 0) throw new ArgumentException($"this suite takes no options; got {string.Join(" ", options)}.", nameof(options));
+            suite();
+        };
 
         private static void Dispatch()
         {

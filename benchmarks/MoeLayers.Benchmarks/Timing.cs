@@ -45,6 +45,16 @@ namespace MoeLayers.Benchmarks
         /// </summary>
         public static (double[] WallMs, double[] CpuMs) InterleavedWallAndCpu(Action[] steps, int warmup, int rounds)
         {
+            var (wall, cpu) = InterleavedSamples(steps, warmup, rounds);
+            return (wall.Select(Median).ToArray(), cpu.Select(Median).ToArray());
+        }
+
+        /// <summary>
+        /// Every call's wall and process CPU time in ms, [case][round], cases alternated round by round after
+        /// <paramref name="warmup"/> calls of each; for suites that pool the rounds of several blocks before the median.
+        /// </summary>
+        public static (double[][] WallMs, double[][] CpuMs) InterleavedSamples(Action[] steps, int warmup, int rounds)
+        {
             foreach (var step in steps) for (var i = 0; i < warmup; i++) RunScoped(step);
             var wall = steps.Select(_ => new double[rounds]).ToArray();
             var cpu = steps.Select(_ => new double[rounds]).ToArray();
@@ -62,10 +72,11 @@ namespace MoeLayers.Benchmarks
                     cpu[c][r] = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
                 }
             }
-            return (wall.Select(Median).ToArray(), cpu.Select(Median).ToArray());
+            return (wall, cpu);
         }
 
-        private static double Median(double[] values)
+        /// <summary>The median (the mean of the middle two for an even count).</summary>
+        public static double Median(double[] values)
         {
             var t = values.ToArray();
             Array.Sort(t);
