@@ -15,6 +15,7 @@ namespace MoeLayers.Benchmarks
             ["aoe"] = WithoutOptions(AutonomyOfExperts),
             ["decode"] = WithoutOptions(Decode),
             ["pytorch"] = SideBySideSuite.Run,
+            ["gemm"] = WithoutOptions(GroupedGemmCases.RunQuick),
         };
 
         /// <summary>Adds (or replaces) a suite that takes no options.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using FluentAssertions;
 using MoeLayers.Tests.Support;
@@ -100,6 +101,66 @@ namespace MoeLayers.Tests.Experts
                     Close(actualGrads[i], expectedGrads[i], tolerance, $"{name}, bias {withBias}: gradient #{i}");
             }
             if (MklExpected) logs.Should().BeEmpty();
+        }
+
+        [Theory]
+        [InlineData(new long[] { 1, 0, 2, 1 }, false)]
+        [InlineData(new long[] { 0, 0 }, false)]
+        [InlineData(new long[] { 3, 0, 1 }, true)]
+        public void GroupsOfAtMostTwoRowsRunAsPerExpertProducts(long[] counts, bool batched)
+        {
+            MklGroupedGemm.Instance.PaysFor(counts).Should().Be(batched);
+            var runner = new CountingRunner(MklGroupedGemm.Instance);
+            var products = GroupedProducts.Library(runner, e => throw e);
+            var generator = new Generator(5);
+            var m = counts.Sum();
+            var rows = randn(new[] { m, 4L }, ScalarType.Float64, generator: generator);
+            var weights = randn(new[] { (long)counts.Length, 4, 3 }, ScalarType.Float64, generator: generator);
+            var upstream = randn(new[] { m, 3L }, ScalarType.Float64, generator: generator);
+            var expected = new[]
+            {
+                GroupedProducts.PerExpert.Multiply(rows, counts, weights), GroupedProducts.PerExpert.MultiplyTransposed(upstream, counts, weights),
+                GroupedProducts.PerExpert.WeightGradient(rows, upstream, counts),
+            };
+            var actual = new[]
+            {
+                products.Multiply(rows, counts, weights), products.MultiplyTransposed(upstream, counts, weights), products.WeightGradient(rows, upstream, counts),
+            };
+            for (var i = 0; i < 3; i++) Close(actual[i], expected[i], 1e-12, $"product {i}");
+            if (MklExpected) runner.Calls.Should().Be(batched ? 3 : 0);
+        }
+
+        [Fact]
+        public void PerExpertWeightGradientsAreZeroForExpertsWithoutRows()
+        {
+            var rows = ones(3, 2, ScalarType.Float64);
+            var upstream = ones(3, 4, ScalarType.Float64);
+            var gradient = GroupedProducts.PerExpert.WeightGradient(rows, upstream, new long[] { 0, 3, 0 });
+            gradient.shape.Should().Equal(3, 2, 4);
+            TensorAssert.Close(gradient[0], zeros(2, 4, ScalarType.Float64), 0);
+            TensorAssert.Close(gradient[1], full(2, 4, 3.0, ScalarType.Float64), 0);
+            TensorAssert.Close(gradient[2], zeros(2, 4, ScalarType.Float64), 0);
+        }
+
+        private sealed class CountingRunner : IGroupedGemmRunner
+        {
+            private readonly IGroupedGemmRunner _inner;
+
+            public CountingRunner(IGroupedGemmRunner inner) => _inner = inner;
+
+            public int Calls { get; private set; }
+
+            public bool Serves(Device device) => _inner.Serves(device);
+
+            public string? Unavailable(Tensor rows, long[] counts, Tensor weights) => _inner.Unavailable(rows, counts, weights);
+
+            public bool PaysFor(long[] counts) => _inner.PaysFor(counts);
+
+            public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
+            {
+                Calls++;
+                _inner.Run(problems, a, b, c);
+            }
         }
 
         private static void Close(Tensor actual, Tensor expected, double tolerance, string because)

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -44,7 +45,7 @@ namespace MoeLayers
         {
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
-            if (_runner is not null)
+            if (_runner is not null && _runner.PaysFor(counts))
             {
                 try
                 {
@@ -61,9 +62,7 @@ namespace MoeLayers
             }
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, rows.shape[1]).bmm(weights).view(rows.shape[0], weights.shape[2]).MoveToOuterDisposeScope();
-            var blocks = rows.split(counts);
-            var unbound = weights.unbind(0);
-            return cat(blocks.Select((block, e) => block.matmul(unbound[e])).ToArray(), 0).MoveToOuterDisposeScope();
+            return PerExpertBlocks(rows, counts, weights.shape[2], (block, e) => block.matmul(weights[e])).MoveToOuterDisposeScope();
         }
 
         /// <summary>dX [M, d] = dY[g] · W[g]ᵀ per group.</summary>
@@ -74,7 +73,7 @@ namespace MoeLayers
         {
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
-            if (_runner is not null)
+            if (_runner is not null && _runner.PaysFor(counts))
             {
                 try
                 {
@@ -92,9 +91,7 @@ namespace MoeLayers
             if (EqualGroups(counts) is { } size)
                 return gradOutput.reshape(counts.Length, size, gradOutput.shape[1]).bmm(weights.transpose(1, 2)).view(gradOutput.shape[0], weights.shape[1])
                     .MoveToOuterDisposeScope();
-            var blocks = gradOutput.split(counts);
-            var unbound = weights.unbind(0);
-            return cat(blocks.Select((block, e) => block.matmul(unbound[e].t())).ToArray(), 0).MoveToOuterDisposeScope();
+            return PerExpertBlocks(gradOutput, counts, weights.shape[1], (block, e) => block.matmul(weights[e].t())).MoveToOuterDisposeScope();
         }
 
         /// <summary>dW [E, d, h] = X[g]ᵀ · dY[g] per group; experts without rows get zeros.</summary>
@@ -106,7 +103,7 @@ namespace MoeLayers
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
             var (d, h) = (rows.shape[1], gradOutput.shape[1]);
-            if (_runner is not null)
+            if (_runner is not null && _runner.PaysFor(counts))
             {
                 try
                 {
@@ -123,9 +120,15 @@ namespace MoeLayers
             }
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, d).transpose(1, 2).bmm(gradOutput.reshape(counts.Length, size, h)).MoveToOuterDisposeScope();
-            var rowBlocks = rows.split(counts);
-            var gradBlocks = gradOutput.split(counts);
-            return stack(rowBlocks.Select((x, e) => x.t().matmul(gradBlocks[e])).ToArray()).MoveToOuterDisposeScope();
+            using var noGrad = no_grad();
+            var perExpert = zeros(new[] { (long)counts.Length, d, h }, rows.dtype, rows.device);
+            long first = 0;
+            for (var e = 0; e < counts.Length; e++)
+            {
+                if (counts[e] > 0) perExpert[e].addmm_(rows.narrow(0, first, counts[e]).t(), gradOutput.narrow(0, first, counts[e]));
+                first += counts[e];
+            }
+            return perExpert.MoveToOuterDisposeScope();
         }
 
         /// <summary>The column sums of <paramref name="gradOutput"/> over each group's rows [E, h]: a bias's gradient.</summary>
@@ -147,6 +150,28 @@ namespace MoeLayers
             using var repeats = bias.device_type == DeviceType.CPU ? host.alias() : host.to(bias.device);
             using var expanded = bias.repeat_interleave(repeats, 0, output.shape[0]);
             output.add_(expanded);
+        }
+
+        /// <summary>
+        /// One product per expert that has rows, on its block of <paramref name="rows"/>, concatenated in expert order. Runs
+        /// outside autograd, so indexing the stacked weights per expert costs a view, not a full-size gradient each.
+        /// </summary>
+        private static Tensor PerExpertBlocks(Tensor rows, long[] counts, long width, Func<Tensor, int, Tensor> product)
+        {
+            using var noGrad = no_grad();
+            var blocks = new List<Tensor>(counts.Length);
+            long first = 0;
+            for (var e = 0; e < counts.Length; e++)
+            {
+                if (counts[e] > 0) blocks.Add(product(rows.narrow(0, first, counts[e]), e));
+                first += counts[e];
+            }
+            return blocks.Count switch
+            {
+                0 => empty(new[] { 0L, width }, rows.dtype, rows.device),
+                1 => blocks[0].contiguous(),
+                _ => cat(blocks, 0),
+            };
         }
 
         /// <summary>The common group size when every group has the same positive number of rows (one batched product then), else null.</summary>

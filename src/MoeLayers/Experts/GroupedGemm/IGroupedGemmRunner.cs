@@ -24,6 +24,13 @@ namespace MoeLayers
         /// <param name="weights">The stacked weights.</param>
         string? Unavailable(Tensor rows, long[] counts, Tensor weights);
 
+        /// <summary>
+        /// Whether one library call is worth it for groups of these sizes; where it is not, per-expert products are faster
+        /// and are run instead. By default always.
+        /// </summary>
+        /// <param name="counts">Rows per expert.</param>
+        bool PaysFor(long[] counts) => true;
+
         /// <summary>Computes every problem, writing into <paramref name="c"/>; all three are contiguous, of one dtype and device.</summary>
         /// <param name="problems">The problems (possibly none).</param>
         /// <param name="a">The A operand tensor.</param>
