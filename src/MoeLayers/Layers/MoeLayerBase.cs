@@ -82,7 +82,9 @@ namespace MoeLayers
         /// <param name="tokenMask">Optional mask with x's leading shape (bool, or 0/1 values): 1 = real token, 0 = padding.</param>
         public Tensor forward(Tensor input, Tensor? tokenMask)
         {
-            var output = Forward(input, tokenMask, out var globalBatch);
+            // An evaluation forward returns only the output: its losses are needed only for the statistics.
+            var lossesWanted = (training && is_grad_enabled() && HasAuxiliaryLoss) || _options.CollectStatistics;
+            var output = Forward(input, tokenMask, lossesWanted, out var globalBatch);
             if (training && is_grad_enabled() && HasAuxiliaryLoss && output.AuxiliaryLoss.requires_grad)
             {
                 if (globalBatch is null) _pendingLosses.Add(output.AuxiliaryLoss);
@@ -100,9 +102,9 @@ namespace MoeLayers
         /// <param name="tokenMask">Optional mask with x's leading shape, bool or holding only 0 and 1: 1 = real token,
         /// 0 = padding. Padding takes no expert capacity, gets a zero output, and is left out of the auxiliary losses and
         /// statistics.</param>
-        public MoeOutput Run(Tensor input, Tensor? tokenMask = null) => Forward(input, tokenMask, out _);
+        public MoeOutput Run(Tensor input, Tensor? tokenMask = null) => Forward(input, tokenMask, lossesWanted: true, out _);
 
-        private MoeOutput Forward(Tensor input, Tensor? tokenMask, out GlobalBatchBalance.Part? globalBatch)
+        private MoeOutput Forward(Tensor input, Tensor? tokenMask, bool lossesWanted, out GlobalBatchBalance.Part? globalBatch)
         {
             ArgumentNullException.ThrowIfNull(input);
             var (device, dtype) = ParameterPlacement();
@@ -135,8 +137,9 @@ namespace MoeLayers
             var routing = routed.Routing;
             var sequences = lead.Length >= 2 ? lead[..^1].Aggregate(1L, (a, b) => a * b) : 1;
             var mask32 = mask?.Values32;
-            globalBatch = _options.LoadBalancingLoss == LoadBalancingLossKind.GlobalBatch ? GlobalBatchBalance.Measure(routing, mask32, realTokens) : null;
-            var (loadBalancing, zLoss) = tokens == 0 ? (Zero(flat.device), Zero(flat.device))
+            globalBatch = lossesWanted && _options.LoadBalancingLoss == LoadBalancingLossKind.GlobalBatch
+                ? GlobalBatchBalance.Measure(routing, mask32, realTokens) : null;
+            var (loadBalancing, zLoss) = tokens == 0 || !lossesWanted ? (Zero(flat.device), Zero(flat.device))
                 : AuxiliaryLosses(routing, mask32, sequences, globalBatch,
                     globalBatch is null ? dispatched.AssignedPerExpert : training ? _loads.Snapshot() : dispatched.AssignedPerExpert);
             var auxiliary = _options.LoadBalancingCoefficient * loadBalancing + _options.ZLossCoefficient * zLoss;
