@@ -7,7 +7,8 @@ namespace MoeLayers.Benchmarks
     /// <summary>
     /// Inference-time forward (eval mode, no gradients) of the MoE layer at decode-sized batches (T = 1, 8, 64 tokens)
     /// against a dense FFN of the same active width (d → k·h → d, GELU, no biases: the arithmetic of k experts per token),
-    /// with the CPU grouped GEMM and with per-expert products. µs per call, medians of many interleaved calls.
+    /// with the CPU grouped GEMM and with per-expert products, and with statistics off (CollectStatistics = false: no
+    /// host copy of the loads, no losses). µs per call, medians of many interleaved calls.
     /// </summary>
     public sealed class DecodeCases : IDisposable
     {
@@ -15,6 +16,7 @@ namespace MoeLayers.Benchmarks
 
         private readonly BenchShape _shape;
         private readonly MoeLayer _layer;
+        private readonly MoeLayer _quietLayer;
         private readonly nn.Module<Tensor, Tensor> _dense;
         private readonly Dictionary<long, Tensor> _inputs = new();
 
@@ -28,6 +30,13 @@ namespace MoeLayers.Benchmarks
                 Activation = ExpertActivation.Gelu,
             });
             _layer.eval();
+            manual_seed(1);
+            _quietLayer = new MoeLayer(new MoeLayerOptions
+            {
+                InputDim = shape.Dim, HiddenDim = shape.Hidden, NumExperts = shape.Experts, TopK = shape.TopK,
+                Activation = ExpertActivation.Gelu, CollectStatistics = false,
+            });
+            _quietLayer.eval();
             var active = shape.TopK * shape.Hidden;
             _dense = nn.Sequential(nn.Linear(shape.Dim, active, hasBias: false), nn.GELU(), nn.Linear(active, shape.Dim, hasBias: false));
             _dense.eval();
@@ -41,11 +50,12 @@ namespace MoeLayers.Benchmarks
             foreach (var tokens in TokenCounts)
             {
                 var x = _inputs[tokens];
-                var names = new[] { "dense-ffn", "moe-decode", "moe-decode-perexpert" };
+                var names = new[] { "dense-ffn", "moe-decode", "moe-decode-nostats", "moe-decode-perexpert" };
                 var steps = new Action[]
                 {
                     () => _dense.call(x),
                     () => _layer.call(x),
+                    () => _quietLayer.call(x),
                     () => DispatchCases.WithoutCpuGroupedGemm(() => _layer.call(x)),
                 };
                 var (wall, cpu) = Timing.InterleavedWallAndCpu(steps, warmup, rounds);
@@ -61,6 +71,7 @@ namespace MoeLayers.Benchmarks
         {
             foreach (var input in _inputs.Values) input.Dispose();
             _layer.Dispose();
+            _quietLayer.Dispose();
             _dense.Dispose();
         }
     }
