@@ -16,12 +16,12 @@ namespace MoeLayers.Benchmarks
         private const int TrackingThreshold = 64 * 1024;
 
         // glibc's dynamic threshold grows to at most 32 MiB on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX): the steady
-        // state of a process that repeatedly frees large tensors.
-        private const int SteadyStateThreshold = 32 * 1024 * 1024;
+        // state of a process that repeatedly frees large tensors, unless the suite reuses freed memory.
+        private static int SteadyStateThreshold => AllocatorSetting.ReusesFreedMemory ? CpuMemory.DefaultThresholdBytes : 32 * 1024 * 1024;
 
         public static bool IsSupported => OperatingSystem.IsLinux() && File.Exists("/proc/self/clear_refs");
 
-        /// <summary>Runs <paramref name="measure"/> with the 64 KiB mmap threshold, then sets the threshold to 32 MiB.</summary>
+        /// <summary>Runs <paramref name="measure"/> with the 64 KiB mmap threshold, then restores the suite's steady-state threshold.</summary>
         public static void TrackingFreedMemory(Action measure)
         {
             SetMmapThreshold(TrackingThreshold);

@@ -8,7 +8,9 @@ using MoeLayers.Benchmarks;
 if (args.Length > 0 && args[0] == "--quick")
 {
     var suite = args.Length > 1 ? args[1] : "dispatch";
-    Console.WriteLine($"# MoeLayers quick benchmark, suite={suite}, torch threads={TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores");
+    AllocatorSetting.Apply();
+    Console.WriteLine($"# MoeLayers quick benchmark, suite={suite}, torch threads={TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores, "
+        + $"allocator: {AllocatorSetting.Describe()}");
     try
     {
         QuickSuites.Run(suite, args.Skip(2).ToArray());

@@ -59,6 +59,8 @@ namespace MoeLayers.Benchmarks
             foreach (var argument in new[] { script, "--serve", "--threads", threads.ToString(CultureInfo.InvariantCulture), "--warmup", warmup.ToString(CultureInfo.InvariantCulture) })
                 start.ArgumentList.Add(argument);
             if (!auxiliaryLosses) start.ArgumentList.Add("--no-aux");
+            // The same allocator setting as this process (AllocatorSetting, applied at start-up).
+            if (AllocatorSetting.ReusesFreedMemory) start.ArgumentList.Add("--reuse-freed-memory");
             // The same thread count on both sides: torch's OpenMP pool and OpenBLAS's own pthread pool.
             start.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
             start.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);

@@ -47,6 +47,9 @@ def parse_args():
     parser.add_argument("--stacked-weights", action="store_true",
                         help="experts' weights as stacked [E, d, h] parameters indexed by w[e] instead of one per expert")
     parser.add_argument("--serve", action="store_true", help="read `run <shape> <rounds>` lines from stdin (see above)")
+    parser.add_argument("--reuse-freed-memory", action="store_true",
+                        help="raise glibc's mmap and trim thresholds to 1 GiB (mallopt), as the C# suites do by default "
+                             "(MoeLayers.CpuMemory.ReuseFreedMemory): freed tensors' memory is reused instead of faulted in anew")
     args = parser.parse_args()
     unknown = [s for s in args.shapes.split(",") if s not in SHAPES]
     if unknown:
@@ -55,6 +58,12 @@ def parse_args():
 
 
 ARGS = parse_args()
+if ARGS.reuse_freed_memory:
+    import ctypes
+
+    _libc = ctypes.CDLL("libc.so.6")
+    if _libc.mallopt(-1, 1 << 30) != 1 or _libc.mallopt(-3, 1 << 30) != 1:  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+        sys.exit("moe_cpu.py: mallopt refused the 1 GiB thresholds")
 if ARGS.threads is not None:
     # OpenBLAS (pthread build) sizes its pool from these when it loads, before torch.set_num_threads can reach it.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -251,6 +260,7 @@ def main(args):
     set_openblas_threads(threads)
     description, kind = blas_report()
     print(f"# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, aux losses {'off' if args.no_aux else 'on'}, "
+          f"allocator {'freed memory reused (mallopt 1 GiB)' if args.reuse_freed_memory else 'glibc defaults'}, "
           f"expert weights {'stacked [E, d, h]' if args.stacked_weights else 'one parameter per expert'}", flush=True)
     print(f"# blas={description}", flush=True)
     if kind == "reference":

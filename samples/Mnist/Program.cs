@@ -9,6 +9,8 @@ namespace MoeLayers.Samples.Mnist
     {
         private static int Main(string[] args)
         {
+            // Every step allocates the same large tensors again: reuse their memory instead of faulting fresh pages in.
+            CpuMemory.ReuseFreedMemory();
             var root = MnistCommand.Create(Guarded(SingleRun.Execute), Guarded(SweepCommand.Execute));
             return root.Parse(args).Invoke();
         }
