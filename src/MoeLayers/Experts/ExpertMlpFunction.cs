@@ -9,8 +9,9 @@ namespace MoeLayers
     /// memory_optimized_mlp: Y = act(X·W_in + b_in [, G = X_g·W_gate]) · W_out + b_out, every projection one grouped
     /// product (<see cref="GroupedProducts"/>). Forward keeps only what backward needs — the rows, the pre-activation
     /// H = X·W_in + b_in and, for SwiGLU, the gate G — and frees the activation A = act(H, G) as soon as Y is formed;
-    /// backward recomputes A for dW_out and forms the activation's derivative in place, in row chunks, with libtorch's
-    /// derivative kernels, so no [M, h] temporary outlives its use. Against autograd over the composed ops this drops A from the saved
+    /// backward recomputes A once, in chunks of whole experts, for both dW_out and the activation's derivative (libtorch's
+    /// own derivative kernels, through a small autograd graph per chunk), forming dH in place in dA, so no [M, h]
+    /// temporary beyond dA lives at once. Against autograd over the composed ops this drops A from the saved
     /// tensors and three [M, h] gradients from the step's live set.
     /// <para>
     /// Arguments: rows X [M, d]; gate rows X_g [M, d_g] or null (SwiGLU's gate reads X; the Autonomy-of-Experts gate
@@ -21,7 +22,7 @@ namespace MoeLayers
     /// </summary>
     internal sealed class ExpertMlpFunction : autograd.SingleTensorFunction<ExpertMlpFunction>
     {
-        /// <summary>Elementwise backward work runs in row chunks of at most this many elements, to bound its temporaries.</summary>
+        /// <summary>The backward recomputes the activation in chunks of whole experts of about this many elements, to bound its temporaries.</summary>
         internal const long ChunkElements = 1 << 21;
 
         public override string Name => "MoeExpertMlp";
@@ -103,17 +104,38 @@ namespace MoeLayers
 
             using var gradOutput = grad_output.to(hidden.dtype).contiguous();
             if (needs[6]) gradients[6] = GroupedProducts.GroupSums(gradOutput, counts);
-            if (needs[4])
+            var needsInner = needs[0] || needs[1] || needs[2] || needs[3] || needs[5];
+            if (!needs[4] && !needsInner) return Listed(gradients);
+
+            // dA = dY·W_outᵀ, then per chunk of whole experts: the activation recomputed once, serving dW_out of those
+            // experts and the derivative that turns dA into dH in place (and, for SwiGLU, dG next to it).
+            var gradHidden = needsInner ? products.MultiplyTransposed(gradOutput, counts, outputWeight) : null;
+            if (needs[4]) gradients[4] = empty_like(outputWeight);
+            var gradGate = gate is null || !needsInner ? null : empty_like(gate);
+            using (var gradMode = enable_grad())
             {
-                using var activated = Activate(activation, hidden, gate);
-                gradients[4] = products.WeightGradient(activated, gradOutput, counts);
+                foreach (var chunk in ExpertChunks(counts, hidden.shape[1]))
+                {
+                    using var chunkScope = NewDisposeScope();
+                    var h = hidden.narrow(0, chunk.FirstRow, chunk.Rows).detach().requires_grad_(true);
+                    var z = gate?.narrow(0, chunk.FirstRow, chunk.Rows).detach().requires_grad_(true);
+                    // Out of place: autograd must see SwiGLU's product as an op of its own.
+                    var activated = z is null ? Activate(activation, h, null) : z.silu() * h;
+                    if (needs[4])
+                    {
+                        var chunkCounts = counts.AsSpan(chunk.FirstExpert, chunk.Experts).ToArray();
+                        using var noGrad = no_grad();
+                        var part = products.WeightGradient(activated.detach(), gradOutput.narrow(0, chunk.FirstRow, chunk.Rows), chunkCounts);
+                        gradients[4]!.narrow(0, chunk.FirstExpert, chunk.Experts).copy_(part);
+                    }
+                    if (!needsInner || chunk.Rows == 0) continue;
+                    var g = gradHidden!.narrow(0, chunk.FirstRow, chunk.Rows);
+                    var derivatives = autograd.grad(new[] { activated }, z is null ? new[] { h } : new[] { h, z }, new[] { g });
+                    if (z is not null) gradGate!.narrow(0, chunk.FirstRow, chunk.Rows).copy_(derivatives[1]);
+                    g.copy_(derivatives[0]);
+                }
             }
-            if (!needs[0] && !needs[1] && !needs[2] && !needs[3] && !needs[5]) return Listed(gradients);
-
-
-            // dA, then turned in place into dH (and, for SwiGLU, dG next to it).
-            var gradHidden = products.MultiplyTransposed(gradOutput, counts, outputWeight);
-            var gradGate = ActivationBackward(activation, gradHidden, hidden, gate);
+            if (gradHidden is null) return Listed(gradients);
             try
             {
                 if (needs[5]) gradients[5] = GroupedProducts.GroupSums(gradHidden, counts);
@@ -149,36 +171,23 @@ namespace MoeLayers
         };
 
         /// <summary>
-        /// dA → dH in place, and for SwiGLU also dG (returned; null otherwise), by running libtorch's own derivative
-        /// kernels (gelu_backward, silu_backward, threshold_backward) on one row chunk at a time: a small autograd graph
-        /// over the chunk's recomputed activation, differentiated at once. The same derivatives as autograd over the
-        /// composed ops, with chunk-sized temporaries.
+        /// Consecutive experts grouped so that each group's rows hold at most <see cref="ChunkElements"/> elements of a
+        /// [rows, <paramref name="width"/>] tensor (one expert per group when it alone holds more), in expert order.
         /// </summary>
-        private static Tensor? ActivationBackward(ExpertActivation activation, Tensor grad, Tensor hidden, Tensor? gate)
+        internal static IEnumerable<(int FirstExpert, int Experts, long FirstRow, long Rows)> ExpertChunks(long[] counts, long width)
         {
-            var gradGate = gate is null ? null : empty_like(gate);
-            using var gradMode = enable_grad();
-            foreach (var (start, length) in Chunks(hidden))
+            var limit = Math.Max(1, ChunkElements / Math.Max(1, width));
+            var (firstExpert, firstRow, rows) = (0, 0L, 0L);
+            for (var e = 0; e < counts.Length; e++)
             {
-                using var chunkScope = NewDisposeScope();
-                var g = grad.narrow(0, start, length);
-                var h = hidden.narrow(0, start, length).detach().requires_grad_(true);
-                var z = gate?.narrow(0, start, length).detach().requires_grad_(true);
-                // Out of place: autograd must see SwiGLU's product as an op of its own.
-                var activated = z is null ? Activate(activation, h, null) : z.silu() * h;
-                var inputs = z is null ? new[] { h } : new[] { h, z };
-                var derivatives = autograd.grad(new[] { activated }, inputs, new[] { g });
-                if (z is not null) gradGate!.narrow(0, start, length).copy_(derivatives[1]);
-                g.copy_(derivatives[0]);
+                if (e > firstExpert && rows + counts[e] > limit)
+                {
+                    yield return (firstExpert, e - firstExpert, firstRow, rows);
+                    (firstExpert, firstRow, rows) = (e, firstRow + rows, 0L);
+                }
+                rows += counts[e];
             }
-            return gradGate;
-        }
-
-        private static IEnumerable<(long Start, long Length)> Chunks(Tensor rows)
-        {
-            var (count, width) = (rows.shape[0], Math.Max(1, rows.shape[1]));
-            var step = Math.Max(1, ChunkElements / width);
-            for (var start = 0L; start < count; start += step) yield return (start, Math.Min(step, count - start));
+            if (counts.Length > 0) yield return (firstExpert, counts.Length - firstExpert, firstRow, rows);
         }
 
         private static Tensor? Defined(Tensor tensor) => tensor is null || tensor.IsInvalid ? null : tensor;
