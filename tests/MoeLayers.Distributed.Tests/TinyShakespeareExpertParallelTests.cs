@@ -56,6 +56,7 @@ namespace MoeLayers.Distributed.Tests
             var two = Summary(ranksOut);
             two.Ranks.Should().Be(2);
             one.Ranks.Should().Be(1);
+            two.Parameters.Should().Be(one.Parameters, "the summary counts every rank's experts");
             // A run that learnt: the first step's loss is about ln 65 = 4.17 nats.
             one.LastStepLoss.Should().BeLessThan(3.5);
             // Measured on a 2-core machine: 7e-7 relative for the 10th step's loss; the estimates 2e-7 to 3e-7 at step 5,
@@ -120,10 +121,11 @@ namespace MoeLayers.Distributed.Tests
             }
             estimates.Add(root.GetProperty("FinalTrainLoss").GetDouble());
             estimates.Add(root.GetProperty("FinalValidationLoss").GetDouble());
-            return new RunFigures(root.GetProperty("LastStepLoss").GetDouble(), root.GetProperty("Ranks").GetInt32(), estimates.ToArray());
+            return new RunFigures(root.GetProperty("LastStepLoss").GetDouble(), root.GetProperty("Ranks").GetInt32(), root.GetProperty("Parameters").GetInt64(),
+                estimates.ToArray());
         }
 
-        private sealed record RunFigures(double LastStepLoss, int Ranks, double[] Estimates);
+        private sealed record RunFigures(double LastStepLoss, int Ranks, long Parameters, double[] Estimates);
 
         private sealed class TemporaryFolder : IDisposable
         {

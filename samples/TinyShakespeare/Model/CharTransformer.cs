@@ -55,8 +55,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>The MoE layer of each block, first block first.</summary>
         public IReadOnlyList<MoeLayerBase> MoeLayers => _blocks.Select(b => b.Moe).ToArray();
 
-        /// <summary>Number of trainable scalars.</summary>
-        public long ParameterCount => parameters().Sum(p => p.numel());
+        /// <summary>
+        /// Number of trainable scalars of the whole model. With sharded experts every rank's experts count, so the figure
+        /// is the one-process model's; this rank holds the replicated part and its own experts only.
+        /// </summary>
+        public long ParameterCount => parameters().Sum(p => p.numel()) + MoeLayers.OfType<ExpertParallelMoeLayer>().Sum(OtherRanksExperts);
+
+        private static long OtherRanksExperts(ExpertParallelMoeLayer layer) =>
+            layer.named_parameters().Where(p => p.name.StartsWith("experts.", StringComparison.Ordinal)).Sum(p => p.parameter.numel())
+            * (layer.NumExperts / layer.LocalExperts - 1);
 
         /// <summary>Logits [B, T, V] for token ids [B, T] (int64, T ≤ block size, ids in [0, V)).</summary>
         public override Tensor forward(Tensor input)

@@ -29,6 +29,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
             var sharded = Trainer.CreateModel(config, seed: 3, share);
             sharded.MoeLayers.Should().AllBeOfType<ExpertParallelMoeLayer>();
             whole.MoeLayers.Should().AllBeOfType<MoeLayer>();
+            sharded.ParameterCount.Should().Be(whole.ParameterCount);
             var expected = whole.state_dict();
             foreach (var (name, value) in sharded.state_dict())
                 value.eq(expected[name]).all().item<bool>().Should().BeTrue($"{name} starts from the one-process weights");
