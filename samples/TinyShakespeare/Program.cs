@@ -22,6 +22,8 @@ namespace MoeLayers.Samples.TinyShakespeare
                 // Logs (nohup, compare's child runs, mpirun): no colour codes, no live progress bar, and lines that are not
                 // wrapped at 80 columns.
                 AnsiConsole.Profile.Capabilities.Ansi = false;
+                // Without ANSI, Spectre colours through Console.ForegroundColor, which .NET writes as escape codes on a terminal.
+                AnsiConsole.Profile.Capabilities.ColorSystem = ColorSystem.NoColors;
                 AnsiConsole.Profile.Capabilities.Interactive = false;
                 AnsiConsole.Profile.Width = 200;
             }

@@ -172,7 +172,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             };
             settings.Validate();
             var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"{preset.Name}-{choice.Name}");
-            if (File.Exists(Path.Combine(outFolder, Checkpoint.FileNameOf(share))) && !parse.GetValue(OverwriteOption))
+            // Decided together (one rank's stale file must not stop it alone while the others wait in the first collective).
+            if (share.AnyRank(File.Exists(Path.Combine(outFolder, Checkpoint.FileNameOf(share)))) && !parse.GetValue(OverwriteOption))
                 throw new IOException($"{outFolder} already holds a checkpoint: pass --resume to continue it, --overwrite to replace it, or another --out.");
 
             var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, preset.Model.BlockSize);
@@ -209,11 +210,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             var outFolder = parse.GetValue(OutOption)
                 ?? throw new ArgumentException("--resume needs --out, the folder of the run to continue.");
             var checkpointPath = Path.Combine(outFolder, Checkpoint.FileNameOf(share));
-            if (!File.Exists(checkpointPath) && Directory.Exists(outFolder)
-                && Directory.GetFiles(outFolder, "checkpoint*.bin").Select(Path.GetFileName).FirstOrDefault() is { } other)
+            if (share.AnyRank(!File.Exists(checkpointPath)))
+            {
+                var other = Directory.Exists(outFolder) ? Directory.GetFiles(outFolder, "checkpoint*.bin").Select(Path.GetFileName).FirstOrDefault() : null;
                 throw new FileNotFoundException(
-                    $"No checkpoint at {checkpointPath}, but {outFolder} holds {other}: resume a one-process run without mpirun, and an expert-parallel run " +
-                    "under mpirun with --expert-parallel and as many ranks as it was saved by (checkpoint.rank<r>-of-<W>.bin).", checkpointPath);
+                    (File.Exists(checkpointPath) ? $"Another rank has no checkpoint beside {checkpointPath}" : $"No checkpoint at {checkpointPath}") +
+                    (other is null ? "" : $"; {outFolder} holds {other}") +
+                    ". Resume a one-process run without mpirun, an expert-parallel run under mpirun with --expert-parallel and as many ranks as " +
+                    "saved it (checkpoint.rank<r>-of-<W>.bin).", checkpointPath);
+            }
             var metadata = Checkpoint.ReadMetadata(checkpointPath);
             var settings = metadata.Training with { Iterations = parse.GetValue(IterationsOption) ?? metadata.Training.Iterations };
             settings.Validate();
