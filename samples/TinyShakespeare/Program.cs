@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Threading.Tasks;
 using MoeLayers.Samples.TinyShakespeare.Commands;
+using MoeLayers.Samples.TinyShakespeare.Parallel;
 using MoeLayers.Samples.TinyShakespeare.Runtime;
 using Spectre.Console;
 
@@ -17,10 +18,15 @@ namespace MoeLayers.Samples.TinyShakespeare
             CpuMemory.ReuseFreedMemory();
             // Figures in logs, tables and JSON read the same everywhere.
             CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-            if (Console.IsOutputRedirected)
+            // mpirun gives each rank a pseudo-terminal that it forwards to its own output, which is a log like any other.
+            if (Console.IsOutputRedirected || Environment.GetEnvironmentVariable(ExpertParallelLaunch.WorldSizeVariable) is not null)
             {
-                // Logs (nohup, compare's child runs): no colour codes, and lines that are not wrapped at 80 columns.
+                // Logs (nohup, compare's child runs, mpirun): no colour codes, no live progress bar, and lines that are not
+                // wrapped at 80 columns.
                 AnsiConsole.Profile.Capabilities.Ansi = false;
+                // Without ANSI, Spectre colours through Console.ForegroundColor, which .NET writes as escape codes on a terminal.
+                AnsiConsole.Profile.Capabilities.ColorSystem = ColorSystem.NoColors;
+                AnsiConsole.Profile.Capabilities.Interactive = false;
                 AnsiConsole.Profile.Width = 200;
             }
             var root = new RootCommand(

@@ -4,14 +4,15 @@ using System.Globalization;
 using System.Linq;
 using System.Reflection;
 using System.Text;
-using System.Threading;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Distributed
 {
     /// <summary>
-    /// An expert-parallel <see cref="MoeLayer"/>: the E experts are sharded over the communicator's ranks (rank r owns
+    /// An expert-parallel <see cref="MoeLayer"/>, itself a <see cref="MoeLayerBase"/> (so a model holding it works with
+    /// <see cref="MoeAuxiliaryLoss.Collect"/>, <see cref="MoeLoadBalancing.AfterOptimizerStep"/>, <see cref="MoeLayerBase.Run"/>
+    /// and <see cref="MoeLayerBase.Statistics"/> unchanged): the E experts are sharded over the communicator's ranks (rank r owns
     /// experts [r·E/W, (r+1)·E/W)), the router and shared experts are replicated. Each rank routes its own tokens with the
     /// full router; one all-gather of per-expert counts gives the global counts, the capacity and the drops, which equal
     /// those of one <see cref="MoeLayer"/> on all ranks' tokens concatenated in rank order; the kept (token, slot) rows go
@@ -28,9 +29,10 @@ namespace MoeLayers.Distributed
     /// experts.b_in, experts.b_out (this rank's experts only), shared_experts.* — <see cref="LoadShardFrom"/> takes this
     /// rank's part of a one-process layer's state dict. Supports the top-k (softmax or sigmoid, groups, balance bias) and
     /// Switch routers without jitter, Switch load-balancing and z-loss, dropless or capacity with
-    /// <see cref="DropPolicy.ByPosition"/> or <see cref="DropPolicy.ByChoiceThenPosition"/>, no token mask.
+    /// <see cref="DropPolicy.ByPosition"/> or <see cref="DropPolicy.ByChoiceThenPosition"/>, no token mask. Every forward,
+    /// <c>forward</c> and <see cref="MoeLayerBase.Run"/> alike, is a collective: all ranks call it, in the same order.
     /// </summary>
-    public sealed class ExpertParallelMoeLayer : nn.Module<Tensor, Tensor>
+    public sealed class ExpertParallelMoeLayer : MoeLayerBase
     {
         [ComponentName(Name = "router")]
         private readonly Router _router;
@@ -43,9 +45,6 @@ namespace MoeLayers.Distributed
 
         private readonly MoeLayerOptions _options;
         private readonly ICommunicator _communicator;
-        private readonly object _loadsGate = new();
-        private readonly long[] _loads;
-        private RoutingStatistics? _statistics;
 
         /// <summary>
         /// Collective: builds this rank's shard. Every rank first checks, with one all-gather, that all ranks pass the same
@@ -56,15 +55,10 @@ namespace MoeLayers.Distributed
         /// <param name="communicator">The ranks the experts are sharded over.</param>
         /// <param name="name">Module name.</param>
         public ExpertParallelMoeLayer(MoeLayerOptions options, ICommunicator communicator, string name = "moe")
-            : base(name)
+            : base(name, Agreed(options, communicator))
         {
-            ArgumentNullException.ThrowIfNull(options);
-            ArgumentNullException.ThrowIfNull(communicator);
             _communicator = communicator;
-            CheckSameOptions(communicator, options);
-            MoeLayerOptionsValidator.ThrowIfInvalid(options);
-            ThrowIfUnsupported(options, communicator.WorldSize);
-            _options = options.Clone();
+            _options = LayerOptions;
             var o = _options;
             LocalExperts = o.NumExperts / communicator.WorldSize;
             FirstExpert = communicator.Rank * LocalExperts;
@@ -75,27 +69,17 @@ namespace MoeLayers.Distributed
             if (o.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(o.SharedExperts, o.InputDim, o.EffectiveSharedHiddenDim, o.EffectiveOutputDim, o.Activation,
                     o.ExpertBias, o.SharedExpertGate);
-            _loads = new long[o.NumExperts];
             RegisterComponents();
         }
 
-        /// <summary>A copy of the options the layer was built from.</summary>
-        public MoeLayerOptions Options => _options.Clone();
-
         /// <summary>The communicator the experts are sharded over.</summary>
         public ICommunicator Communicator => _communicator;
-
-        /// <summary>Number of experts E over all ranks.</summary>
-        public int NumExperts => _options.NumExperts;
 
         /// <summary>Experts this rank owns: E / world size.</summary>
         public int LocalExperts { get; }
 
         /// <summary>Global index of this rank's first expert: rank · E / world size.</summary>
         public int FirstExpert { get; }
-
-        /// <summary>Statistics of the latest forward, from the global counts (the same on every rank), or null.</summary>
-        public RoutingStatistics? Statistics => Volatile.Read(ref _statistics);
 
         /// <summary>Parameters that are this rank's own expert shard (not replicated): excluded from gradient averaging.</summary>
         internal IEnumerable<TorchSharp.Modules.Parameter> ExpertShardParameters() => _experts.parameters();
@@ -127,25 +111,17 @@ namespace MoeLayers.Distributed
             MoeStateDict.Load(this, shard);
         }
 
-        /// <summary>Applies the layer to this rank's tokens x [..., d]; returns [..., out]. Collective.</summary>
-        /// <param name="input">This rank's tokens.</param>
-        public override Tensor forward(Tensor input) => Run(input).Output;
-
         /// <summary>
-        /// Collective: applies the layer to this rank's tokens and returns the output, this rank's auxiliary losses (see
-        /// the class remarks for their convention), the local routing and the global statistics.
+        /// Collective: this rank's tokens [T, d] (the base has checked their shape, dtype and device) through the full
+        /// router, the global plan, the two exchanges and the local combine; the auxiliary losses in the data-parallel
+        /// convention and the statistics from the global counts (the same on every rank).
         /// </summary>
-        /// <param name="input">This rank's tokens [..., d], in the experts' dtype and on their device.</param>
-        public MoeOutput Run(Tensor input)
+        private protected override MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, out GlobalBatchBalance.Part? globalBatch)
         {
-            ArgumentNullException.ThrowIfNull(input);
-            var d = _options.InputDim;
-            if (input.dim() < 1 || input.shape[^1] != d)
-                throw new ArgumentException($"input must have shape [..., {d}]; got [{string.Join(", ", input.shape)}].", nameof(input));
-            if (input.dtype != _experts.InputWeight.dtype)
-                throw new ArgumentException($"input must have the experts' dtype {_experts.InputWeight.dtype}; got {input.dtype}.", nameof(input));
-            var lead = input.shape[..^1];
-            var flat = input.reshape(-1, d);
+            globalBatch = null;
+            // Refused on this rank before any exchange: the ranks run the same code, so each refuses its own mask.
+            if (mask is not null)
+                throw new NotSupportedException($"ExpertParallelMoeLayer '{GetName()}' takes no token mask (tokenMask): the global capacity and losses count every token of every rank.");
             var world = _communicator.WorldSize;
 
             var input32 = flat.to(ScalarType.Float32);
@@ -158,16 +134,11 @@ namespace MoeLayers.Distributed
             var gathered = GatherCounts(ExpertParallelPlan.LocalCounts(experts, tokens, k, NumExperts));
             var plan = ExpertParallelPlan.Build(experts, k, NumExperts, _communicator.Rank, gathered,
                 training ? _options.CapacityFactor : _options.EvalCapacityFactor, _options.MinCapacity, _options.DropPolicy);
-            if (training)
-            {
-                lock (_loadsGate)
-                {
-                    for (var e = 0; e < NumExperts; e++) _loads[e] += plan.AssignedGlobal[e];
-                }
-            }
+            // The global loads, so the balance bias moves as one process's does on all ranks' tokens.
+            if (training) CountTrainingLoads(plan.AssignedGlobal);
 
             var output = Dispatch(flat, routing, plan, k);
-            if (_sharedExperts is not null) output = output + _sharedExperts.call(flat);
+            if (SharedOutput(flat) is { } shared) output = output + shared;
 
             var globalTokens = plan.GlobalTokens;
             var zero = zeros(Array.Empty<long>(), ScalarType.Float32, flat.device);
@@ -177,31 +148,17 @@ namespace MoeLayers.Distributed
                 ? logits.logsumexp(1).square().sum() * ((double)world / globalTokens) : zero;
             var auxiliary = _options.LoadBalancingCoefficient * loadBalancing + _options.ZLossCoefficient * zLoss;
 
-            RoutingStatistics? statistics = null;
-            if (_options.CollectStatistics)
-            {
-                statistics = GlobalStatistics(routing, plan, loadBalancing, zLoss);
-                Volatile.Write(ref _statistics, statistics);
-            }
+            var statistics = _options.CollectStatistics ? GlobalStatistics(routing, plan, loadBalancing, zLoss) : null;
             return new MoeOutput(output.reshape(lead.Append(_options.EffectiveOutputDim).ToArray()), auxiliary, loadBalancing, zLoss,
                 routing, statistics);
         }
 
-        /// <summary>
-        /// Ends a balancing step (call it after the optimizer step, on every rank): moves the balance bias by the global
-        /// per-expert loads of the training forwards since the last call — the same update one process makes from the
-        /// same tokens — and resets them. No-op without <see cref="MoeLayerOptions.BalanceBias"/>. Not collective.
-        /// </summary>
-        public void AfterOptimizerStep()
-        {
-            long[] loads;
-            lock (_loadsGate)
-            {
-                loads = (long[])_loads.Clone();
-                Array.Clear(_loads);
-            }
-            if (_router is TopKRouter topK) topK.UpdateCorrectionBias(loads, _options.BalanceBiasRate);
-        }
+        private protected override Tensor? SharedOutput(Tensor flat) => _sharedExperts?.call(flat);
+
+        private protected override TopKRouter? BalancedRouter => _router as TopKRouter;
+
+        private protected override (Device Device, ScalarType DType) ParameterPlacement() =>
+            (_experts.InputWeight.device, _experts.InputWeight.dtype);
 
         /// <summary>Kept rows → owner rank (all-to-all), experts, outputs → back (all-to-all), weighted sum per token.</summary>
         private Tensor Dispatch(Tensor flat, RoutingResult routing, ExpertParallelPlan plan, int k)
@@ -310,6 +267,21 @@ namespace MoeLayers.Distributed
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => value.ToString() ?? "",
         };
+
+        /// <summary>
+        /// Runs before the base constructor: the collective agreement on the options first (every rank reaches it, so a
+        /// rank's invalid options make every rank throw instead of leaving the others waiting), then the checks whose
+        /// verdict is then the same on every rank.
+        /// </summary>
+        private static MoeLayerOptions Agreed(MoeLayerOptions options, ICommunicator communicator)
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            ArgumentNullException.ThrowIfNull(communicator);
+            CheckSameOptions(communicator, options);
+            MoeLayerOptionsValidator.ThrowIfInvalid(options);
+            ThrowIfUnsupported(options, communicator.WorldSize);
+            return options;
+        }
 
         private static void CheckSameOptions(ICommunicator communicator, MoeLayerOptions options)
         {

@@ -155,7 +155,7 @@ namespace MoeLayers.Distributed.MpiScenarios
 
                 // The balance bias moves by the global loads, as one process's does by its own.
                 MoeLoadBalancing.AfterOptimizerStep(full);
-                ep.AfterOptimizerStep();
+                MoeLoadBalancing.AfterOptimizerStep(ep);
                 if (options.BalanceBias)
                 {
                     var b0 = full.state_dict()["router.correction_bias"];

@@ -49,6 +49,52 @@ namespace MoeLayers.Distributed.Tests
         }
 
         [Fact]
+        public void AsAMoeLayerBaseItFeedsCollectAndTheBalanceStepLikeMoeLayer()
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            var o = Options(0.5);
+            o.LoadBalancingCoefficient = 0.01;
+            o.ZLossCoefficient = 0.001;
+            o.BalanceBias = true;
+            o.BalanceBiasRate = 0.01;
+            manual_seed(5);
+            var full = new MoeLayer(o);
+            MoeLayerBase ep = new ExpertParallelMoeLayer(o, comm);
+            ((ExpertParallelMoeLayer)ep).LoadShardFrom(full.state_dict());
+            full.train();
+            ep.train();
+            var x = randn(4, 5, 6);
+            var y0 = full.forward(x);
+            var y1 = ep.forward(x);
+            (y0 - y1).abs().max().item<float>().Should().BeLessThan(1e-6f);
+            var a0 = MoeAuxiliaryLoss.Collect(full).item<float>();
+            var a1 = MoeAuxiliaryLoss.Collect(ep).item<float>();
+            a0.Should().BeGreaterThan(0);
+            a1.Should().BeApproximately(a0, 1e-6f, "forward keeps the auxiliary loss for Collect, as MoeLayer's does");
+            MoeAuxiliaryLoss.Collect(ep).item<float>().Should().Be(0, "a collected loss is not returned twice");
+            ep.Statistics!.AssignedPerExpert.Should().Equal(full.Statistics!.AssignedPerExpert);
+            ep.Statistics.KeptPerExpert.Should().Equal(full.Statistics.KeptPerExpert);
+
+            MoeLoadBalancing.AfterOptimizerStep(full);
+            MoeLoadBalancing.AfterOptimizerStep(ep);
+            var b0 = full.state_dict()["router.correction_bias"];
+            var b1 = ep.state_dict()["router.correction_bias"];
+            b1.abs().sum().item<float>().Should().BeGreaterThan(0, "the bias moved by the step's loads");
+            (b1 - b0).abs().max().item<float>().Should().Be(0);
+        }
+
+        [Fact]
+        public void ATokenMaskIsRefusedByName()
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            var ep = new ExpertParallelMoeLayer(Options(), comm);
+            var act = () => ep.Run(randn(2, 3, 6), ones(2, 3, dtype: ScalarType.Bool));
+            act.Should().Throw<NotSupportedException>().WithMessage("*takes no token mask (tokenMask)*");
+        }
+
+        [Fact]
         public void UnsupportedOptionsAreRefusedByName()
         {
             using var comm = new SingleProcessCommunicator();

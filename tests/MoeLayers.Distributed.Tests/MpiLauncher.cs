@@ -45,30 +45,49 @@ namespace MoeLayers.Distributed.Tests
         }
 
         /// <summary>The scenario program's assembly, from the path the build recorded.</summary>
-        public static string ScenarioAssembly()
+        public static string ScenarioAssembly() => RecordedAssembly("MpiScenariosAssembly", "The MPI scenario program");
+
+        /// <summary>The tiny-shakespeare sample's assembly, from the path the build recorded.</summary>
+        public static string TinyShakespeareAssembly() => RecordedAssembly("TinyShakespeareAssembly", "The tiny-shakespeare sample");
+
+        private static string RecordedAssembly(string key, string what)
         {
             var recorded = typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                .FirstOrDefault(a => a.Key == "MpiScenariosAssembly")?.Value;
+                .FirstOrDefault(a => a.Key == key)?.Value;
             if (string.IsNullOrEmpty(recorded) || !File.Exists(recorded))
-                throw new InvalidOperationException($"The MPI scenario program was not found at '{recorded}': build the solution (it is a project reference of this test project).");
+                throw new InvalidOperationException($"{what} was not found at '{recorded}': build the solution (it is a project reference of this test project).");
             return recorded;
         }
 
         /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> ranks and returns when mpirun exits.</summary>
-        public static MpiRun Run(int ranks, string scenario, TimeSpan limit, IEnumerable<string>? mpirunOptions = null, IEnumerable<string>? scenarioArguments = null)
-        {
-            var mpirun = Mpirun();
-            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-            if (string.IsNullOrEmpty(dotnet) || !File.Exists(dotnet)) dotnet = "dotnet";
-            var arguments = new List<string> { "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-run-as-root", "--oversubscribe" };
-            arguments.AddRange(mpirunOptions ?? Array.Empty<string>());
-            arguments.Add(dotnet);
-            arguments.Add(ScenarioAssembly());
-            arguments.Add(scenario);
-            arguments.AddRange(scenarioArguments ?? Array.Empty<string>());
-            var commandLine = "mpirun " + string.Join(' ', arguments);
+        public static MpiRun Run(int ranks, string scenario, TimeSpan limit, IEnumerable<string>? mpirunOptions = null, IEnumerable<string>? scenarioArguments = null) =>
+            RunAssembly(ranks, ScenarioAssembly(), new[] { scenario }.Concat(scenarioArguments ?? Array.Empty<string>()), limit, mpirunOptions);
 
-            var start = new ProcessStartInfo(mpirun)
+        /// <summary>Runs <c>dotnet <paramref name="assembly"/> <paramref name="arguments"/></c> on <paramref name="ranks"/> ranks under mpirun.</summary>
+        public static MpiRun RunAssembly(int ranks, string assembly, IEnumerable<string> arguments, TimeSpan limit, IEnumerable<string>? mpirunOptions = null)
+        {
+            var all = new List<string> { "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-run-as-root", "--oversubscribe" };
+            all.AddRange(mpirunOptions ?? Array.Empty<string>());
+            all.Add(Dotnet());
+            all.Add(assembly);
+            all.AddRange(arguments);
+            return Launch(Mpirun(), "mpirun", all, limit);
+        }
+
+        /// <summary>Runs <c>dotnet <paramref name="assembly"/> <paramref name="arguments"/></c> as one plain process (no mpirun).</summary>
+        public static MpiRun RunAlone(string assembly, IEnumerable<string> arguments, TimeSpan limit) =>
+            Launch(Dotnet(), "dotnet", new[] { assembly }.Concat(arguments).ToList(), limit);
+
+        private static string Dotnet()
+        {
+            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+            return string.IsNullOrEmpty(dotnet) || !File.Exists(dotnet) ? "dotnet" : dotnet;
+        }
+
+        private static MpiRun Launch(string program, string displayName, IReadOnlyList<string> arguments, TimeSpan limit)
+        {
+            var commandLine = displayName + " " + string.Join(' ', arguments);
+            var start = new ProcessStartInfo(program)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,

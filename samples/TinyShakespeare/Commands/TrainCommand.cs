@@ -8,6 +8,7 @@ using System.Threading;
 using MoeLayers.Samples.TinyShakespeare.Data;
 using MoeLayers.Samples.TinyShakespeare.Generation;
 using MoeLayers.Samples.TinyShakespeare.Model;
+using MoeLayers.Samples.TinyShakespeare.Parallel;
 using MoeLayers.Samples.TinyShakespeare.Reporting;
 using MoeLayers.Samples.TinyShakespeare.Runtime;
 using MoeLayers.Samples.TinyShakespeare.Storage;
@@ -74,13 +75,20 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
 
         private static readonly Option<int?> ThreadsOption = new("--threads") { Description = "libtorch intra-op threads (default: all cores)." };
 
+        private static readonly Option<bool> ExpertParallelOption = new("--expert-parallel")
+        {
+            Description = "Shard every MoE layer's experts over the ranks of an mpirun launch (mpirun -np W ... train --expert-parallel --router top-k): " +
+                "every rank draws the same batch and trains on its B/W blocks, gradients are averaged; rank 0 prints and writes loss.png and summary.json, " +
+                "every rank writes its own checkpoint.rank<r>-of-<W>.bin. Needs a router without noise (not noisy-top-k), and E and B divisible by W.",
+        };
+
         public static Command Create()
         {
             var command = new Command("train", "Train a character-level MoE transformer; checkpoints are resumable.")
             {
                 PresetOption, RouterOption, AllowFutureLeakOption, IterationsOption, BatchSizeOption, LearningRateOption,
                 ExpertsOption, TopKOption, DropoutOption, CapacityFactorOption, EvalIntervalOption, EvalBatchesOption,
-                FinalEvalBatchesOption, SeedOption, DataOption, OutOption, ResumeOption, OverwriteOption, ThreadsOption,
+                FinalEvalBatchesOption, SeedOption, DataOption, OutOption, ResumeOption, OverwriteOption, ThreadsOption, ExpertParallelOption,
             };
             command.SetAction((parse, cancellation) =>
                 System.Threading.Tasks.Task.FromResult(CommandErrors.Run(() => Run(parse, cancellation))));
@@ -88,6 +96,19 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
         }
 
         private static int Run(ParseResult parse, CancellationToken cancellation)
+        {
+            var expertParallel = parse.GetValue(ExpertParallelOption);
+            ExpertParallelLaunch.ThrowIfReplicatedByMistake(
+                ExpertParallelLaunch.LaunchedRanks(Environment.GetEnvironmentVariable(ExpertParallelLaunch.WorldSizeVariable)), expertParallel);
+            if (!expertParallel) return Run(parse, RankShare.Whole, cancellation);
+            using var communicator = ExpertParallelLaunch.CreateCommunicator();
+            var share = RankShare.Of(communicator);
+            // Only rank 0 prints; an error still reaches every rank's console (it is printed after the silence ends).
+            using var silence = share.IsPrimary ? null : ConsoleSilence.Begin();
+            return Run(parse, share, cancellation);
+        }
+
+        private static int Run(ParseResult parse, RankShare share, CancellationToken cancellation)
         {
             var threads = parse.GetValue(ThreadsOption);
             if (threads is not null)
@@ -98,12 +119,12 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
 
             var wall = Stopwatch.StartNew();
             var resume = parse.GetValue(ResumeOption);
-            var (model, corpus, settings, preset, outFolder) = resume ? PrepareResume(parse) : PrepareFresh(parse);
-            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
-            var trainer = new Trainer(model, corpus, settings);
+            var (model, corpus, settings, preset, outFolder) = resume ? PrepareResume(parse, share) : PrepareFresh(parse, share);
+            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileNameOf(share));
+            var trainer = new Trainer(model, corpus, settings, share);
             if (resume) trainer.Resume(checkpointPath);
 
-            DescribeRun(model, corpus, settings, preset, outFolder, trainer.Iteration);
+            DescribeRun(model, corpus, settings, preset, outFolder, trainer.Iteration, share);
             var result = ConsoleReporter.Run(trainer.Iteration, settings.Iterations,
                 observer => trainer.Run(observer, checkpointPath, preset, cancellation));
             if (!result.Completed)
@@ -112,11 +133,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 return 130;
             }
 
+            // Every rank evaluates and generates (each forward is a collective); rank 0 alone writes the run's outputs.
             var final = trainer.Evaluate(settings.FinalEvalBatches);
-            LossPlot.SaveTrainingCurves(Path.Combine(outFolder, PlotFileName), result.History,
-                $"{RouterChoice.Of(model.Config).Name}: val {final.ValidationLoss:F3} after {result.Iteration} steps");
-            var summary = Summarize(model, settings, preset, result, final, wall.Elapsed.TotalSeconds);
-            AtomicFile.WriteAllText(Path.Combine(outFolder, RunSummary.FileName), JsonSerializer.Serialize(summary, Checkpoint.JsonOptions));
+            var summary = Summarize(model, settings, preset, result, final, wall.Elapsed.TotalSeconds, share);
+            if (share.IsPrimary)
+            {
+                LossPlot.SaveTrainingCurves(Path.Combine(outFolder, PlotFileName), result.History,
+                    $"{RouterChoice.Of(model.Config).Name}: val {final.ValidationLoss:F3} after {result.Iteration} steps");
+                AtomicFile.WriteAllText(Path.Combine(outFolder, RunSummary.FileName), JsonSerializer.Serialize(summary, Checkpoint.JsonOptions));
+            }
 
             ConsoleReporter.WriteRoutingTable(result.Routing);
             AnsiConsole.MarkupLine(Markup.Escape((
@@ -125,11 +150,12 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             var sample = new TextGenerator(model, corpus.Tokenizer).Generate("", new SamplingOptions { Length = 300, Seed = settings.Seed });
             AnsiConsole.WriteLine("sample:");
             AnsiConsole.WriteLine(sample);
-            AnsiConsole.MarkupLine($"Wrote {Markup.Escape(outFolder)}/{{{Checkpoint.FileName}, {PlotFileName}, {RunSummary.FileName}}}.");
+            var checkpoints = share.IsExpertParallel ? $"checkpoint.rank{{0..{share.WorldSize - 1}}}-of-{share.WorldSize}.bin" : Checkpoint.FileName;
+            AnsiConsole.MarkupLine($"Wrote {Markup.Escape(outFolder)}/{{{Markup.Escape(checkpoints)}, {PlotFileName}, {RunSummary.FileName}}}.");
             return 0;
         }
 
-        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareFresh(ParseResult parse)
+        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareFresh(ParseResult parse, RankShare share)
         {
             var preset = Preset.Parse(parse.GetValue(PresetOption)!);
             var routerName = parse.GetValue(RouterOption);
@@ -146,7 +172,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             };
             settings.Validate();
             var outFolder = parse.GetValue(OutOption) ?? Path.Combine("runs", $"{preset.Name}-{choice.Name}");
-            if (File.Exists(Path.Combine(outFolder, Checkpoint.FileName)) && !parse.GetValue(OverwriteOption))
+            // Decided together (one rank's stale file must not stop it alone while the others wait in the first collective).
+            if (share.AnyRank(File.Exists(Path.Combine(outFolder, Checkpoint.FileNameOf(share)))) && !parse.GetValue(OverwriteOption))
                 throw new IOException($"{outFolder} already holds a checkpoint: pass --resume to continue it, --overwrite to replace it, or another --out.");
 
             var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, preset.Model.BlockSize);
@@ -166,10 +193,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 CapacityFactor = parse.GetValue(CapacityFactorOption) ?? preset.Model.CapacityFactor,
             };
             config.Validate();
-            return (Trainer.CreateModel(config, settings.Seed), corpus, settings, preset.Name, outFolder);
+            if (share.IsExpertParallel) ExpertParallelLaunch.ThrowIfUnsupported(config, settings.BatchSize, share);
+            return (Trainer.CreateModel(config, settings.Seed, share), corpus, settings, preset.Name, outFolder);
         }
 
-        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareResume(ParseResult parse)
+        private static (CharTransformer, TextCorpus, TrainingSettings, string?, string) PrepareResume(ParseResult parse, RankShare share)
         {
             Option[] fixedOnResume =
             {
@@ -181,16 +209,28 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 throw new ArgumentException($"--resume continues the checkpoint's own settings; remove {string.Join(", ", given)} (only --iterations, --data and --threads apply).");
             var outFolder = parse.GetValue(OutOption)
                 ?? throw new ArgumentException("--resume needs --out, the folder of the run to continue.");
-            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
+            var checkpointPath = Path.Combine(outFolder, Checkpoint.FileNameOf(share));
+            if (share.AnyRank(!File.Exists(checkpointPath)))
+            {
+                var other = Directory.Exists(outFolder) ? Directory.GetFiles(outFolder, "checkpoint*.bin").Select(Path.GetFileName).FirstOrDefault() : null;
+                throw new FileNotFoundException(
+                    (File.Exists(checkpointPath) ? $"Another rank has no checkpoint beside {checkpointPath}" : $"No checkpoint at {checkpointPath}") +
+                    (other is null ? "" : $"; {outFolder} holds {other}") +
+                    ". Resume a one-process run without mpirun, an expert-parallel run under mpirun with --expert-parallel and as many ranks as " +
+                    "saved it (checkpoint.rank<r>-of-<W>.bin).", checkpointPath);
+            }
             var metadata = Checkpoint.ReadMetadata(checkpointPath);
             var settings = metadata.Training with { Iterations = parse.GetValue(IterationsOption) ?? metadata.Training.Iterations };
             settings.Validate();
             var corpus = TextCorpus.Load(parse.GetValue(DataOption)!, metadata.Model.BlockSize, new CharTokenizer(metadata.Alphabet));
             AnsiConsole.MarkupLine($"Resuming {Markup.Escape(checkpointPath)} at step {metadata.Iteration} of {settings.Iterations}.");
-            return (new CharTransformer(metadata.Model), corpus, settings, metadata.Preset, outFolder);
+            if (!share.IsExpertParallel) return (new CharTransformer(metadata.Model), corpus, settings, metadata.Preset, outFolder);
+            ExpertParallelLaunch.ThrowIfUnsupported(metadata.Model, settings.BatchSize, share);
+            return (new CharTransformer(metadata.Model, communicator: share.Communicator), corpus, settings, metadata.Preset, outFolder);
         }
 
-        private static void DescribeRun(CharTransformer model, TextCorpus corpus, TrainingSettings settings, string? preset, string outFolder, int startIteration)
+        private static void DescribeRun(CharTransformer model, TextCorpus corpus, TrainingSettings settings, string? preset, string outFolder, int startIteration,
+            RankShare share)
         {
             var c = model.Config;
             AnsiConsole.MarkupLine(Markup.Escape((
@@ -216,6 +256,11 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 $"training: steps {startIteration} → {settings.Iterations}, batch {settings.BatchSize}, AdamW lr {settings.LearningRate} " +
                 $"(weight decay {settings.WeightDecay}), seed {settings.Seed}, {torch.get_num_threads()} threads " +
                 $"(OMP_WAIT_POLICY {OpenMpWaitPolicy.Current}); output {outFolder}")));
+            if (share.IsExpertParallel)
+                AnsiConsole.MarkupLine(Markup.Escape((
+                    $"expert-parallel over {share.WorldSize} rank(s): {c.Experts / share.WorldSize} experts of every MoE layer per rank, " +
+                    $"{settings.BatchSize / share.WorldSize} of the batch's {settings.BatchSize} blocks per rank, gradients averaged; " +
+                    (c.Dropout > 0 ? "dropout drawn per rank (not the one-process masks)" : "no dropout: the one-process run's numbers"))));
         }
 
         private static string Capacity(ModelConfig c) =>
@@ -224,7 +269,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
             : "dropless";
 
         private static RunSummary Summarize(CharTransformer model, TrainingSettings settings, string? preset, TrainingResult result,
-            EvaluationPoint final, double wallSeconds)
+            EvaluationPoint final, double wallSeconds, RankShare share)
         {
             var tokensPerStep = (long)settings.BatchSize * model.Config.BlockSize;
             var secondsPerStep = result.SessionIterations == 0 ? 0 : result.SessionSeconds / result.SessionIterations;
@@ -240,6 +285,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Commands
                 Parameters = model.ParameterCount,
                 Iterations = result.Iteration,
                 TokensPerStep = tokensPerStep,
+                LastStepLoss = result.LastStepLoss,
+                Ranks = share.WorldSize,
                 FinalTrainLoss = final.TrainLoss,
                 FinalValidationLoss = final.ValidationLoss,
                 FinalEvalBatches = settings.FinalEvalBatches,

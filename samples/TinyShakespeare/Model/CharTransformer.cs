@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using MoeLayers.Distributed;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -31,7 +32,9 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>Builds the model with freshly initialized weights (PyTorch's defaults, from the current torch seed).</summary>
         /// <param name="config">The model shape; validated here.</param>
         /// <param name="name">Module name.</param>
-        public CharTransformer(ModelConfig config, string name = "char_transformer")
+        /// <param name="communicator">Null for one process; otherwise every block's experts are sharded over these ranks
+        /// (<see cref="ExpertParallelMoeLayer"/>), so every forward is a collective.</param>
+        public CharTransformer(ModelConfig config, string name = "char_transformer", ICommunicator? communicator = null)
             : base(name)
         {
             ArgumentNullException.ThrowIfNull(config);
@@ -40,7 +43,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
             _tokenEmbedding = nn.Embedding(config.VocabularySize, config.EmbedDim);
             _positionEmbedding = nn.Embedding(config.BlockSize, config.EmbedDim);
             _blocks = new ModuleList<TransformerBlock>(
-                Enumerable.Range(0, config.Layers).Select(i => new TransformerBlock(config, $"block{i}")).ToArray());
+                Enumerable.Range(0, config.Layers).Select(i => new TransformerBlock(config, $"block{i}", communicator)).ToArray());
             _finalNorm = nn.LayerNorm(config.EmbedDim);
             _head = nn.Linear(config.EmbedDim, config.VocabularySize);
             RegisterComponents();
@@ -52,8 +55,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>The MoE layer of each block, first block first.</summary>
         public IReadOnlyList<MoeLayerBase> MoeLayers => _blocks.Select(b => b.Moe).ToArray();
 
-        /// <summary>Number of trainable scalars.</summary>
-        public long ParameterCount => parameters().Sum(p => p.numel());
+        /// <summary>
+        /// Number of trainable scalars of the whole model. With sharded experts every rank's experts count, so the figure
+        /// is the one-process model's; this rank holds the replicated part and its own experts only.
+        /// </summary>
+        public long ParameterCount => parameters().Sum(p => p.numel()) + MoeLayers.OfType<ExpertParallelMoeLayer>().Sum(OtherRanksExperts);
+
+        private static long OtherRanksExperts(ExpertParallelMoeLayer layer) =>
+            layer.named_parameters().Where(p => p.name.StartsWith("experts.", StringComparison.Ordinal)).Sum(p => p.parameter.numel())
+            * (layer.NumExperts / layer.LocalExperts - 1);
 
         /// <summary>Logits [B, T, V] for token ids [B, T] (int64, T ≤ block size, ids in [0, V)).</summary>
         public override Tensor forward(Tensor input)

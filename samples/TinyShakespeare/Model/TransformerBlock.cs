@@ -1,3 +1,4 @@
+using MoeLayers.Distributed;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -28,14 +29,16 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <summary>Creates one block of the model <paramref name="config"/> describes.</summary>
         /// <param name="config">A validated model configuration.</param>
         /// <param name="name">Module name.</param>
-        public TransformerBlock(ModelConfig config, string name = "block")
+        /// <param name="communicator">Null: a one-process MoE layer (<c>Moe.Create</c>). Otherwise the ranks its experts are
+        /// sharded over: an <see cref="ExpertParallelMoeLayer"/>, whose every forward is a collective.</param>
+        public TransformerBlock(ModelConfig config, string name = "block", ICommunicator? communicator = null)
             : base(name)
         {
             _dropout = config.Dropout;
             _attentionNorm = nn.LayerNorm(config.EmbedDim);
             _attention = new CausalSelfAttention(config.EmbedDim, config.Heads, config.Dropout);
             _moeNorm = nn.LayerNorm(config.EmbedDim);
-            _moe = MoeFactory.Create(config.ToMoeOptions());
+            _moe = communicator is null ? MoeFactory.Create(config.ToMoeOptions()) : new ExpertParallelMoeLayer(config.ToMoeOptions(), communicator);
             RegisterComponents();
         }
 

@@ -52,6 +52,12 @@ namespace MoeLayers.Samples.TinyShakespeare.Reporting
         /// <summary>Training tokens per second in this process.</summary>
         public required double TokensPerSecond { get; init; }
 
+        /// <summary>Cross-entropy of the last training step's (global) batch, before its update (null for a run resumed at its end).</summary>
+        public double? LastStepLoss { get; init; }
+
+        /// <summary>Ranks the experts were sharded over (1: one process).</summary>
+        public int Ranks { get; init; } = 1;
+
         /// <summary>Wall-clock seconds of this process's training, evaluations and checkpoints included.</summary>
         public required double WallSeconds { get; init; }
 

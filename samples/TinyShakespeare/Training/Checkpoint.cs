@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MoeLayers.Samples.TinyShakespeare.Model;
+using MoeLayers.Samples.TinyShakespeare.Parallel;
 using MoeLayers.Samples.TinyShakespeare.Storage;
 using TorchSharp.Modules;
 
@@ -17,6 +18,18 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
     {
         /// <summary>The file name a training run saves to inside its output folder.</summary>
         public const string FileName = "checkpoint.bin";
+
+        /// <summary>
+        /// The file this process saves to and resumes from: <see cref="FileName"/> for one process; in an expert-parallel
+        /// run each rank holds only its experts (and their optimizer state), so each writes its own
+        /// <c>checkpoint.rank&lt;r&gt;-of-&lt;W&gt;.bin</c> (atomically, like every checkpoint).
+        /// </summary>
+        /// <param name="share">This process's rank.</param>
+        public static string FileNameOf(RankShare share)
+        {
+            ArgumentNullException.ThrowIfNull(share);
+            return share.IsExpertParallel ? $"checkpoint.rank{share.Rank}-of-{share.WorldSize}.bin" : FileName;
+        }
 
         private const string Magic = "MoeLayers.TinyShakespeare.Checkpoint.v1";
 

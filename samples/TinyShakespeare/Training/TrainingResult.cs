@@ -10,6 +10,8 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
     /// <param name="SessionSeconds">Seconds this process spent in training steps.</param>
     /// <param name="Routing">Routing summed over the steps of this process, per layer.</param>
     /// <param name="Completed">False when cancelled before the budget was spent.</param>
+    /// <param name="LastStepLoss">Cross-entropy of the last training step's (global) batch, before its update; null
+    /// when this process did no step.</param>
     public sealed record TrainingResult(
         int Iteration,
         IReadOnlyList<EvaluationPoint> History,
@@ -17,5 +19,6 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
         int SessionIterations,
         double SessionSeconds,
         IReadOnlyList<LayerRouting> Routing,
-        bool Completed);
+        bool Completed,
+        double? LastStepLoss);
 }

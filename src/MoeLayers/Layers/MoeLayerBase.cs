@@ -117,6 +117,26 @@ namespace MoeLayers
             var mask = TokenMask.From(tokenMask, lead, device, nameof(tokenMask));
 
             var flat = input.reshape(-1, InputDim);
+            var output = Compute(flat, lead, mask, out globalBatch);
+            if (output.Statistics is { } statistics)
+            {
+                Volatile.Write(ref _statistics, statistics);
+                MoeMetrics.Record(GetName(), statistics);
+            }
+            return output;
+        }
+
+        /// <summary>
+        /// The forward on checked tokens: route, dispatch, auxiliary losses and statistics, in this process. A layer whose
+        /// experts live elsewhere (expert parallelism) replaces all of it; the input checks, the pending losses of
+        /// <c>forward</c> and the <see cref="Statistics"/> stay the base's.
+        /// </summary>
+        /// <param name="flat">Tokens [T, d], on the layer's device and in its expert dtype.</param>
+        /// <param name="lead">The input's leading shape (the output is [..lead, out]).</param>
+        /// <param name="mask">Which tokens are real, or null.</param>
+        /// <param name="globalBatch">This forward's global-batch balance part, when that loss is on; else null.</param>
+        private protected virtual MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, out GlobalBatchBalance.Part? globalBatch)
+        {
             // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
             var mode = _options.Router == RouterKind.ExpertChoice ? CudaDispatchMode.Never : _options.UseCudaDispatch;
             var k = ActiveTopK;
@@ -132,7 +152,7 @@ namespace MoeLayers
             var output = dispatched.Output;
             if (SharedOutput(flat) is { } shared)
                 output = output + (mask is { HasPadding: true } ? shared * mask.Values32.unsqueeze(1).to(shared.dtype) : shared);
-            if (training) _loads.Add(dispatched.AssignedPerExpert);
+            if (training) CountTrainingLoads(dispatched.AssignedPerExpert);
 
             var routing = routed.Routing;
             var sequences = lead.Length >= 2 ? lead[..^1].Aggregate(1L, (a, b) => a * b) : 1;
@@ -144,14 +164,13 @@ namespace MoeLayers
                     globalBatch is null ? dispatched.AssignedPerExpert : training ? _loads.Snapshot() : dispatched.AssignedPerExpert);
             var auxiliary = _options.LoadBalancingCoefficient * loadBalancing + _options.ZLossCoefficient * zLoss;
             var statistics = _options.CollectStatistics ? CollectStatistics(routing, dispatched, loadBalancing, zLoss, mask) : null;
-            if (statistics is not null)
-            {
-                Volatile.Write(ref _statistics, statistics);
-                MoeMetrics.Record(GetName(), statistics);
-            }
 
             return new MoeOutput(output.reshape(lead.Append(OutputDim).ToArray()), auxiliary, loadBalancing, zLoss, routing, statistics);
         }
+
+        /// <summary>Adds one training forward's (token, slot) pairs per expert to the loads of the current step.</summary>
+        /// <param name="assignedPerExpert">Pairs routed to each of the E experts.</param>
+        private protected void CountTrainingLoads(IReadOnlyList<long> assignedPerExpert) => _loads.Add(assignedPerExpert);
 
         /// <summary>Ends a balancing step: moves the balance bias by the loads counted since the last call, and resets them.</summary>
         internal void EndBalanceStep()
@@ -209,7 +228,9 @@ namespace MoeLayers
         /// <param name="flat">Tokens [T, d].</param>
         /// <param name="path">This forward's dispatch path (its accelerator may make the routing too).</param>
         /// <param name="mask">Which tokens are real, or null (expert choice must not pick padding).</param>
-        private protected abstract RoutedTokens Route(Tensor flat, DispatchPath path, TokenMask? mask);
+        /// <remarks>Every layer that uses the base's <see cref="Compute"/> overrides it; one that replaces Compute need not.</remarks>
+        private protected virtual RoutedTokens Route(Tensor flat, DispatchPath path, TokenMask? mask) =>
+            throw new InvalidOperationException($"{GetType().Name} computes its forward itself and routes no tokens through {nameof(MoeLayerBase)}.{nameof(Route)}.");
 
         /// <summary>The always-on shared experts' output for all tokens [T, out], or null when the layer has none.</summary>
         private protected virtual Tensor? SharedOutput(Tensor flat) => null;
