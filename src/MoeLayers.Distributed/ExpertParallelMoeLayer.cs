@@ -65,7 +65,7 @@ namespace MoeLayers.Distributed
             _router = o.Router == RouterKind.Switch
                 ? new SwitchRouter(o.InputDim, o.NumExperts, o.SwitchJitter)
                 : new TopKRouter(o.InputDim, o.NumExperts, o.TopK, TopKRule.From(o));
-            _experts = new ExpertBank(LocalExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias);
+            _experts = new ExpertBank(LocalExperts, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias, o.MemoryOptimizedExperts);
             if (o.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(o.SharedExperts, o.InputDim, o.EffectiveSharedHiddenDim, o.EffectiveOutputDim, o.Activation,
                     o.ExpertBias, o.SharedExpertGate);
@@ -116,7 +116,8 @@ namespace MoeLayers.Distributed
         /// router, the global plan, the two exchanges and the local combine; the auxiliary losses in the data-parallel
         /// convention and the statistics from the global counts (the same on every rank).
         /// </summary>
-        private protected override MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, out GlobalBatchBalance.Part? globalBatch)
+        // The losses are always formed: their counts are all-reduced, and every rank must take part whatever it needs.
+        private protected override MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, bool lossesWanted, out GlobalBatchBalance.Part? globalBatch)
         {
             globalBatch = null;
             // Refused on this rank before any exchange: the ranks run the same code, so each refuses its own mask.
@@ -189,8 +190,10 @@ namespace MoeLayers.Distributed
             var inverse = new long[permutation.Length];
             for (var i = 0; i < permutation.Length; i++) inverse[permutation[i]] = i;
             var expertRows = received.index_select(0, tensor(permutation, ScalarType.Int64, device));
-            var blocks = (IExpertBlocks)_experts;
-            var expertOutput = blocks.ForwardSorted(expertRows, perExpert, zeros(new[] { (long)permutation.Length }, ScalarType.Int64, device));
+            // The local experts' products as one MKL batched GEMM per projection on the CPU (per-expert products elsewhere).
+            var blocks = (IGroupedExpertBlocks)_experts;
+            var expertOutput = blocks.ForwardSorted(expertRows, perExpert, zeros(new[] { (long)permutation.Length }, ScalarType.Int64, device),
+                MklGroupedMatmul.Default);
             var bySource = expertOutput.index_select(0, tensor(inverse, ScalarType.Int64, device));
             var returned = AllToAllFunction.apply(bySource, _communicator, plan.ReceiveCounts, plan.SendCounts);
 

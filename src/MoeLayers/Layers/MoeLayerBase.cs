@@ -117,7 +117,7 @@ namespace MoeLayers
             var mask = TokenMask.From(tokenMask, lead, device, nameof(tokenMask));
 
             var flat = input.reshape(-1, InputDim);
-            var output = Compute(flat, lead, mask, out globalBatch);
+            var output = Compute(flat, lead, mask, lossesWanted, out globalBatch);
             if (output.Statistics is { } statistics)
             {
                 Volatile.Write(ref _statistics, statistics);
@@ -134,8 +134,10 @@ namespace MoeLayers
         /// <param name="flat">Tokens [T, d], on the layer's device and in its expert dtype.</param>
         /// <param name="lead">The input's leading shape (the output is [..lead, out]).</param>
         /// <param name="mask">Which tokens are real, or null.</param>
+        /// <param name="lossesWanted">Whether anything uses this forward's auxiliary losses (false: an evaluation forward
+        /// without statistics, which may return zeros for them).</param>
         /// <param name="globalBatch">This forward's global-batch balance part, when that loss is on; else null.</param>
-        private protected virtual MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, out GlobalBatchBalance.Part? globalBatch)
+        private protected virtual MoeOutput Compute(Tensor flat, long[] lead, TokenMask? mask, bool lossesWanted, out GlobalBatchBalance.Part? globalBatch)
         {
             // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
             var mode = _options.Router == RouterKind.ExpertChoice ? CudaDispatchMode.Never : _options.UseCudaDispatch;
