@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -110,7 +111,7 @@ namespace MoeLayers
             // dA = dY·W_outᵀ, then per chunk of whole experts: the activation recomputed once, serving dW_out of those
             // experts and the derivative that turns dA into dH in place (and, for SwiGLU, dG next to it).
             var gradHidden = needsInner ? products.MultiplyTransposed(gradOutput, counts, outputWeight) : null;
-            if (needs[4]) gradients[4] = empty_like(outputWeight);
+            if (needs[4] && counts.Length > 0 && ExpertChunks(counts, hidden.shape[1]).Skip(1).Any()) gradients[4] = empty_like(outputWeight);
             var gradGate = gate is null || !needsInner ? null : empty_like(gate);
             using (var gradMode = enable_grad())
             {
@@ -126,7 +127,8 @@ namespace MoeLayers
                         var chunkCounts = counts.AsSpan(chunk.FirstExpert, chunk.Experts).ToArray();
                         using var noGrad = no_grad();
                         var part = products.WeightGradient(activated.detach(), gradOutput.narrow(0, chunk.FirstRow, chunk.Rows), chunkCounts);
-                        gradients[4]!.narrow(0, chunk.FirstExpert, chunk.Experts).copy_(part);
+                        if (chunk.Experts == counts.Length) gradients[4] = part.MoveToOuterDisposeScope();
+                        else gradients[4]!.narrow(0, chunk.FirstExpert, chunk.Experts).copy_(part);
                     }
                     if (!needsInner || chunk.Rows == 0) continue;
                     var g = gradHidden!.narrow(0, chunk.FirstRow, chunk.Rows);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -61,6 +62,15 @@ namespace MoeLayers
             return GroupedProducts.Library(_runner, e => Fallback(device, _failed.GetOrAdd(dtype,
                 $"the MKL batched GEMM failed for {dtype} ({e.Message}); this process keeps the per-expert products for it.")));
         }
+
+        /// <summary>Whether rows of this device and dtype, grouped by <paramref name="counts"/>, would run as one batched GEMM.</summary>
+        /// <param name="device">The rows' device.</param>
+        /// <param name="dtype">The rows' dtype.</param>
+        /// <param name="counts">Rows per expert.</param>
+        internal bool Batches(Device device, ScalarType dtype, long[] counts) =>
+            device.type == DeviceType.CPU && (dtype == ScalarType.Float32 || dtype == ScalarType.Float64)
+            && Environment.GetEnvironmentVariable(SwitchVariable) != "0" && !_failed.ContainsKey(dtype)
+            && _runner.Serves(device) && _runner.PaysFor(counts) && MklGroupedGemm.Available;
 
         /// <summary>Null when this call runs as one batched GEMM; otherwise why it runs per expert.</summary>
         /// <param name="rows">Rows [M, d].</param>

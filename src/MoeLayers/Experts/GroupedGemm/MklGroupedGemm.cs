@@ -26,6 +26,9 @@ namespace MoeLayers
         {
         }
 
+        /// <summary>Whether MKL's batched GEMM entry points were found.</summary>
+        public static bool Available => Library.Value.Api is not null;
+
         /// <summary>The bound library, or why there is none (for benchmark reports).</summary>
         public static string Describe()
         {
