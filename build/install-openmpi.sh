@@ -23,41 +23,10 @@ if ! command -v apt-get > /dev/null 2>&1; then
   exit 1
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo > /dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "install-openmpi: Open MPI is missing; as root run: apt-get update && apt-get install -y openmpi-bin libopenmpi-dev" >&2
-    exit 1
-  fi
-fi
-
-apt() {
-  # DPkg::Lock::Timeout covers the dpkg lock; the lists lock of `update` is retried here.
-  local log attempt
-  log=$(mktemp)
-  for attempt in $(seq 1 60); do
-    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" > "$log" 2>&1; then
-      rm -f "$log"
-      return 0
-    fi
-    if grep -q 'Could not get lock' "$log"; then
-      sleep 10
-      continue
-    fi
-    break
-  done
-  cat "$log" >&2
-  rm -f "$log"
-  return 1
-}
-
-echo "install-openmpi: mpirun or libmpi.so.40 not found; installing openmpi-bin and libopenmpi-dev"
-if ! apt update -q || ! apt install -y -q --no-install-recommends openmpi-bin libopenmpi-dev; then
-  echo "install-openmpi: apt-get failed (above); install openmpi-bin and libopenmpi-dev by hand" >&2
-  exit 1
-fi
+# shellcheck source=build/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+echo "install-openmpi: mpirun or libmpi.so.40 not found"
+apt_install install-openmpi openmpi-bin libopenmpi-dev || exit 1
 if ! have_openmpi; then
   echo "install-openmpi: the packages installed but mpirun or libmpi.so.40 is still missing" >&2
   exit 1

@@ -63,42 +63,10 @@ if ! command -v apt-get > /dev/null 2>&1; then
   exit 1
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo > /dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "install-pytorch-cpu: python3-torch or libopenblas0-pthread is missing; as root run:" \
-         "apt-get update && apt-get install -y python3-torch libopenblas0-pthread" >&2
-    exit 1
-  fi
-fi
-
-apt() {
-  # DPkg::Lock::Timeout covers the dpkg lock; the lists lock of `update` is retried here.
-  local log attempt
-  log=$(mktemp)
-  for attempt in $(seq 1 60); do
-    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" > "$log" 2>&1; then
-      rm -f "$log"
-      return 0
-    fi
-    if grep -q 'Could not get lock' "$log"; then
-      sleep 10
-      continue
-    fi
-    break
-  done
-  cat "$log" >&2
-  rm -f "$log"
-  return 1
-}
-
-echo "install-pytorch-cpu: torch for $python or libopenblas0-pthread not found; installing python3-torch and libopenblas0-pthread"
-if ! apt update -q || ! apt install -y -q --no-install-recommends python3-torch libopenblas0-pthread; then
-  echo "install-pytorch-cpu: apt-get failed (above); install python3-torch and libopenblas0-pthread by hand" >&2
-  exit 1
-fi
+# shellcheck source=build/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+echo "install-pytorch-cpu: torch for $python or libopenblas0-pthread not found"
+apt_install install-pytorch-cpu python3-torch libopenblas0-pthread || exit 1
 if ! have_torch; then
   echo "install-pytorch-cpu: the packages installed but $python still cannot import torch" >&2
   exit 1
