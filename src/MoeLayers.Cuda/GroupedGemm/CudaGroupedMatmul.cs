@@ -39,10 +39,7 @@ namespace MoeLayers.Cuda
         public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
         {
             PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
-            var products = Products(rows, counts, weights);
-            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
-            var output = GroupedGemmFunction.apply(rows, weights, counts, products);
-            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+            return GroupedGemmFunction.Multiply(rows, counts, weights, bias, Products(rows, counts, weights));
         }
 
         /// <inheritdoc />
@@ -58,6 +55,13 @@ namespace MoeLayers.Cuda
             return GroupedProducts.Library(_runner, e => Fallback(device, _failed.GetOrAdd(key,
                 $"the grouped GEMM failed on {device} for {key.dtype} ({e.Message}); this process keeps the per-expert products for it.")));
         }
+
+        /// <inheritdoc />
+        /// <remarks>
+        /// False: whether cuBLAS's grouped GEMM beats the padded buffer has not been measured on a GPU, so the fused
+        /// dispatch keeps the core's shape rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).
+        /// </remarks>
+        public bool Batches(Device device, ScalarType dtype, long[] counts) => false;
 
         /// <summary>Null when this call runs as one grouped GEMM; otherwise why it runs per expert.</summary>
         /// <param name="rows">Rows [M, d].</param>

@@ -29,6 +29,15 @@ namespace MoeLayers
         /// <param name="counts">Rows of each expert.</param>
         /// <param name="weights">Stacked weights [E, d, h] of the first projection (the others share its device and dtype).</param>
         GroupedProducts Products(Tensor rows, long[] counts, Tensor weights);
+
+        /// <summary>
+        /// Whether rows of this device and dtype in groups of <paramref name="counts"/> run as one library call per
+        /// projection, which Auto dispatch then prefers to the padded buffer (measured on the CPU).
+        /// </summary>
+        /// <param name="device">The rows' device.</param>
+        /// <param name="dtype">The rows' dtype.</param>
+        /// <param name="counts">Rows of each expert.</param>
+        bool Batches(Device device, ScalarType dtype, long[] counts);
     }
 
     /// <summary>
@@ -73,6 +82,9 @@ namespace MoeLayers
 
         /// <inheritdoc />
         public GroupedProducts Products(Tensor rows, long[] counts, Tensor weights) => GroupedProducts.PerExpert;
+
+        /// <inheritdoc />
+        public bool Batches(Device device, ScalarType dtype, long[] counts) => false;
 
         /// <summary>Throws <see cref="ArgumentException"/> unless the operands of a grouped matmul fit together.</summary>
         /// <param name="rows">Rows [M, d].</param>

@@ -41,10 +41,7 @@ namespace MoeLayers
         public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
         {
             PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
-            var products = Choose(rows, counts, weights, bias);
-            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
-            var output = GroupedGemmFunction.apply(rows, weights, counts, products);
-            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+            return GroupedGemmFunction.Multiply(rows, counts, weights, bias, Choose(rows, counts, weights, bias));
         }
 
         /// <inheritdoc />
@@ -63,11 +60,8 @@ namespace MoeLayers
                 $"the MKL batched GEMM failed for {dtype} ({e.Message}); this process keeps the per-expert products for it.")));
         }
 
-        /// <summary>Whether rows of this device and dtype, grouped by <paramref name="counts"/>, would run as one batched GEMM.</summary>
-        /// <param name="device">The rows' device.</param>
-        /// <param name="dtype">The rows' dtype.</param>
-        /// <param name="counts">Rows per expert.</param>
-        internal bool Batches(Device device, ScalarType dtype, long[] counts) =>
+        /// <inheritdoc />
+        public bool Batches(Device device, ScalarType dtype, long[] counts) =>
             device.type == DeviceType.CPU && (dtype == ScalarType.Float32 || dtype == ScalarType.Float64)
             && Environment.GetEnvironmentVariable(SwitchVariable) != "0" && !_failed.ContainsKey(dtype)
             && _runner.Serves(device) && _runner.PaysFor(counts) && MklGroupedGemm.Available;

@@ -16,6 +16,22 @@ namespace MoeLayers
     {
         public override string Name => "MoeGroupedGemm";
 
+        /// <summary>
+        /// One projection with autograd as a library's grouped matmul hands it over: through this function (and
+        /// <see cref="GroupedBiasFunction"/>) when <paramref name="products"/> are library calls, else per-expert autograd ops.
+        /// </summary>
+        /// <param name="rows">Expert-contiguous rows [M, d].</param>
+        /// <param name="counts">Rows of each expert.</param>
+        /// <param name="weights">Stacked weights [E, d, h].</param>
+        /// <param name="bias">Per-expert bias [E, h], or null.</param>
+        /// <param name="products">The products the grouped matmul chose for these operands.</param>
+        internal static Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias, GroupedProducts products)
+        {
+            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
+            var output = apply(rows, weights, counts, products);
+            return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
+        }
+
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var (rows, weights, counts, products) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous(), (long[])vars[2], (GroupedProducts)vars[3]);
