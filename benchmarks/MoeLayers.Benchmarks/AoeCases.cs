@@ -80,26 +80,13 @@ namespace MoeLayers.Benchmarks
             (step.Output.sum() + step.AuxiliaryLoss).backward();
         }
 
-        private double[] MeasureStepPeaks(int repeats)
-        {
-            var samples = _cases.Select(_ => new List<double>()).ToArray();
-            for (var r = 0; r < repeats; r++)
+        private double[] MeasureStepPeaks(int repeats) => ProcessMemory.MedianStepPeaks(
+            _cases.Select(c => (Action)(() => Step(c.Layer))).ToArray(),
+            () =>
             {
-                for (var i = 0; i < _cases.Count; i++)
-                {
-                    var layer = _cases[i].Layer;
-                    ClearGradients(layer);
-                    GC.Collect();
-                    GC.WaitForPendingFinalizers();
-                    samples[i].Add(ProcessMemory.PeakAbove(() =>
-                    {
-                        using var scope = NewDisposeScope();
-                        Step(layer);
-                    }));
-                }
-            }
-            return samples.Select(Median).ToArray();
-        }
+                foreach (var c in _cases) ClearGradients(c.Layer);
+            },
+            repeats);
 
         /// <summary>Median wall and process CPU milliseconds per step; each round runs every case once, in turn.</summary>
         private (double[] Wall, double[] Cpu) InterleavedStepTimes(int warmup, int rounds)

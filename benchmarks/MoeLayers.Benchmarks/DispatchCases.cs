@@ -108,24 +108,7 @@ namespace MoeLayers.Benchmarks
         private void PrintStepPeaks()
         {
             var cases = new (string Name, Action Step)[] { ("floor", Floor), ("moe", () => Layer(DispatchStrategy.Auto)), ("moe-composed", ComposedLayer) };
-            var peaks = new double[cases.Length];
-            for (var c = 0; c < cases.Length; c++)
-            {
-                var samples = new double[3];
-                for (var r = 0; r < samples.Length; r++)
-                {
-                    ClearGradients();
-                    GC.Collect();
-                    GC.WaitForPendingFinalizers();
-                    samples[r] = ProcessMemory.PeakAbove(() =>
-                    {
-                        using var scope = NewDisposeScope();
-                        cases[c].Step();
-                    });
-                }
-                Array.Sort(samples);
-                peaks[c] = samples[1];
-            }
+            var peaks = ProcessMemory.MedianStepPeaks(cases.Select(c => c.Step).ToArray(), ClearGradients, repeats: 3);
             for (var c = 0; c < cases.Length; c++)
             {
                 Console.WriteLine($"memory case={cases[c].Name} shape={_shape} step_peak_mib={peaks[c] / (1024.0 * 1024.0):F1} "

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 
 namespace MoeLayers.Benchmarks
@@ -44,6 +46,32 @@ namespace MoeLayers.Benchmarks
             File.WriteAllText("/proc/self/clear_refs", "5");
             action();
             return (StatusKiB("VmHWM:") - baseline) * 1024;
+        }
+
+        /// <summary>
+        /// Median over <paramref name="repeats"/> of each step's <see cref="PeakAbove"/>, the steps interleaved repeat by
+        /// repeat; before each step <paramref name="clear"/> runs (drop gradients) and the GC collects, and each step runs
+        /// in its own dispose scope. Call inside <see cref="TrackingFreedMemory"/>.
+        /// </summary>
+        public static double[] MedianStepPeaks(IReadOnlyList<Action> steps, Action clear, int repeats)
+        {
+            var samples = steps.Select(_ => new List<double>()).ToArray();
+            for (var r = 0; r < repeats; r++)
+            {
+                for (var i = 0; i < steps.Count; i++)
+                {
+                    clear();
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    var step = steps[i];
+                    samples[i].Add(PeakAbove(() =>
+                    {
+                        using var scope = TorchSharp.torch.NewDisposeScope();
+                        step();
+                    }));
+                }
+            }
+            return samples.Select(s => Timing.Median(s.ToArray())).ToArray();
         }
 
         private static void SetMmapThreshold(int bytes)
