@@ -36,9 +36,9 @@ namespace MoeLayers.Benchmarks
             }), MoeHidden, null));
             foreach (var rank in Ranks)
             {
-                AddAoe($"aoe-r{rank}", rank, AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(Dim, MoeHidden, rank, multipleOf: 64));
+                AddAoe($"aoe-r{rank}", rank, AutonomyOfExperts.ParameterMatchedHiddenDim(Dim, MoeHidden, rank, multipleOf: 64));
             }
-            AddAoe("aoe-r128-exact", 128, AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(Dim, MoeHidden, 128));
+            AddAoe("aoe-r128-exact", 128, AutonomyOfExperts.ParameterMatchedHiddenDim(Dim, MoeHidden, 128));
         }
 
         /// <summary>
@@ -74,7 +74,7 @@ namespace MoeLayers.Benchmarks
             _cases.Add(new Case(name, Moe.AutonomyOfExperts(Dim, hidden, rank, NumExperts, TopK), hidden, rank));
         }
 
-        private void Step(MoeLayerBase layer)
+        private void Step(MoeLayer layer)
         {
             var step = layer.Run(_x);
             (step.Output.sum() + step.AuxiliaryLoss).backward();
@@ -115,7 +115,7 @@ namespace MoeLayers.Benchmarks
             ? (double)Dim * NumExperts * r + TopK * ((double)r * c.Hidden + 2.0 * Dim * c.Hidden)
             : (double)Dim * NumExperts + TopK * 3.0 * Dim * c.Hidden;
 
-        private void ClearGradients(MoeLayerBase layer)
+        private void ClearGradients(MoeLayer layer)
         {
             foreach (var p in layer.parameters()) p.grad = null;
             _x.grad = null;
@@ -128,7 +128,7 @@ namespace MoeLayers.Benchmarks
             return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
         }
 
-        private static long ParameterBytes(MoeLayerBase layer) => layer.parameters().Sum(p => p.numel() * p.element_size());
+        private static long ParameterBytes(MoeLayer layer) => layer.parameters().Sum(p => p.numel() * p.element_size());
 
         private static double Mib(double bytes) => bytes / (1024.0 * 1024.0);
 
@@ -140,6 +140,6 @@ namespace MoeLayers.Benchmarks
             _x.Dispose();
         }
 
-        private sealed record Case(string Name, MoeLayerBase Layer, int Hidden, int? Rank);
+        private sealed record Case(string Name, MoeLayer Layer, int Hidden, int? Rank);
     }
 }

@@ -98,7 +98,7 @@ namespace MoeLayers.Cuda.GpuHarness
             _ => dtype.ToString(),
         };
 
-        private static MoeLayerBase Layer(MoeLayerOptions options, CudaDispatchMode mode, ScalarType dtype, Device device)
+        private static MoeLayer Layer(MoeLayerOptions options, CudaDispatchMode mode, ScalarType dtype, Device device)
         {
             var copy = options.Clone();
             copy.UseCudaDispatch = mode;
@@ -109,14 +109,14 @@ namespace MoeLayers.Cuda.GpuHarness
             return layer;
         }
 
-        private static Action Forward(MoeLayerBase layer, Tensor x, Device device) => () =>
+        private static Action Forward(MoeLayer layer, Tensor x, Device device) => () =>
         {
             using var noGrad = no_grad();
             layer.call(x);
             cuda.synchronize(device);
         };
 
-        private static Action Train(MoeLayerBase layer, Tensor x, Device device) => () =>
+        private static Action Train(MoeLayer layer, Tensor x, Device device) => () =>
         {
             var input = x.detach().requires_grad_(true);
             layer.call(input).to(ScalarType.Float32).sum().backward();

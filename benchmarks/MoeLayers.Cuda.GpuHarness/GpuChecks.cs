@@ -175,7 +175,7 @@ namespace MoeLayers.Cuda.GpuHarness
             });
 
         /// <summary>Same weights whatever the mode, dtype and device: built on the CPU from a fixed seed, then moved.</summary>
-        private static MoeLayerBase Layer(MoeLayerOptions options, CudaDispatchMode mode, ScalarType dtype, Device device)
+        private static MoeLayer Layer(MoeLayerOptions options, CudaDispatchMode mode, ScalarType dtype, Device device)
         {
             var copy = options.Clone();
             copy.UseCudaDispatch = mode;
@@ -190,7 +190,7 @@ namespace MoeLayers.Cuda.GpuHarness
         /// Forward on a fixed batch, backward of a fixed random projection of the output plus the auxiliary loss: [4, 100, d]
         /// tokens, or 2048 when there are 64 experts or more.
         /// </summary>
-        private static Tensor[] Step(MoeLayerBase layer, Device device, ScalarType dtype)
+        private static Tensor[] Step(MoeLayer layer, Device device, ScalarType dtype)
         {
             var generator = new Generator(1);
             var lead = layer.NumExperts >= 64 ? new long[] { 2048 } : new long[] { 4, 100 };

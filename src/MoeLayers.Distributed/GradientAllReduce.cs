@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MoeLayers.Distributed
 {
-    /// <summary>Data-parallel gradient reduction for models that hold <see cref="ExpertParallelMoeLayer"/>s.</summary>
+    /// <summary>Data-parallel gradient reduction for models that hold expert-parallel layers (<see cref="ExpertParallel.Create"/>).</summary>
     public static class GradientAllReduce
     {
         /// <summary>
@@ -17,7 +17,7 @@ namespace MoeLayers.Distributed
         /// <item>Replicated parameters — every parameter that is not an expert shard: routers (router.weight), shared
         /// experts, and everything outside the MoE layers (embeddings, attention, norms): all-reduce summed and divided
         /// by the world size W, the usual data-parallel average.</item>
-        /// <item>Expert shards (experts.* of every <see cref="ExpertParallelMoeLayer"/>): not exchanged — only this rank
+        /// <item>Expert shards (experts.* of every expert-parallel layer): not exchanged — only this rank
         /// holds them, and the backward all-to-all already summed every rank's contribution into them — but divided by W,
         /// since each rank's loss counts W times its share.</item>
         /// </list>
@@ -33,10 +33,12 @@ namespace MoeLayers.Distributed
             ArgumentNullException.ThrowIfNull(communicator);
             var world = communicator.WorldSize;
             var shards = new HashSet<IntPtr>();
-            foreach (var layer in module.modules().OfType<ExpertParallelMoeLayer>())
-                foreach (var p in layer.ExpertShardParameters()) shards.Add(p.Handle);
-            if (module is ExpertParallelMoeLayer self)
-                foreach (var p in self.ExpertShardParameters()) shards.Add(p.Handle);
+            foreach (var layer in module.modules().Prepend(module).OfType<MoeLayer>().Distinct())
+            {
+                if (ExpertParallel.CommunicatorOf(layer) is null) continue;
+                foreach (var (name, p) in layer.named_parameters())
+                    if (name.StartsWith("experts.", StringComparison.Ordinal)) shards.Add(p.Handle);
+            }
 
             var replicated = new List<(string Name, Tensor Grad)>();
             var presence = new System.Text.StringBuilder();

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace MoeLayers.Distributed.MpiScenarios
 {
     /// <summary>
-    /// ExpertParallelMoeLayer against the one-process MoeLayer: every rank builds both from the same seed, takes its
+    /// MoeLayer against the one-process MoeLayer: every rank builds both from the same seed, takes its
     /// contiguous share of one global batch, and compares outputs, losses and every gradient with the one-process values
     /// it computes itself on the whole batch.
     /// </summary>
@@ -98,7 +98,7 @@ namespace MoeLayers.Distributed.MpiScenarios
             var full = new MoeLayer(options);
             full.to(ScalarType.Float64);
             full.train();
-            var ep = new ExpertParallelMoeLayer(options, comm);
+            var ep = MoeLayers.Distributed.ExpertParallel.Create(options, comm);
             ep.to(ScalarType.Float64);
             ep.train();
             ep.LoadShardFrom(full.state_dict());
@@ -113,13 +113,14 @@ namespace MoeLayers.Distributed.MpiScenarios
 
                 // One process, whole batch: L = Σ y·g / T + aux.
                 var xr = x.clone().requires_grad_(true);
-                var reference = full.Run(xr);
+                // forward + Collect (not Run, which keeps nothing): the statistics and the step's loads stay with the layers.
+                var reference = (Output: full.forward(xr), AuxiliaryLoss: MoeAuxiliaryLoss.Collect(full));
                 var loss = (reference.Output * g).sum() / globalTokens + reference.AuxiliaryLoss;
                 loss.backward();
 
                 // This rank: its share, L_r = W · Σ_r y·g / T + aux_r, whose mean over ranks is L.
                 var xl = x.narrow(0, offset, local).clone().requires_grad_(true);
-                var mine = ep.Run(xl);
+                var mine = (Output: ep.forward(xl), AuxiliaryLoss: MoeAuxiliaryLoss.Collect(ep));
                 var lossR = (mine.Output * g.narrow(0, offset, local)).sum() * ((double)world / globalTokens) + mine.AuxiliaryLoss;
                 lossR.backward();
                 GradientAllReduce.Average(ep, comm);
@@ -167,7 +168,7 @@ namespace MoeLayers.Distributed.MpiScenarios
             EvalCase(comm, name, full, ep, shares, options.InputDim);
         }
 
-        private static void EvalCase(ICommunicator comm, string name, MoeLayer full, ExpertParallelMoeLayer ep, long[] shares, int inputDim)
+        private static void EvalCase(ICommunicator comm, string name, MoeLayer full, MoeLayer ep, long[] shares, int inputDim)
         {
             var globalTokens = shares.Sum();
             var local = shares[comm.Rank];
@@ -187,20 +188,20 @@ namespace MoeLayers.Distributed.MpiScenarios
         {
             using var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             var rank = comm.Rank;
-            Expect<ArgumentException>(rank, "indivisible", () => new ExpertParallelMoeLayer(Base(experts: 3), comm));
+            Expect<ArgumentException>(rank, "indivisible", () => MoeLayers.Distributed.ExpertParallel.Create(Base(experts: 3), comm));
             var odd = Base();
             if (rank == comm.WorldSize - 1)
             {
                 odd.TopK = 1;
                 odd.CapacityFactor = 1.25;
             }
-            Expect<CommunicatorMismatchException>(rank, "options", () => new ExpertParallelMoeLayer(odd, comm));
-            var layer = new ExpertParallelMoeLayer(Base(), comm);
+            Expect<CommunicatorMismatchException>(rank, "options", () => MoeLayers.Distributed.ExpertParallel.Create(odd, comm));
+            var layer = MoeLayers.Distributed.ExpertParallel.Create(Base(), comm);
             var dtype = rank == comm.WorldSize - 1 ? ScalarType.Float32 : ScalarType.Float64;
             layer.to(dtype);
             Expect<CommunicatorMismatchException>(rank, "dtype", () => layer.Run(randn(6, 8, dtype)));
             // The mismatch is found before any rows move: the communicator is still usable.
-            using (var same = new ExpertParallelMoeLayer(Base(), comm))
+            using (var same = MoeLayers.Distributed.ExpertParallel.Create(Base(), comm))
             {
                 var y = same.Run(randn(6, 8));
                 Program.Say(rank, $"OK usable: a forward after the mismatch gave [{string.Join(", ", y.Output.shape)}]");
@@ -217,7 +218,7 @@ namespace MoeLayers.Distributed.MpiScenarios
         {
             var comm = new MpiCommunicator(new MpiCommunicatorOptions { Timeout = timeout, ConnectTimeout = Program.ConnectTimeout });
             manual_seed(1);
-            var layer = new ExpertParallelMoeLayer(Base(), comm);
+            var layer = MoeLayers.Distributed.ExpertParallel.Create(Base(), comm);
             var x = randn(16, 8).requires_grad_(true);
             if (inForward)
             {

@@ -25,7 +25,7 @@ namespace MoeLayers.Distributed.MpiScenarios
             manual_seed(5);
             var full = new MoeLayer(options);
             full.train();
-            var ep = new ExpertParallelMoeLayer(options, comm);
+            var ep = MoeLayers.Distributed.ExpertParallel.Create(options, comm);
             ep.train();
             ep.LoadShardFrom(full.state_dict());
             manual_seed(9);

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace MoeLayers.Distributed.Tests
 {
     /// <summary>
-    /// ExpertParallelMoeLayer under <c>mpirun -np 2</c> and <c>-np 3</c> (E = 2W, 4W): every rank compares its outputs, losses and gradients with a
+    /// An expert-parallel MoeLayer (ExpertParallel.Create) under <c>mpirun -np 2</c> and <c>-np 3</c> (E = 2W, 4W): every rank compares its outputs, losses and gradients with a
     /// one-process MoeLayer it runs itself on the whole batch (tests/MoeLayers.Distributed.MpiScenarios/ExpertParallel.cs).
     /// </summary>
     [Collection("mpirun")]
@@ -61,8 +61,8 @@ namespace MoeLayers.Distributed.Tests
             {
                 var lines = run.Lines(r);
                 lines.Should().NotContain(l => l.StartsWith("FAIL", StringComparison.Ordinal));
-                lines.Should().Contain(l => l.Contains("OK indivisible: ArgumentException: ExpertParallelMoeLayer: NumExperts = 3 does not divide by the world size 2", StringComparison.Ordinal));
-                lines.Should().Contain(l => l.StartsWith("OK options: CommunicatorMismatchException: ExpertParallelMoeLayer: the ranks were given different MoeLayerOptions: " +
+                lines.Should().Contain(l => l.Contains("OK indivisible: ArgumentException: ExpertParallel.Create: NumExperts = 3 does not divide by the world size 2", StringComparison.Ordinal));
+                lines.Should().Contain(l => l.StartsWith("OK options: CommunicatorMismatchException: ExpertParallel.Create: the ranks were given different MoeLayerOptions: " +
                     "CapacityFactor (rank 0: null; rank 1: 1.25); TopK (rank 0: 2; rank 1: 1).", StringComparison.Ordinal));
                 lines.Should().Contain(l => l.Contains("OK dtype: CommunicatorMismatchException: AllToAll: the ranks' arguments do not agree: rank 0: float64 rows [*, 8]; rank 1: float32 rows [*, 8].", StringComparison.Ordinal));
                 lines.Should().Contain("OK usable: a forward after the mismatch gave [6, 8]");
@@ -76,7 +76,7 @@ namespace MoeLayers.Distributed.Tests
             var run = Run(2, "ep-dead", mpirunOptions: new[] { "--enable-recovery" }, scenarioArguments: new[] { "--timeout", "5" });
             run.Lines(1).Should().Contain("dying abruptly (SIGKILL) before the backward exchange");
             run.Lines(0).Should().Contain("backward without the dead rank");
-            run.Output.Should().Contain("MoeLayers.Distributed: the backward all-to-all of ExpertParallelMoeLayer failed on rank 0 of 2; " +
+            run.Output.Should().Contain("MoeLayers.Distributed: the backward all-to-all of an expert-parallel MoE layer failed on rank 0 of 2; " +
                 "an exception cannot leave a backward pass, so the process ends. CommunicatorTimeoutException: MPI rank 0 of 2: AllToAll #")
                 .And.Contain("did not complete within 5 s");
             run.Output.Should().Contain("MoeLayers.Distributed: rank 0 of 2 aborts the MPI job (MPI_Abort, error code 1)");

@@ -12,7 +12,7 @@ namespace MoeLayers.Samples.Mnist.Model
     public sealed class MnistMoeClassifier : nn.Module<Tensor, Tensor>
     {
         [ComponentName(Name = "moe")]
-        private readonly MoeLayerBase _moe;
+        private readonly MoeLayer _moe;
 
         /// <summary>Creates the model with freshly initialized weights (seed torch first for a reproducible start).</summary>
         /// <param name="settings">ne, k, lc and the router kind.</param>
@@ -31,7 +31,7 @@ namespace MoeLayers.Samples.Mnist.Model
         public MnistMoeSettings Settings { get; }
 
         /// <summary>The MoE layer: its last routing decision, statistics and auxiliary loss.</summary>
-        public MoeLayerBase Layer => _moe;
+        public MoeLayer Layer => _moe;
 
         /// <summary>Returns the logits [B, 10] for images [B, 784] or [B, 28, 28].</summary>
         public override Tensor forward(Tensor images) => _moe.call(Flatten(images));

@@ -39,7 +39,7 @@ namespace MoeLayers.Samples.Mnist.Model
             options.Activation = ExpertActivation.SwiGlu;
             options.ExpertBias = false;
             options.LowRank = AoeRank;
-            options.HiddenDim = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(InputDim, ClassCount, AoeRank, reluExpertParameters);
+            options.HiddenDim = AutonomyOfExperts.HiddenDimForParameterBudget(InputDim, ClassCount, AoeRank, reluExpertParameters);
             return options;
         }
 

@@ -33,7 +33,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <param name="config">The model shape; validated here.</param>
         /// <param name="name">Module name.</param>
         /// <param name="communicator">Null for one process; otherwise every block's experts are sharded over these ranks
-        /// (<see cref="ExpertParallelMoeLayer"/>), so every forward is a collective.</param>
+        /// (<see cref="MoeLayer"/>), so every forward is a collective.</param>
         public CharTransformer(ModelConfig config, string name = "char_transformer", ICommunicator? communicator = null)
             : base(name)
         {
@@ -53,15 +53,15 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         public ModelConfig Config { get; }
 
         /// <summary>The MoE layer of each block, first block first.</summary>
-        public IReadOnlyList<MoeLayerBase> MoeLayers => _blocks.Select(b => b.Moe).ToArray();
+        public IReadOnlyList<MoeLayer> MoeLayers => _blocks.Select(b => b.Moe).ToArray();
 
         /// <summary>
         /// Number of trainable scalars of the whole model. With sharded experts every rank's experts count, so the figure
         /// is the one-process model's; this rank holds the replicated part and its own experts only.
         /// </summary>
-        public long ParameterCount => parameters().Sum(p => p.numel()) + MoeLayers.OfType<ExpertParallelMoeLayer>().Sum(OtherRanksExperts);
+        public long ParameterCount => parameters().Sum(p => p.numel()) + MoeLayers.Sum(OtherRanksExperts);
 
-        private static long OtherRanksExperts(ExpertParallelMoeLayer layer) =>
+        private static long OtherRanksExperts(MoeLayer layer) =>
             layer.named_parameters().Where(p => p.name.StartsWith("experts.", StringComparison.Ordinal)).Sum(p => p.parameter.numel())
             * (layer.NumExperts / layer.LocalExperts - 1);
 

@@ -136,7 +136,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
             options.ExpertBias = false;
             options.ZLossCoefficient = 0;
             options.LowRank = rank;
-            options.HiddenDim = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(EmbedDim, EmbedDim, rank, 2L * EmbedDim * ExpertHiddenDim);
+            options.HiddenDim = AutonomyOfExperts.HiddenDimForParameterBudget(EmbedDim, EmbedDim, rank, 2L * EmbedDim * ExpertHiddenDim);
             return options;
         }
 

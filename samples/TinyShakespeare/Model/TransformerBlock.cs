@@ -22,7 +22,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         private readonly LayerNorm _moeNorm;
 
         [ComponentName(Name = "moe")]
-        private readonly MoeLayerBase _moe;
+        private readonly MoeLayer _moe;
 
         private readonly double _dropout;
 
@@ -30,7 +30,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
         /// <param name="config">A validated model configuration.</param>
         /// <param name="name">Module name.</param>
         /// <param name="communicator">Null: a one-process MoE layer (<c>Moe.Create</c>). Otherwise the ranks its experts are
-        /// sharded over: an <see cref="ExpertParallelMoeLayer"/>, whose every forward is a collective.</param>
+        /// sharded over: an <see cref="MoeLayer"/>, whose every forward is a collective.</param>
         public TransformerBlock(ModelConfig config, string name = "block", ICommunicator? communicator = null)
             : base(name)
         {
@@ -38,12 +38,12 @@ namespace MoeLayers.Samples.TinyShakespeare.Model
             _attentionNorm = nn.LayerNorm(config.EmbedDim);
             _attention = new CausalSelfAttention(config.EmbedDim, config.Heads, config.Dropout);
             _moeNorm = nn.LayerNorm(config.EmbedDim);
-            _moe = communicator is null ? MoeFactory.Create(config.ToMoeOptions()) : new ExpertParallelMoeLayer(config.ToMoeOptions(), communicator);
+            _moe = communicator is null ? MoeFactory.Create(config.ToMoeOptions()) : ExpertParallel.Create(config.ToMoeOptions(), communicator);
             RegisterComponents();
         }
 
         /// <summary>The block's MoE feed-forward layer (for its auxiliary loss and routing statistics).</summary>
-        public MoeLayerBase Moe => _moe;
+        public MoeLayer Moe => _moe;
 
         /// <summary>Applies the block to x [B, T, C].</summary>
         public override Tensor forward(Tensor input)

@@ -11,7 +11,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Parallel
         /// <summary>
         /// Loads <paramref name="wholeStateDict"/> (the state dict of the same model built for one process) into
         /// <paramref name="sharded"/>: every tensor as it is, except the <c>experts.*</c> tensors of each
-        /// <see cref="ExpertParallelMoeLayer"/>, of which this rank keeps rows [FirstExpert, FirstExpert + LocalExperts).
+        /// <see cref="MoeLayer"/>, of which this rank keeps rows [FirstExpert, FirstExpert + LocalExperts).
         /// Strict: every key must match.
         /// </summary>
         /// <param name="sharded">A model holding expert-parallel layers.</param>
@@ -24,7 +24,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Parallel
             var shard = new Dictionary<string, Tensor>(wholeStateDict);
             foreach (var (name, module) in sharded.named_modules())
             {
-                if (module is not ExpertParallelMoeLayer layer) continue;
+                if (module is not MoeLayer layer) continue;
                 var prefix = name + ".experts.";
                 foreach (var (key, value) in wholeStateDict)
                 {

@@ -27,7 +27,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
 
         /// <summary>Adds the statistics of the last forward of each layer (one training step).</summary>
         /// <exception cref="ArgumentException">The layer count differs, or a layer collected no statistics.</exception>
-        public void Add(IReadOnlyList<MoeLayerBase> layers)
+        public void Add(IReadOnlyList<MoeLayer> layers)
         {
             ArgumentNullException.ThrowIfNull(layers);
             Add(layers.Select((layer, l) => layer.Statistics

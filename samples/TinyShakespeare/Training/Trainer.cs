@@ -48,7 +48,7 @@ namespace MoeLayers.Samples.TinyShakespeare.Training
             settings.Validate();
             share ??= RankShare.Whole;
             share.ThrowIfIndivisible(settings.BatchSize);
-            if (model.MoeLayers.Any(l => l is ExpertParallelMoeLayer) != share.IsExpertParallel)
+            if (model.MoeLayers.Any(l => ExpertParallel.CommunicatorOf(l) is not null) != share.IsExpertParallel)
                 throw new ArgumentException(share.IsExpertParallel
                     ? "an expert-parallel run needs a model whose experts are sharded (CharTransformer built with the communicator)."
                     : "the model's experts are sharded over ranks: pass the RankShare of its communicator.", nameof(share));

@@ -21,8 +21,7 @@ namespace MoeLayers.Cuda
         /// <param name="kernels">The kernels and their launcher.</param>
         /// <param name="strategy">Grouped per-expert products, one padded batched product, or Auto: padded for small,
         /// even loads by the core's rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).</param>
-        /// <param name="matmul">Runs the grouped products of banks that take one (<see cref="IGroupedExpertBlocks"/>);
-        /// by default <see cref="CudaGroupedMatmul.Default"/>.</param>
+        /// <param name="matmul">Runs the grouped products; by default <see cref="CudaGroupedMatmul.Default"/>.</param>
         public FusedDispatcher(FusedKernels kernels, DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             if (strategy == DispatchStrategy.Reference)
@@ -56,13 +55,11 @@ namespace MoeLayers.Cuda
             else
             {
                 var rows = GatherRowsFunction.apply(input, layout.PairOfRow, layout.RowOfPair, _kernels, topK);
-                outputs = experts is IGroupedExpertBlocks grouped
-                    ? grouped.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow, _matmul)
-                    : experts.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow);
+                outputs = experts.ForwardSorted(rows, permutation.KeptPerExpert, permutation.AssignmentOfRow, _matmul);
             }
             var weights = routing.CombineWeights.to(ScalarType.Float32);
             var output = CombineRowsFunction.apply(outputs, weights, layout.RowOfPair, layout.PairOfRow, _kernels, topK);
-            return new DispatchOutput(output, permutation.AssignedPerExpert, permutation.KeptPerExpert, capacity);
+            return new DispatchOutput(output, permutation.AssignedPerExpert, permutation.KeptPerExpert, capacity, rules.Mask?.RealCount ?? routing.TokenCount);
         }
 
         private static bool NeedsHostPlan(DispatchRules rules) =>

@@ -49,7 +49,7 @@ namespace MoeLayers.Distributed
                 // libtorch calls this from native code, where a .NET exception cannot travel: it would end the process as
                 // an unhandled exception. Say why, end the job (a faulted MPI communicator aborts every rank on dispose),
                 // and fail fast with the same words.
-                var message = $"MoeLayers.Distributed: the backward all-to-all of ExpertParallelMoeLayer failed on rank {communicator.Rank} of {communicator.WorldSize}; " +
+                var message = $"MoeLayers.Distributed: the backward all-to-all of an expert-parallel MoE layer failed on rank {communicator.Rank} of {communicator.WorldSize}; " +
                     $"an exception cannot leave a backward pass, so the process ends. {e.GetType().Name}: {e.Message}";
                 Console.Error.WriteLine(message);
                 Console.Error.Flush();

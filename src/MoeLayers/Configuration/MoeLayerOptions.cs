@@ -106,7 +106,7 @@ namespace MoeLayers
         /// <summary>
         /// Rank r of each expert's factorized gate projection W_down (d×r)·W_up (r×h), in [1, <see cref="InputDim"/>];
         /// required by <see cref="RouterKind.AutonomyOfExperts"/> and 0 (unused) for every other router.
-        /// <see cref="AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the matching hidden width.
+        /// <see cref="MoeLayers.AutonomyOfExperts.ParameterMatchedHiddenDim"/> gives the matching hidden width.
         /// </summary>
         public int LowRank { get; set; }
 

@@ -76,8 +76,10 @@ namespace MoeLayers
         /// <param name="numExperts">E.</param>
         /// <param name="rules">Capacity, drop policy and token mask.</param>
         /// <param name="selectedPairs">Which pairs are routed at all, bool [T, k] (expert choice), or null for all.</param>
+        /// <param name="position">Where this batch stands in a batch spanning ranks (expert parallelism: capacity counts
+        /// the pairs of earlier ranks first), or null for a batch of its own.</param>
         public static DispatchPlan Build(Tensor expertIndices, Tensor combineWeights, int numExperts, DispatchRules rules,
-            Tensor? selectedPairs = null)
+            Tensor? selectedPairs = null, BatchPosition? position = null)
         {
             var tokens = expertIndices.shape[0];
             var topK = (int)expertIndices.shape[1];
@@ -90,12 +92,15 @@ namespace MoeLayers
             bool Routed(long p) => (isReal is null || isReal[p / topK]) && (isSelected is null || isSelected[p]);
 
             var assigned = new long[numExperts];
+            var perChoice = new long[numExperts, topK];
             for (var p = 0; p < pairs; p++)
             {
                 var e = experts[p];
                 if ((ulong)e >= (ulong)numExperts)
                     throw new ArgumentOutOfRangeException(nameof(expertIndices), e, $"expert indices must be in [0, {numExperts}); got {e}.");
-                if (Routed(p)) assigned[e]++;
+                if (!Routed(p)) continue;
+                assigned[e]++;
+                perChoice[e, p % topK]++;
             }
 
             // Stable counting sort: pair p goes to start[e] + (pairs of e before p).
@@ -108,9 +113,8 @@ namespace MoeLayers
                 if (Routed(p)) sorted[next[experts[p]]++] = p;
             }
 
-            var overflow = rules.Capacity.HasValue && assigned.Any(c => c > rules.Capacity.Value);
-            var kept = overflow ? assigned.Select(a => Math.Min(a, rules.Capacity!.Value)).ToArray() : (long[])assigned.Clone();
-            if (overflow && PriorityOrder(rules.DropPolicy, combineWeights, topK) is { } priority)
+            var kept = MoeLayers.Capacity.KeptPerExpert(rules.DropPolicy, rules.Capacity, perChoice, position?.Before, position?.Total);
+            if (!kept.SequenceEqual(assigned) && PriorityOrder(rules.DropPolicy, combineWeights, topK) is { } priority)
             {
                 for (var e = 0; e < numExperts; e++) Array.Sort(sorted, (int)start[e], (int)assigned[e], priority);
             }
@@ -135,6 +139,23 @@ namespace MoeLayers
             }
             return new DispatchPlan(numExperts, topK, tokens, order, expertOfKept, positionInExpert, rowOfPair, assigned, kept,
                 rules.Capacity, expertIndices.device);
+        }
+
+        /// <summary>Pairs per (expert, choice) [E, k] of routing indices [T, k], every pair counted (no mask, no selection).</summary>
+        /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
+        /// <param name="numExperts">E.</param>
+        public static long[,] PairCounts(Tensor expertIndices, int numExperts)
+        {
+            var topK = (int)expertIndices.shape[1];
+            var experts = HostCopy.ToArray<long>(expertIndices);
+            var counts = new long[numExperts, topK];
+            for (var p = 0; p < experts.Length; p++)
+            {
+                if ((ulong)experts[p] >= (ulong)numExperts)
+                    throw new ArgumentOutOfRangeException(nameof(expertIndices), experts[p], $"expert indices must be in [0, {numExperts}); got {experts[p]}.");
+                counts[experts[p], p % topK]++;
+            }
+            return counts;
         }
 
         /// <summary>The order in which an overflowing expert keeps its pairs, or null for token order (the sort's own).</summary>
@@ -188,6 +209,30 @@ namespace MoeLayers
         /// <summary>Row of <see cref="Order"/> for each pair, with pairs that are not run pointing at row <paramref name="skippedRow"/>.</summary>
         public Tensor InversePermutation(long skippedRow) =>
             tensor(_rowOfPair.Select(r => r < 0 ? skippedRow : r).ToArray(), ScalarType.Int64, _device);
+
+        /// <summary>
+        /// The outputs of the kept pairs in plan order [M, out] back to tokens, y [T, out]: each row to its (token, slot)
+        /// position (unique indices, no atomics), then <see cref="WeightedSum"/>; pairs that are not run add nothing.
+        /// </summary>
+        /// <param name="sortedOutput">Expert outputs in <see cref="Order"/> [M, out].</param>
+        /// <param name="weights">Combine weights [T, k] in the output's dtype.</param>
+        public Tensor Combine(Tensor sortedOutput, Tensor weights)
+        {
+            var perPair = SkippedCount == 0
+                ? sortedOutput.index_select(0, InversePermutation(0))
+                : zeros(new[] { Tokens * TopK, sortedOutput.shape[1] }, sortedOutput.dtype, sortedOutput.device).index_copy(0, Order, sortedOutput);
+            return WeightedSum(perPair, weights);
+        }
+
+        /// <summary>y_t = Σⱼ w_{t,j}·out_{t,j} over per-pair outputs [T·k, out]: a fixed-order sum over the k slots (deterministic, no atomics).</summary>
+        /// <param name="perPair">One output row per (token, slot) pair.</param>
+        /// <param name="weights">Combine weights [T, k].</param>
+        public Tensor WeightedSum(Tensor perPair, Tensor weights)
+        {
+            if (TopK == 1) return perPair * weights;
+            var width = perPair.shape[1];
+            return perPair.view(Tokens, TopK, width).mul(weights.unsqueeze(-1)).sum(1);
+        }
 
         /// <summary>1 for pairs that are run, 0 for the others, [T, k]; null when every pair is run.</summary>
         public Tensor? KeepMask(ScalarType dtype)

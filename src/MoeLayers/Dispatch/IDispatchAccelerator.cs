@@ -5,9 +5,9 @@ namespace MoeLayers
     /// <summary>
     /// A faster implementation of routing selection and dispatch for some devices, supplied by another package
     /// (MoeLayers.Cuda registers one through <see cref="DispatchAccelerators.RegisterCuda"/>). It computes the same
-    /// function as <see cref="SortedDispatcher"/> and the routers' own selection. Stateless: shared by every layer.
+    /// function as <see cref="SortedDispatcher"/> and, as an <see cref="IRoutingAccelerator"/>, the routers' own selection. Stateless: shared by every layer.
     /// </summary>
-    internal interface IDispatchAccelerator
+    internal interface IDispatchAccelerator : IRoutingAccelerator
     {
         /// <summary>The providing package, named in messages.</summary>
         string Name { get; }
@@ -24,22 +24,7 @@ namespace MoeLayers
         /// <param name="numExperts">Number of experts E.</param>
         /// <param name="topK">Experts per token k.</param>
         string? Unavailable(Tensor input, int numExperts, int topK);
-
-        /// <summary>
-        /// Softmax and top-k selection on router logits [T, E] in one kernel, with gradient to the logits; null when
-        /// this case is not handled (the router then selects with TorchSharp ops).
-        /// </summary>
-        /// <param name="logits">float32 router logits [T, E].</param>
-        /// <param name="topK">Experts per token k.</param>
-        /// <param name="order">Softmax/top-k order.</param>
-        /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only).</param>
-        AcceleratedRouting? TryRouteTopK(Tensor logits, int topK, TopKOrder order, bool renormalize);
     }
-
-    /// <summary>A routing decision made by an accelerator's kernel, with the per-expert counts it left on the device.</summary>
-    /// <param name="Routing">The routing decision, as a router would make it.</param>
-    /// <param name="DeviceCounts">The kernel's counts, which the same accelerator's dispatcher reuses.</param>
-    internal sealed record AcceleratedRouting(RoutingResult Routing, object DeviceCounts);
 
     /// <summary>How one forward is dispatched: the dispatcher to use and, when it is an accelerator's, that accelerator.</summary>
     /// <param name="Dispatcher">The dispatcher.</param>

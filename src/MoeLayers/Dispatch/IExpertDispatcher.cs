@@ -2,7 +2,11 @@ using static TorchSharp.torch;
 
 namespace MoeLayers
 {
-    /// <summary>Moves token rows to their experts and combines the results back in token order.</summary>
+    /// <summary>
+    /// The dispatch part of an MoE layer: moves token rows to their experts and combines the results back in token order.
+    /// The portable sorted dispatch, the fused CUDA dispatch and the expert-parallel dispatch (MoeLayers.Distributed)
+    /// implement it; the layer's forward is the same for all three.
+    /// </summary>
     internal interface IExpertDispatcher
     {
         /// <summary>Dispatches x [T, d] according to <paramref name="routed"/>.</summary>
@@ -10,5 +14,12 @@ namespace MoeLayers
         /// <param name="routed">The routing decision and the experts to run.</param>
         /// <param name="rules">Capacity, drop policy and token mask.</param>
         DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules);
+
+        /// <summary>
+        /// Sums per-rank values (statistics' sums) over the ranks this dispatcher spreads a batch over: a collective under
+        /// expert parallelism (every rank calls it, in the same order), the values themselves in one process.
+        /// </summary>
+        /// <param name="values">This rank's values.</param>
+        double[] SumOverRanks(double[] values) => values;
     }
 }

@@ -50,7 +50,7 @@ namespace MoeLayers
                 var expertOutput = experts.ForwardExpert(e, input.index_select(0, tokenIndex), tokenIndex);
                 output = output.index_add(0, tokenIndex, expertOutput * flatWeights.index_select(0, pairIndex).unsqueeze(1), 1.0);
             }
-            return new DispatchOutput(output, assigned, kept, rules.Capacity);
+            return new DispatchOutput(output, assigned, kept, rules.Capacity, rules.Mask?.RealCount ?? tokens);
         }
     }
 }

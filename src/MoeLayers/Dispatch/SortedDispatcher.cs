@@ -27,7 +27,7 @@ namespace MoeLayers
         /// <summary>Creates the dispatcher.</summary>
         /// <param name="strategy">Grouped, padded, or chosen by shape.</param>
         /// <param name="matmul">
-        /// Runs the grouped strategy's projections for banks that take one (<see cref="IGroupedExpertBlocks"/>): by default
+        /// Runs the grouped strategy's projections: by default
         /// <see cref="MklGroupedMatmul.Default"/>, one MKL batched GEMM per projection on the CPU where MKL's entry points
         /// exist (MOELAYERS_CPU_GROUPED_GEMM=0 turns it off) and the per-expert products elsewhere.
         /// </param>
@@ -44,7 +44,7 @@ namespace MoeLayers
             var weights = routing.CombineWeights.to(input.dtype);
             // With no rows at all the padded buffer would be empty; the grouped path handles it and keeps the graph.
             var output = plan.KeptCount > 0 && UsePadded(plan, input) ? RunPadded(plan, input, weights, experts) : RunGrouped(plan, input, weights, experts, _matmul);
-            return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity);
+            return new DispatchOutput(output, plan.AssignedPerExpert, plan.KeptPerExpert, plan.Capacity, rules.Mask?.RealCount ?? plan.Tokens);
         }
 
         /// <summary>
@@ -72,47 +72,25 @@ namespace MoeLayers
 
         private static long PaddedCapacity(DispatchPlan plan) => System.Math.Max(1, plan.KeptPerExpert.Max());
 
-        /// <summary>Gather kept rows in expert order, one product per expert block, then put rows back per pair.</summary>
-        private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts, IGroupedMatmul matmul)
+        /// <summary>Gather kept rows in expert order, one grouped product per projection, then put rows back per pair.</summary>
+        private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBank experts, IGroupedMatmul matmul)
         {
             var rows = input.index_select(0, plan.TokenOfKept);
-            var sortedOutput = experts is IGroupedExpertBlocks grouped
-                ? grouped.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept, matmul)
-                : experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept);
-            Tensor perPair;
-            if (plan.SkippedCount == 0)
-            {
-                perPair = sortedOutput.index_select(0, plan.InversePermutation(0));
-            }
-            else
-            {
-                var pairs = plan.Tokens * plan.TopK;
-                perPair = zeros(new[] { pairs, sortedOutput.shape[1] }, sortedOutput.dtype, sortedOutput.device)
-                    .index_copy(0, plan.Order, sortedOutput);
-            }
-            return WeightedSum(plan, perPair, weights);
+            return plan.Combine(experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept, matmul), weights);
         }
 
         /// <summary>
         /// One batched product over a [E, C, d] buffer (C = largest block). Padding rows read an arbitrary real token and
         /// their outputs are never gathered, so they add nothing to any gradient; pairs that are not run are masked in the weights.
         /// </summary>
-        private static Tensor RunPadded(DispatchPlan plan, Tensor input, Tensor weights, IExpertBlocks experts)
+        private static Tensor RunPadded(DispatchPlan plan, Tensor input, Tensor weights, IExpertBank experts)
         {
             var capacity = PaddedCapacity(plan);
             var (tokenOfSlot, slotOfPair, assignmentOfSlot) = plan.PaddedLayout(capacity);
             var buffer = input.index_select(0, tokenOfSlot).view(plan.NumExperts, capacity, input.shape[1]);
             var output = experts.ForwardPadded(buffer, assignmentOfSlot).reshape(plan.NumExperts * capacity, experts.OutputDim);
             var keep = plan.KeepMask(weights.dtype);
-            return WeightedSum(plan, output.index_select(0, slotOfPair), keep is null ? weights : weights * keep);
-        }
-
-        /// <summary>y_t = Σⱼ w_{t,j}·out_{t,j}: a fixed-order sum over the k slots (deterministic, no atomics).</summary>
-        private static Tensor WeightedSum(DispatchPlan plan, Tensor perPair, Tensor weights)
-        {
-            if (plan.TopK == 1) return perPair * weights;
-            var width = perPair.shape[1];
-            return perPair.view(plan.Tokens, plan.TopK, width).mul(weights.unsqueeze(-1)).sum(1);
+            return plan.WeightedSum(output.index_select(0, slotOfPair), keep is null ? weights : weights * keep);
         }
     }
 }

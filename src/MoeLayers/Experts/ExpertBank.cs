@@ -9,7 +9,7 @@ namespace MoeLayers
     /// w_out [E, h, out], optional biases b_in [E, h] and b_out [E, out] — so a dispatcher can run them as one batched
     /// product or as per-expert products on contiguous row blocks. The output width may differ from the input width.
     /// </summary>
-    internal sealed class ExpertBank : nn.Module, IGroupedExpertBlocks
+    internal sealed class ExpertBank : nn.Module, IExpertBank
     {
         [ComponentName(Name = "w_in")]
         private readonly Parameter _wIn;
@@ -97,44 +97,15 @@ namespace MoeLayers
         /// <summary>Output projection [E, h, out].</summary>
         public Parameter OutputWeight => _wOut;
 
-        Tensor IExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments) =>
-            ((IGroupedExpertBlocks)this).ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance);
+        /// <inheritdoc />
+        public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) => Mlp.Grouped(rows, null, counts, matmul);
 
-        Tensor IGroupedExpertBlocks.ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
-        {
-            if (MemoryOptimized) return Fused(rows, counts, matmul.Products(rows, counts, _wIn));
-            var hidden = matmul.Multiply(rows, counts, _wIn, _bIn);
-            hidden = Activate(hidden, _wGate is null ? null : matmul.Multiply(rows, counts, _wGate));
-            return matmul.Multiply(hidden, counts, _wOut, _bOut);
-        }
+        /// <inheritdoc />
+        public Tensor ForwardPadded(Tensor padded, Tensor assignments) => Mlp.Padded(padded, null);
 
-        Tensor IExpertBlocks.ForwardPadded(Tensor padded, Tensor assignments)
-        {
-            if (MemoryOptimized)
-            {
-                var (experts, capacity) = (padded.shape[0], padded.shape[1]);
-                var counts = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(capacity, (int)experts));
-                return Fused(padded.reshape(experts * capacity, padded.shape[2]), counts, GroupedProducts.PerExpert).view(experts, capacity, OutputDim);
-            }
-            var hidden = padded.bmm(_wIn);
-            if (_bIn is not null) hidden = hidden + _bIn.unsqueeze(1);
-            hidden = Activate(hidden, _wGate is null ? null : padded.bmm(_wGate));
-            var output = hidden.bmm(_wOut);
-            return _bOut is null ? output : output + _bOut.unsqueeze(1);
-        }
+        /// <inheritdoc />
+        public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens) => Mlp.Single(expert, rows, null);
 
-        Tensor IExpertBlocks.ForwardExpert(int expert, Tensor rows, Tensor tokens)
-        {
-            var hidden = rows.matmul(_wIn[expert]);
-            if (_bIn is not null) hidden = hidden + _bIn[expert];
-            hidden = Activate(hidden, _wGate is null ? null : rows.matmul(_wGate[expert]));
-            var output = hidden.matmul(_wOut[expert]);
-            return _bOut is null ? output : output + _bOut[expert];
-        }
-
-        private Tensor Fused(Tensor rows, long[] counts, GroupedProducts products) =>
-            ExpertMlpFunction.Apply(rows, null, _wIn, _wGate, _wOut, _bIn, _bOut, counts, products, _activation);
-
-        private Tensor Activate(Tensor hidden, Tensor? gate) => ExpertActivations.Apply(_activation, hidden, gate);
+        private ExpertMlp Mlp => new(_wIn, _wGate, _wOut, _bIn, _bOut, _activation, MemoryOptimized);
     }
 }

@@ -41,20 +41,6 @@ namespace MoeLayers
     }
 
     /// <summary>
-    /// An expert bank whose sorted forward takes the grouped matmul to run its projections with. Banks implement both this
-    /// and <see cref="IExpertBlocks.ForwardSorted"/>, which runs <see cref="PerExpertMatmul"/>.
-    /// </summary>
-    internal interface IGroupedExpertBlocks : IExpertBlocks
-    {
-        /// <summary><see cref="IExpertBlocks.ForwardSorted"/> with every projection run by <paramref name="matmul"/>.</summary>
-        /// <param name="rows">Gathered rows, expert-contiguous [M, d].</param>
-        /// <param name="counts">Rows per expert (sums to M).</param>
-        /// <param name="assignments">Flat index t·E + e of each row's (token, expert) pair [M].</param>
-        /// <param name="matmul">Runs the grouped products.</param>
-        Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul);
-    }
-
-    /// <summary>
     /// The portable grouped matmul: one TorchSharp product per expert on its block of rows (addmm with a bias), the rows
     /// split and the weights unbound once, so the backward is one cat/stack rather than E full-size gradient writes.
     /// </summary>

@@ -105,7 +105,7 @@ namespace MoeLayers
         }
 
         /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out, for one forward.</summary>
-        internal sealed class Continuation : IGroupedExpertBlocks, IDisposable
+        internal sealed class Continuation : IExpertBank, IDisposable
         {
             private readonly LowRankExpertBank _bank;
             private readonly SelectedActivations _activations;
@@ -122,40 +122,16 @@ namespace MoeLayers
 
             public int OutputDim => _bank.OutputDim;
 
-            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments) =>
-                ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance);
+            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) =>
+                Mlp.Grouped(rows, _activations.Gather(assignments), counts, matmul);
 
-            public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
-            {
-                var cached = _activations.Gather(assignments);
-                if (_bank.MemoryOptimized) return Fused(rows, cached, counts, matmul.Products(rows, counts, _bank._wIn));
-                var hidden = nn.functional.silu(matmul.Multiply(cached, counts, _bank._wUp)) * matmul.Multiply(rows, counts, _bank._wIn);
-                return matmul.Multiply(hidden, counts, _bank._wOut);
-            }
+            public Tensor ForwardPadded(Tensor padded, Tensor assignments) => Mlp.Padded(padded, _activations.Gather(assignments));
 
-            public Tensor ForwardPadded(Tensor padded, Tensor assignments)
-            {
-                if (_bank.MemoryOptimized)
-                {
-                    var (experts, capacity) = (padded.shape[0], padded.shape[1]);
-                    var counts = System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Repeat(capacity, (int)experts));
-                    var rows = padded.reshape(experts * capacity, padded.shape[2]);
-                    return Fused(rows, _activations.Gather(assignments), counts, GroupedProducts.PerExpert).view(experts, capacity, OutputDim);
-                }
-                var cached = _activations.Gather(assignments).view(padded.shape[0], padded.shape[1], _bank.LowRank);
-                var hidden = nn.functional.silu(cached.bmm(_bank._wUp)) * padded.bmm(_bank._wIn);
-                return hidden.bmm(_bank._wOut);
-            }
+            public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens) =>
+                Mlp.Single(expert, rows, _activations.Gather(tokens * NumExperts + expert));
 
-            public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens)
-            {
-                var cached = _activations.Gather(tokens * NumExperts + expert);
-                var hidden = nn.functional.silu(cached.matmul(_bank._wUp[expert])) * rows.matmul(_bank._wIn[expert]);
-                return hidden.matmul(_bank._wOut[expert]);
-            }
-
-            private Tensor Fused(Tensor rows, Tensor cached, long[] counts, GroupedProducts products) =>
-                ExpertMlpFunction.Apply(rows, cached, _bank._wIn, _bank._wUp, _bank._wOut, null, null, counts, products, ExpertActivation.SwiGlu);
+            /// <summary>A SwiGLU MLP whose gate reads the cached activations a through W_up: (SiLU(a·W_up) ⊙ x·W_in)·W_out.</summary>
+            private ExpertMlp Mlp => new(_bank._wIn, _bank._wUp, _bank._wOut, null, null, ExpertActivation.SwiGlu, _bank.MemoryOptimized);
 
             /// <summary>Frees the cached activations once the experts have run (autograd keeps what it needs).</summary>
             public void Dispose() => _activations.Dispose();

@@ -7,6 +7,6 @@ namespace MoeLayers
         /// <summary>Creates a new layer (fresh parameters) from the options registered under <paramref name="optionsName"/>.</summary>
         /// <param name="optionsName">Options name; null or empty for the default options.</param>
         /// <param name="moduleName">Module name of the created layer.</param>
-        MoeLayerBase Create(string? optionsName = null, string moduleName = "moe");
+        MoeLayer Create(string? optionsName = null, string moduleName = "moe");
     }
 }

@@ -12,7 +12,7 @@ namespace MoeLayers
             _options = options;
         }
 
-        public MoeLayerBase Create(string? optionsName = null, string moduleName = "moe") =>
+        public MoeLayer Create(string? optionsName = null, string moduleName = "moe") =>
             Moe.Create(_options.Get(string.IsNullOrEmpty(optionsName) ? Options.DefaultName : optionsName), moduleName);
     }
 }

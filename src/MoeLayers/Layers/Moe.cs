@@ -4,14 +4,10 @@ namespace MoeLayers
     /// <summary>Factory methods for MoE layers, in the style of TorchSharp's <c>nn.Linear(...)</c>.</summary>
     public static class Moe
     {
-        /// <summary>
-        /// Creates the layer the options describe: an <see cref="AutonomyOfExpertsLayer"/> for
-        /// <see cref="RouterKind.AutonomyOfExperts"/>, else a <see cref="MoeLayer"/>.
-        /// </summary>
+        /// <summary>Creates the layer the options describe (Autonomy-of-Experts included: it is a routing part).</summary>
         /// <param name="options">Validated layer options.</param>
         /// <param name="name">Module name.</param>
-        public static MoeLayerBase Create(MoeLayerOptions options, string name = "moe") =>
-            options?.Router == RouterKind.AutonomyOfExperts ? new AutonomyOfExpertsLayer(options, name) : new MoeLayer(options!, name);
+        public static MoeLayer Create(MoeLayerOptions options, string name = "moe") => new(options, name);
 
         /// <summary>Creates a top-k MoE layer with the given shape; other settings keep their defaults.</summary>
         /// <param name="inputDim">Model width d.</param>
@@ -24,7 +20,7 @@ namespace MoeLayers
 
         /// <summary>
         /// Creates an Autonomy-of-Experts layer (SwiGLU experts of rank <paramref name="lowRank"/>, no z-loss); other settings
-        /// keep their defaults. <see cref="AutonomyOfExpertsLayer.ParameterMatchedHiddenDim"/> gives the hidden width
+        /// keep their defaults. <see cref="MoeLayers.AutonomyOfExperts.ParameterMatchedHiddenDim"/> gives the hidden width
         /// that matches a standard SwiGLU expert's parameter count.
         /// </summary>
         /// <param name="inputDim">Model width d.</param>
@@ -33,7 +29,7 @@ namespace MoeLayers
         /// <param name="numExperts">Number of experts E.</param>
         /// <param name="topK">Experts per token k.</param>
         /// <param name="name">Module name.</param>
-        public static AutonomyOfExpertsLayer AutonomyOfExperts(int inputDim, int hiddenDim, int lowRank, int numExperts = 8, int topK = 2, string name = "aoe") =>
+        public static MoeLayer AutonomyOfExperts(int inputDim, int hiddenDim, int lowRank, int numExperts = 8, int topK = 2, string name = "aoe") =>
             new(new MoeLayerOptions
             {
                 InputDim = inputDim, HiddenDim = hiddenDim, LowRank = lowRank, NumExperts = numExperts, TopK = topK,

@@ -21,7 +21,7 @@ namespace MoeLayers
             // modules() lists the submodules only; the model may itself be an MoE layer.
             foreach (var module in model.modules().Prepend(model).Distinct())
             {
-                if (module is not MoeLayerBase layer) continue;
+                if (module is not MoeLayer layer) continue;
                 if (layer.TakeAuxiliaryLosses() is { } loss) total = total is null ? loss : total + loss;
             }
             return total ?? zeros(Array.Empty<long>(), ScalarType.Float32);

@@ -19,7 +19,7 @@ namespace MoeLayers
             ArgumentNullException.ThrowIfNull(model);
             foreach (var module in model.modules().Prepend(model).Distinct())
             {
-                if (module is MoeLayerBase layer) layer.EndBalanceStep();
+                if (module is MoeLayer layer) layer.EndBalanceStep();
             }
         }
     }

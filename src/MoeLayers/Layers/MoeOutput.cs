@@ -2,16 +2,13 @@ using static TorchSharp.torch;
 
 namespace MoeLayers
 {
-    /// <summary>Everything one forward of an MoE layer produced (<see cref="MoeLayerBase.Run"/>). The tensors belong to the caller's dispose scope.</summary>
+    /// <summary>Everything one forward of an MoE layer produced (<see cref="MoeLayer.Run"/>). The tensors belong to the caller's dispose scope.</summary>
     public sealed class MoeOutput
     {
-        internal MoeOutput(Tensor output, Tensor auxiliaryLoss, Tensor loadBalancingLoss, Tensor zLoss, RoutingResult routing,
-            RoutingStatistics? statistics)
+        internal MoeOutput(Tensor output, MeasuredLosses losses, RoutingResult routing, RoutingStatistics? statistics)
         {
             Output = output;
-            AuxiliaryLoss = auxiliaryLoss;
-            LoadBalancingLoss = loadBalancingLoss;
-            ZLoss = zLoss;
+            Losses = losses;
             Routing = routing;
             Statistics = statistics;
         }
@@ -20,13 +17,16 @@ namespace MoeLayers
         public Tensor Output { get; }
 
         /// <summary>α·load-balancing loss + β·z-loss: a float32 scalar with gradient to add to the task loss.</summary>
-        public Tensor AuxiliaryLoss { get; }
+        public Tensor AuxiliaryLoss => Losses.Auxiliary;
 
         /// <summary>The load-balancing loss before its coefficient α (0 when disabled).</summary>
-        public Tensor LoadBalancingLoss { get; }
+        public Tensor LoadBalancingLoss => Losses.LoadBalancing;
 
         /// <summary>The router z-loss before its coefficient β (0 when disabled).</summary>
-        public Tensor ZLoss { get; }
+        public Tensor ZLoss => Losses.ZLoss;
+
+        /// <summary>The losses with this forward's global-batch part, for the layer's pending losses.</summary>
+        internal MeasuredLosses Losses { get; }
 
         /// <summary>The routing decision for the flattened tokens.</summary>
         public RoutingResult Routing { get; }

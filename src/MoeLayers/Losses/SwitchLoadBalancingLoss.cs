@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -17,9 +19,25 @@ namespace MoeLayers
         public static Tensor Compute(RoutingResult routing, Tensor? mask = null) =>
             Compute(routing.Probabilities, routing.ExpertIndices, mask);
 
-        /// <summary>The loss with a mask the layer has already checked (float32 0/1 [T]).</summary>
-        internal static Tensor ComputeChecked(RoutingResult routing, Tensor? mask32) =>
-            Core(routing.Probabilities, routing.ExpertIndices, mask32);
+        /// <summary>
+        /// The loss from a dispatch's per-expert counts: f from <paramref name="assignedPerExpert"/> (the whole batch, every
+        /// rank's under expert parallelism), P the mean probability over this process's real tokens (mask already checked).
+        /// </summary>
+        /// <param name="probabilities">This process's routing probabilities [T, E].</param>
+        /// <param name="mask32">Checked float32 mask [T], or null.</param>
+        /// <param name="assignedPerExpert">Pairs routed to each expert over the batch.</param>
+        internal static Tensor FromCounts(Tensor probabilities, Tensor? mask32, IReadOnlyList<long> assignedPerExpert)
+        {
+            var experts = assignedPerExpert.Count;
+            var pairs = assignedPerExpert.Sum();
+            if (pairs == 0 || probabilities.shape[0] == 0) return zeros(Array.Empty<long>(), ScalarType.Float32, probabilities.device);
+            var probabilities32 = probabilities.to(ScalarType.Float32);
+            var fraction = tensor(assignedPerExpert.Select(c => (float)c).ToArray(), ScalarType.Float32, probabilities.device) / (double)pairs;
+            var meanProbability = mask32 is null
+                ? probabilities32.mean(new long[] { 0 })
+                : (probabilities32 * mask32.unsqueeze(1)).sum(0L) / LossInputs.Count(mask32);
+            return fraction.dot(meanProbability) * experts;
+        }
 
         /// <summary>Computes the loss from probabilities [T, E] and chosen experts [T, k].</summary>
         /// <param name="probabilities">Full softmax router probabilities, [T, E].</param>

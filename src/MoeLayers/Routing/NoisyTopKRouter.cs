@@ -19,13 +19,12 @@ namespace MoeLayers
         /// <summary>Creates a noisy top-k router.</summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
-        /// <param name="topK">Experts per token k, in [1, E].</param>
         /// <param name="zeroInit">Start W_r and W_noise at zero, as in the paper (early routing is driven by noise).</param>
         /// <param name="minNoiseStd">Added to softplus so the noise never vanishes (the paper's code uses 0.01); at least 0.</param>
         /// <param name="name">Module name.</param>
-        public NoisyTopKRouter(int inputDim, int numExperts, int topK, bool zeroInit = true, double minNoiseStd = 1e-2,
+        public NoisyTopKRouter(int inputDim, int numExperts, bool zeroInit = true, double minNoiseStd = 1e-2,
             string name = "noisy_topk_router")
-            : base(name, inputDim, numExperts, topK, zeroInit)
+            : base(name, inputDim, numExperts, zeroInit)
         {
             Guard.InRange(minNoiseStd, 0, double.MaxValue, nameof(minNoiseStd));
             _minNoiseStd = minNoiseStd;
@@ -37,17 +36,17 @@ namespace MoeLayers
         public Parameter NoiseWeight => _noiseWeight;
 
         /// <inheritdoc />
-        public override RoutingResult Select(Tensor input32, Tensor logits)
+        public override RoutingResult Select(Tensor input32, Tensor logits, int topK, TokenMask? mask)
         {
             if (!training)
             {
-                var (evalIndices, evalWeights) = TopKThenSoftmax(logits, TopK);
+                var (evalIndices, evalWeights) = TopKThenSoftmax(logits, topK);
                 return new RoutingResult(evalIndices, evalWeights, logits, logits.softmax(-1));
             }
 
             var noiseStd = nn.functional.softplus(nn.functional.linear(input32, _noiseWeight)) + _minNoiseStd;
             var noisy = logits + randn_like(logits) * noiseStd;
-            var (indices, weights) = TopKThenSoftmax(noisy, TopK);
+            var (indices, weights) = TopKThenSoftmax(noisy, topK);
             return new RoutingResult(indices, weights, logits, noisy.softmax(-1), noisy, noiseStd);
         }
     }

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -8,23 +9,21 @@ namespace MoeLayers
     /// Base of the learned routers: a bias-free linear map from d to E logits followed by a selection rule. The router's
     /// parameters and all of its math stay float32 whatever the model's dtype: a whole-model <c>.to(bfloat16)</c> moves
     /// them between devices but never converts them (the rule TorchSharp's own modules express by overriding
-    /// <c>_to</c>). The router knows nothing of dispatch.
+    /// <c>_to</c>). The router knows nothing of dispatch, and k comes with each call: the layer holds it.
     /// </summary>
-    internal abstract class Router : nn.Module<Tensor, RoutingResult>
+    internal abstract class Router : nn.Module<Tensor, int, RoutingResult>, IRouting
     {
         [ComponentName(Name = "weight")]
         private readonly Parameter _weight;
 
         /// <summary>Creates the router weight with nn.Linear's default initialization, or zeros.</summary>
-        private protected Router(string name, int inputDim, int numExperts, int topK, bool zeroInit)
+        private protected Router(string name, int inputDim, int numExperts, bool zeroInit)
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(numExperts, nameof(numExperts));
-            Guard.InRange(topK, 1, numExperts, nameof(topK));
             InputDim = inputDim;
             NumExperts = numExperts;
-            TopK = topK;
             _weight = Init.Parameter(zeroInit ? zeros(numExperts, inputDim, float32) : Init.Uniform(inputDim, numExperts, inputDim));
         }
 
@@ -34,20 +33,41 @@ namespace MoeLayers
         /// <summary>Number of experts E.</summary>
         public int NumExperts { get; }
 
-        /// <summary>Experts per token k.</summary>
-        public int TopK { get; }
-
         /// <summary>The router weight W_r, float32 [E, d].</summary>
         public Parameter Weight => _weight;
 
+        /// <inheritdoc />
+        public virtual Tensor? BalanceBias => null;
+
         /// <summary>Routes T tokens x [T, d] (any floating dtype) to k experts each.</summary>
-        public override RoutingResult forward(Tensor input)
+        /// <param name="input">Tokens [T, d].</param>
+        /// <param name="topK">Experts per token k, in [1, E].</param>
+        public override RoutingResult forward(Tensor input, int topK)
         {
             Guard.Floating(input, nameof(input));
             Guard.HasShape(input, nameof(input), -1, InputDim);
             Guard.SameDevice(input, _weight.device, nameof(input));
+            Guard.InRange(topK, 1, NumExperts, nameof(topK));
             var input32 = input.to(float32);
-            return Select(input32, Logits(input32));
+            return Select(input32, Logits(input32), topK, null);
+        }
+
+        /// <inheritdoc />
+        public virtual RoutedTokens Route(Tensor flat, RoutingRequest request)
+        {
+            var input32 = flat.to(float32);
+            var logits = Logits(input32);
+            request.Finite?.Check(flat, logits, "router logits");
+            return new RoutedTokens(Select(input32, logits, request.TopK, request.Mask), Experts(request));
+        }
+
+        /// <summary>The experts a learned router's tokens go to: the layer's.</summary>
+        private protected static IExpertBank Experts(RoutingRequest request) =>
+            request.Experts ?? throw new System.InvalidOperationException("A learned router needs the layer's experts in the routing request.");
+
+        /// <inheritdoc />
+        public virtual void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
+        {
         }
 
         /// <summary>Logits z = x·Wᵀ in float32 [T, E] of a float32 input [T, d].</summary>
@@ -56,7 +76,9 @@ namespace MoeLayers
         /// <summary>The selection rule: which k experts each token goes to, and with which weights.</summary>
         /// <param name="input32">The float32 input [T, d] (noisy routers compute their noise scale from it).</param>
         /// <param name="logits">Its logits <see cref="Logits"/> [T, E].</param>
-        public abstract RoutingResult Select(Tensor input32, Tensor logits);
+        /// <param name="topK">Experts per token k.</param>
+        /// <param name="mask">Which tokens are real, or null (only expert choice reads it: it must not pick padding).</param>
+        public abstract RoutingResult Select(Tensor input32, Tensor logits, int topK, TokenMask? mask);
 
         /// <summary>Router parameters stay float32 under any dtype conversion of the model.</summary>
         protected override nn.Module _to(ScalarType dtype, bool non_blocking) => this;

@@ -1,3 +1,4 @@
+using System;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -15,7 +16,7 @@ namespace MoeLayers
         /// <param name="jitter">Input jitter ε in [0, 1); 0 disables it.</param>
         /// <param name="name">Module name.</param>
         public SwitchRouter(int inputDim, int numExperts, double jitter = 0.0, string name = "switch_router")
-            : base(name, inputDim, numExperts, 1, zeroInit: false)
+            : base(name, inputDim, numExperts, zeroInit: false)
         {
             Guard.InRange(jitter, 0.0, 1.0, nameof(jitter), maxInclusive: false);
             Jitter = jitter;
@@ -30,8 +31,10 @@ namespace MoeLayers
             base.Logits(training && Jitter > 0 ? input32 * empty_like(input32).uniform_(1.0 - Jitter, 1.0 + Jitter) : input32);
 
         /// <inheritdoc />
-        public override RoutingResult Select(Tensor input32, Tensor logits)
+        /// <remarks>Switch routing sends every token to one expert: <paramref name="topK"/> must be 1.</remarks>
+        public override RoutingResult Select(Tensor input32, Tensor logits, int topK, TokenMask? mask)
         {
+            if (topK != 1) throw new ArgumentOutOfRangeException(nameof(topK), topK, "a Switch router sends each token to exactly one expert (k = 1).");
             var probabilities = logits.softmax(-1);
             var (weights, indices) = probabilities.max(-1, keepdim: true);
             return new RoutingResult(indices, weights, logits, probabilities);

@@ -18,29 +18,27 @@ namespace MoeLayers
     internal sealed class TopKRouter : Router
     {
         [ComponentName(Name = "correction_bias")]
-        private readonly Tensor? _correctionBias;
+        private readonly Tensor? _balanceBias;
 
         /// <summary>Creates a top-k router with the plain softmax rule.</summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
-        /// <param name="topK">Experts per token k, in [1, E].</param>
         /// <param name="order">Order of softmax and top-k.</param>
         /// <param name="renormalize">Renormalize the k weights to sum to 1 (SoftmaxThenTopK only); null means k &gt; 1.</param>
         /// <param name="name">Module name.</param>
-        public TopKRouter(int inputDim, int numExperts, int topK, TopKOrder order = TopKOrder.SoftmaxThenTopK,
-            bool? renormalize = null, string name = "topk_router")
-            : this(inputDim, numExperts, topK, new TopKRule(order, renormalize ?? topK > 1), name)
+        public TopKRouter(int inputDim, int numExperts, TopKOrder order = TopKOrder.SoftmaxThenTopK, bool? renormalize = null,
+            string name = "topk_router")
+            : this(inputDim, numExperts, new TopKRule(order, renormalize), name)
         {
         }
 
         /// <summary>Creates a top-k router with any rule of the family.</summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
-        /// <param name="topK">Experts per token k in training, in [1, E].</param>
         /// <param name="rule">Selection and weighting rule (validated by the options validator).</param>
         /// <param name="name">Module name.</param>
-        public TopKRouter(int inputDim, int numExperts, int topK, TopKRule rule, string name = "topk_router")
-            : base(name, inputDim, numExperts, topK, zeroInit: false)
+        public TopKRouter(int inputDim, int numExperts, TopKRule rule, string name = "topk_router")
+            : base(name, inputDim, numExperts, zeroInit: false)
         {
             Guard.Defined(rule.Order, "order");
             Guard.Defined(rule.Score, "score");
@@ -48,43 +46,45 @@ namespace MoeLayers
             if (rule.Groups < 1 || numExperts % rule.Groups != 0)
                 throw new ArgumentOutOfRangeException(nameof(rule), rule.Groups, $"groups must divide numExperts = {numExperts}; got {rule.Groups}.");
             Guard.InRange(rule.KeptGroups, 1, rule.Groups, "keptGroups");
-            Rule = rule with { EvalTopK = rule.EvalTopK == 0 ? topK : rule.EvalTopK };
-            Guard.InRange(Rule.EvalTopK, 1, numExperts, "evalTopK");
-            if (rule.BalanceBias) _correctionBias = zeros(numExperts, ScalarType.Float32).DetachFromDisposeScope();
+            Rule = rule;
+            if (rule.BalanceBias) _balanceBias = zeros(numExperts, ScalarType.Float32).DetachFromDisposeScope();
             RegisterComponents();
         }
 
         /// <summary>The selection and weighting rule.</summary>
         public TopKRule Rule { get; }
 
-        /// <summary>The softmax/top-k order.</summary>
-        public TopKOrder Order => Rule.Order;
+        /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias", the name DeepSeek's checkpoints
+        /// give it), or null when off.</summary>
+        public override Tensor? BalanceBias => _balanceBias;
 
-        /// <summary>Whether the k weights are rescaled to sum to 1.</summary>
-        public bool Renormalize => Rule.Renormalize;
-
-        /// <summary>Experts per token in the current mode.</summary>
-        public int ActiveTopK => training ? TopK : Rule.EvalTopK;
-
-        /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias"), or null when off.</summary>
-        public Tensor? CorrectionBias => _correctionBias;
+        /// <summary>The fused selection of the accelerator where it serves the plain softmax rule, else <see cref="Select"/>.</summary>
+        public override RoutedTokens Route(Tensor flat, RoutingRequest request)
+        {
+            if (!Rule.IsPlainSoftmax || request.Accelerator is null) return base.Route(flat, request);
+            var logits = Logits(flat.to(float32));
+            request.Finite?.Check(flat, logits, "router logits");
+            var k = request.TopK;
+            return request.Accelerator.TryRouteTopK(logits, k, Rule.Order, Rule.Renormalizes(k)) is { } fused
+                ? new RoutedTokens(fused.Routing, Experts(request), fused.DeviceCounts)
+                : new RoutedTokens(Select(flat.to(float32), logits, k, request.Mask), Experts(request));
+        }
 
         /// <inheritdoc />
-        public override RoutingResult Select(Tensor input32, Tensor logits)
+        public override RoutingResult Select(Tensor input32, Tensor logits, int topK, TokenMask? mask)
         {
-            var k = ActiveTopK;
             if (Rule.Order == TopKOrder.TopKThenSoftmax)
             {
-                var (topIndices, topWeights) = TopKThenSoftmax(logits, k);
+                var (topIndices, topWeights) = TopKThenSoftmax(logits, topK);
                 return new RoutingResult(topIndices, topWeights, logits, logits.softmax(-1));
             }
 
             var scores = Rule.Score == ScoreFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
-            var choice = _correctionBias is null ? scores : scores + _correctionBias.detach();
+            var choice = _balanceBias is null ? scores : scores + _balanceBias.detach();
             if (Rule.Groups > 1) choice = LimitToBestGroups(choice);
-            var indices = StableTopKIndices(choice, k);
+            var indices = StableTopKIndices(choice, topK);
             var weights = scores.gather(1, indices);
-            if (Rule.Renormalize && k > 1) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
+            if (Rule.Renormalizes(topK)) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
             if (Rule.ScalingFactor != 1.0) weights = weights * Rule.ScalingFactor;
             var probabilities = Rule.Score == ScoreFunction.Softmax ? scores : scores / scores.sum(-1, keepdim: true);
             return new RoutingResult(indices, weights, logits, probabilities);
@@ -113,15 +113,10 @@ namespace MoeLayers
             return choice.masked_fill(expertMask.logical_not(), 0.0);
         }
 
-        /// <summary>
-        /// b += γ·sign(mean load − load) from the per-expert loads (token, slot pairs) counted since the last update; no-op
-        /// without a bias or without loads.
-        /// </summary>
-        /// <param name="loads">Pairs routed to each expert.</param>
-        /// <param name="rate">γ.</param>
-        public void UpdateCorrectionBias(IReadOnlyList<long> loads, double rate)
+        /// <inheritdoc />
+        public override void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
         {
-            if (_correctionBias is null || loads.Count == 0) return;
+            if (_balanceBias is null || loads.Count == 0) return;
             var total = 0L;
             foreach (var load in loads) total += load;
             if (total == 0) return;
@@ -129,8 +124,8 @@ namespace MoeLayers
             var step = new float[loads.Count];
             for (var e = 0; e < step.Length; e++) step[e] = (float)(rate * Math.Sign(mean - loads[e]));
             using var noGrad = no_grad();
-            using var delta = tensor(step, ScalarType.Float32, _correctionBias.device);
-            _correctionBias.add_(delta);
+            using var delta = tensor(step, ScalarType.Float32, _balanceBias.device);
+            _balanceBias.add_(delta);
         }
     }
 }

@@ -27,7 +27,7 @@ namespace MoeLayers.Samples.Tests.TinyShakespeare
 
             var whole = Trainer.CreateModel(config, seed: 3);
             var sharded = Trainer.CreateModel(config, seed: 3, share);
-            sharded.MoeLayers.Should().AllBeOfType<ExpertParallelMoeLayer>();
+            sharded.MoeLayers.Should().AllBeOfType<MoeLayer>();
             whole.MoeLayers.Should().AllBeOfType<MoeLayer>();
             sharded.ParameterCount.Should().Be(whole.ParameterCount);
             var expected = whole.state_dict();

@@ -37,14 +37,14 @@ namespace MoeLayers.Tests.Configuration
         }
 
         [Fact]
-        public void FactoryBuildsTheAutonomyOfExpertsLayerFromJson()
+        public void FactoryBuildsTheMoeLayerFromJson()
         {
             var services = new ServiceCollection().AddMoeLayers("aoe", Configuration().GetSection("Aoe")).BuildServiceProvider();
             var layer = services.GetRequiredService<IMoeLayerFactory>().Create("aoe");
-            var aoe = layer.Should().BeOfType<AutonomyOfExpertsLayer>().Which;
-            aoe.LowRank.Should().Be(4);
-            aoe.RenormalizeWeights.Should().BeFalse();
-            aoe.Experts.DownWeight.shape.Should().Equal(16, 16);
+            var aoe = layer.Should().BeOfType<MoeLayer>().Which;
+            aoe.Options.LowRank.Should().Be(4);
+            aoe.Options.RenormalizeWeights.Should().BeFalse();
+            aoe.LowRankExperts.DownWeight.shape.Should().Equal(16, 16);
         }
 
         [Fact]

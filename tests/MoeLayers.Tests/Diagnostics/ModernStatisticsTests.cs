@@ -48,7 +48,7 @@ namespace MoeLayers.Tests.Diagnostics
                 lock (measured) measured[expert] = measured.GetValueOrDefault(expert) + value;
             });
             listener.Start();
-            var layer = new MoeLayer(new MoeLayerOptions { InputDim = 4, HiddenDim = 3, NumExperts = 3, TopK = 2 }, "metered");
+            var layer = new MoeLayer(new MoeLayerOptions { InputDim = 4, HiddenDim = 3, NumExperts = 3, TopK = 2 }, "metered") { MetricsName = "metered" };
             layer.call(randn(10, 4));
             lock (measured)
             {

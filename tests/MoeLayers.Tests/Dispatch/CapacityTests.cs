@@ -99,7 +99,7 @@ namespace MoeLayers.Tests.Dispatch
         {
             manual_seed(11);
             var tokens = experts.Length / k;
-            IExpertBlocks blocks = new ExpertBank(2, 3, 4, 3, ExpertActivation.Relu, bias: true);
+            IExpertBank blocks = new ExpertBank(2, 3, 4, 3, ExpertActivation.Relu, bias: true);
             var x = randn(tokens, 3);
             var output = zeros(tokens, 3);
             foreach (var p in pairs)
@@ -117,7 +117,7 @@ namespace MoeLayers.Tests.Dispatch
             manual_seed(11);
             var tokens = experts.Length / k;
             var bank = new ExpertBank(2, 3, 4, 3, ExpertActivation.Relu, bias: true);
-            IExpertBlocks blocks = bank;
+            IExpertBank blocks = bank;
             var x = randn(tokens, 3);
             var indices = tensor(experts).reshape(tokens, k);
             var w = tensor(weights.Select(v => (float)v).ToArray()).reshape(tokens, k);

@@ -118,7 +118,7 @@ namespace MoeLayers.Tests.Experts
                 Router = RouterKind.AutonomyOfExperts, InputDim = 4, HiddenDim = 6, NumExperts = 2, TopK = 1, LowRank = 2, Activation = ExpertActivation.SwiGlu, ZLossCoefficient = 0,
                 MemoryOptimizedExperts = false,
             };
-            using (var layer = new AutonomyOfExpertsLayer(aoe)) layer.Experts.MemoryOptimized.Should().BeFalse();
+            using (var layer = new MoeLayer(aoe)) layer.LowRankExperts.MemoryOptimized.Should().BeFalse();
         }
 
         [Fact]
@@ -181,6 +181,6 @@ namespace MoeLayers.Tests.Experts
         }
 
         private static Tensor Sorted(ExpertBank bank, Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) =>
-            ((IGroupedExpertBlocks)bank).ForwardSorted(rows, counts, assignments, matmul);
+            bank.ForwardSorted(rows, counts, assignments, matmul);
     }
 }

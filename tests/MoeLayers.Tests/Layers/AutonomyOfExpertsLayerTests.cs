@@ -25,10 +25,10 @@ namespace MoeLayers.Tests.Layers
         public void SelectsTheExpertsWithTheLargestActivationNorms(int seed, int k)
         {
             manual_seed(seed);
-            var layer = new AutonomyOfExpertsLayer(Options(k: k));
+            var layer = new MoeLayer(Options(k: k));
             var x = randn(64, 8);
             var routing = layer.Run(x).Routing;
-            var reference = NaiveAutonomyOfExperts.Run(layer.Experts, x, k, layer.RenormalizeWeights);
+            var reference = NaiveAutonomyOfExperts.Run(layer.LowRankExperts, x, k, k > 1);
             var indices = routing.ExpertIndices.data<long>().ToArray();
             for (var t = 0; t < 64; t++)
             {
@@ -58,7 +58,7 @@ namespace MoeLayers.Tests.Layers
             options.RenormalizeWeights = renormalize;
             options.TopKOrder = order;
             options.LoadBalancingCoefficient = 0.3;
-            var layer = new AutonomyOfExpertsLayer(options);
+            var layer = new MoeLayer(options);
             layer.to(ScalarType.Float64);
             var x = randn(new long[] { 3, 13, 8 }, ScalarType.Float64).requires_grad_(true);
             var upstream = randn(new long[] { 3, 13, 8 }, ScalarType.Float64);
@@ -69,7 +69,7 @@ namespace MoeLayers.Tests.Layers
             var actual = Gradients(layer, x);
             ClearGradients(layer, x);
 
-            var reference = NaiveAutonomyOfExperts.Run(layer.Experts, x.reshape(39, 8), k, renormalize ?? k > 1, order == TopKOrder.TopKThenSoftmax);
+            var reference = NaiveAutonomyOfExperts.Run(layer.LowRankExperts, x.reshape(39, 8), k, renormalize ?? k > 1, order == TopKOrder.TopKThenSoftmax);
             var selected = tensor(reference.Selected.SelectMany(s => s).ToArray(), new long[] { 39, k });
             var referenceAux = 0.3 * SwitchLoadBalancingLoss.Compute(reference.Probabilities, selected);
             ((reference.Output.reshape(3, 13, 8) * upstream).sum() + referenceAux).backward();
@@ -91,7 +91,7 @@ namespace MoeLayers.Tests.Layers
         {
             manual_seed(20);
             var x = randn(new long[] { 40, 8 }, ScalarType.Float64);
-            var state = new AutonomyOfExpertsLayer(Options()).state_dict();
+            var state = new MoeLayer(Options()).state_dict();
             var results = new Dictionary<DispatchStrategy, (long[] Kept, Dictionary<string, Tensor> Tensors)>();
             foreach (var strategy in Enum.GetValues<DispatchStrategy>())
             {
@@ -100,7 +100,7 @@ namespace MoeLayers.Tests.Layers
                 options.MinCapacity = 1;
                 options.DropPolicy = policy;
                 options.Dispatch = strategy;
-                var layer = new AutonomyOfExpertsLayer(options);
+                var layer = new MoeLayer(options);
                 layer.load_state_dict(state);
                 layer.to(ScalarType.Float64);
                 var input = x.clone().requires_grad_(true);
@@ -108,8 +108,8 @@ namespace MoeLayers.Tests.Layers
                 (step.Output.square().sum() + step.AuxiliaryLoss).backward();
                 var tensors = Gradients(layer, input);
                 tensors["output"] = step.Output.detach();
-                results[strategy] = (layer.Statistics!.KeptPerExpert.ToArray(), tensors);
-                layer.Statistics.DroppedFraction.Should().BeGreaterThan(0, "capacity 0.6 must drop pairs");
+                results[strategy] = (step.Statistics!.KeptPerExpert.ToArray(), tensors);
+                step.Statistics.DroppedFraction.Should().BeGreaterThan(0, "capacity 0.6 must drop pairs");
             }
             var reference = results[DispatchStrategy.Reference];
             foreach (var (strategy, result) in results)
@@ -125,9 +125,9 @@ namespace MoeLayers.Tests.Layers
             manual_seed(30);
             var options = Options();
             options.LoadBalancingCoefficient = 0.5;
-            var layer = new AutonomyOfExpertsLayer(options);
+            var layer = new MoeLayer(options);
             var output = layer.Run(randn(32, 8));
-            var stats = layer.Statistics!;
+            var stats = output.Statistics!;
             stats.AssignedPerExpert.Sum().Should().Be(64);
             stats.ZLoss.Should().Be(0);
             stats.LoadBalancingLoss.Should().BeGreaterThan(0.9, "the Switch loss is at least about 1 for any routing");
@@ -140,7 +140,7 @@ namespace MoeLayers.Tests.Layers
         public void InferenceWithoutGradientGivesTheTrainingOutput()
         {
             manual_seed(31);
-            var layer = new AutonomyOfExpertsLayer(Options());
+            var layer = new MoeLayer(Options());
             var x = randn(2, 9, 8);
             var training = layer.call(x).detach();
             layer.eval();
@@ -154,7 +154,7 @@ namespace MoeLayers.Tests.Layers
         public void TrainsAndDoesNotLeakTensorsOver100Steps()
         {
             manual_seed(32);
-            var model = nn.Sequential(("aoe", new AutonomyOfExpertsLayer(Options(experts: 4))), ("head", nn.Linear(8, 1)));
+            var model = nn.Sequential(("aoe", new MoeLayer(Options(experts: 4))), ("head", nn.Linear(8, 1)));
             var run = TrainingRun.Fit(model, randn(64, 8));
             run.LastLoss.Should().BeLessThan(run.FirstLoss * 0.5f);
             run.LiveAtEnd.Should().BeLessThanOrEqualTo(run.LiveAfterWarmup);
@@ -164,15 +164,15 @@ namespace MoeLayers.Tests.Layers
         public void StateDictRoundTripsThroughAFile()
         {
             manual_seed(33);
-            var layer = new AutonomyOfExpertsLayer(Options());
+            var layer = new MoeLayer(Options());
             layer.state_dict().Keys.Should().BeEquivalentTo("experts.w_down", "experts.w_up", "experts.w_in", "experts.w_out");
-            layer.Experts.DownWeight.shape.Should().Equal(8, 15);
-            layer.Experts.UpWeight.shape.Should().Equal(5, 3, 12);
+            layer.LowRankExperts.DownWeight.shape.Should().Equal(8, 15);
+            layer.LowRankExperts.UpWeight.shape.Should().Equal(5, 3, 12);
             var path = Path.Combine(Path.GetTempPath(), $"aoe-{Guid.NewGuid():N}.bin");
             try
             {
                 layer.save(path);
-                var copy = new AutonomyOfExpertsLayer(Options());
+                var copy = new MoeLayer(Options());
                 copy.load(path);
                 var x = randn(12, 8);
                 TensorAssert.Close(copy.call(x), layer.call(x), 0);
@@ -184,9 +184,9 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Fact]
-        public void FactoriesBuildTheAutonomyOfExpertsLayer()
+        public void FactoriesBuildTheMoeLayer()
         {
-            Moe.Create(Options()).Should().BeOfType<AutonomyOfExpertsLayer>().Which.LowRank.Should().Be(3);
+            Moe.Create(Options()).Should().BeOfType<MoeLayer>().Which.Options.LowRank.Should().Be(3);
             var layer = Moe.AutonomyOfExperts(inputDim: 16, hiddenDim: 24, lowRank: 4, numExperts: 6, topK: 2);
             layer.Options.Activation.Should().Be(ExpertActivation.SwiGlu);
             layer.call(randn(5, 16)).shape.Should().Equal(5, 16);
@@ -196,7 +196,7 @@ namespace MoeLayers.Tests.Layers
         public void ParameterCountsMatchTheHelper()
         {
             // (3·4·4 − 2·4)/(2 + 2·4) = 4 exactly: the AoE experts have the MoE experts' parameter count.
-            var exact = AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(4, 4, 2);
+            var exact = AutonomyOfExperts.ParameterMatchedHiddenDim(4, 4, 2);
             exact.Should().Be(4);
             CountParameters(Moe.AutonomyOfExperts(4, exact, 2, numExperts: 3)).Should().Be(3 * 3 * 4 * 4);
 
@@ -205,9 +205,9 @@ namespace MoeLayers.Tests.Layers
             var moeExperts = CountParameters(moe.Experts);
             CountParameters(moe).Should().Be(moeExperts + experts * d, "the MoE layer also has a router");
             moeExperts.Should().Be(experts * 3 * d * h);
-            var nearest = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r), r, experts));
-            var floor = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r, MidpointRounding.ToZero), r, experts));
-            var ceiling = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r, MidpointRounding.ToPositiveInfinity), r, experts));
+            var nearest = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExperts.ParameterMatchedHiddenDim(d, h, r), r, experts));
+            var floor = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExperts.ParameterMatchedHiddenDim(d, h, r, MidpointRounding.ToZero), r, experts));
+            var ceiling = CountParameters(Moe.AutonomyOfExperts(d, AutonomyOfExperts.ParameterMatchedHiddenDim(d, h, r, MidpointRounding.ToPositiveInfinity), r, experts));
             Math.Abs(nearest - moeExperts).Should().BeLessThanOrEqualTo(experts * (r + 2 * d) / 2);
             floor.Should().BeLessThanOrEqualTo(moeExperts);
             ceiling.Should().BeGreaterThanOrEqualTo(moeExperts);
@@ -219,7 +219,7 @@ namespace MoeLayers.Tests.Layers
         [InlineData(128, 128, 32, 131072, 441)] // tiny-shakespeare: 2·C·h weights, C = 128, h = 512; 126976/288 = 440.9
         public void HiddenDimForParameterBudgetSolvesTheCount(int d, int output, int r, long budget, int expected)
         {
-            var width = AutonomyOfExpertsLayer.HiddenDimForParameterBudget(d, output, r, budget);
+            var width = AutonomyOfExperts.HiddenDimForParameterBudget(d, output, r, budget);
             width.Should().Be(expected);
             // SwiGLU AoE expert: W_down d·r, W_up r·h', W_in d·h', W_out h'·out.
             Math.Abs(d * r + width * (r + d + output) - budget).Should().BeLessThanOrEqualTo((r + d + output) / 2);
@@ -228,14 +228,14 @@ namespace MoeLayers.Tests.Layers
         [Fact]
         public void HiddenDimForParameterBudgetMatchesTheSwiGluHelper()
         {
-            AutonomyOfExpertsLayer.HiddenDimForParameterBudget(512, 512, 128, 3L * 512 * 2048)
-                .Should().Be(AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(512, 2048, 128));
+            AutonomyOfExperts.HiddenDimForParameterBudget(512, 512, 128, 3L * 512 * 2048)
+                .Should().Be(AutonomyOfExperts.ParameterMatchedHiddenDim(512, 2048, 128));
         }
 
         [Fact]
         public void HiddenDimForParameterBudgetRejectsABudgetTheDownProjectionAlreadyUses()
         {
-            var act = () => AutonomyOfExpertsLayer.HiddenDimForParameterBudget(8, 8, 4, 32);
+            var act = () => AutonomyOfExperts.HiddenDimForParameterBudget(8, 8, 4, 32);
             act.Should().Throw<ArgumentException>().WithMessage("No hidden width in [1, *] gives 32 parameters with d = 8, out = 8, r = 4:*")
                 .Which.ParamName.Should().Be("parametersPerExpert");
         }
@@ -250,7 +250,7 @@ namespace MoeLayers.Tests.Layers
         [InlineData(3, 2, 2, MidpointRounding.ToZero, 1)] // 12 / 8 = 1.5
         public void ParameterMatchedHiddenDimRoundsAsAsked(int d, int h, int r, MidpointRounding rounding, int expected)
         {
-            AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r, rounding).Should().Be(expected);
+            AutonomyOfExperts.ParameterMatchedHiddenDim(d, h, r, rounding).Should().Be(expected);
         }
 
         [Theory]
@@ -260,7 +260,7 @@ namespace MoeLayers.Tests.Layers
         [InlineData(256, MidpointRounding.ToEven, 2368)] // 2355.2 / 64 = 36.8
         public void ParameterMatchedHiddenDimRoundsToAMultiple(int r, MidpointRounding rounding, int expected)
         {
-            AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(512, 2048, r, rounding, multipleOf: 64).Should().Be(expected);
+            AutonomyOfExperts.ParameterMatchedHiddenDim(512, 2048, r, rounding, multipleOf: 64).Should().Be(expected);
         }
 
         [Theory]
@@ -272,7 +272,7 @@ namespace MoeLayers.Tests.Layers
         [InlineData(8, 4, 2, "multipleOf must be at least 1; got 0.*", 0)]
         public void ParameterMatchedHiddenDimRejectsBadArguments(int d, int h, int r, string message, int multipleOf = 1)
         {
-            var act = () => AutonomyOfExpertsLayer.ParameterMatchedHiddenDim(d, h, r, multipleOf: multipleOf);
+            var act = () => AutonomyOfExperts.ParameterMatchedHiddenDim(d, h, r, multipleOf: multipleOf);
             act.Should().Throw<ArgumentException>().WithMessage(message);
         }
 
@@ -286,7 +286,7 @@ namespace MoeLayers.Tests.Layers
             var options = Options(k: k, rank: rank);
             options.ZLossCoefficient = zLoss;
             MoeLayerOptionsValidator.Failures(options).Should().ContainSingle().Which.Should().Be(message);
-            var act = () => new AutonomyOfExpertsLayer(options);
+            var act = () => new MoeLayer(options);
             act.Should().Throw<ArgumentException>().WithMessage($"*{message}*").Which.ParamName.Should().Be("options");
         }
 
@@ -302,37 +302,38 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Fact]
-        public void RejectsMixingTheLayerAndTheRouterKind()
+        public void RefusesALowRankForALearnedRouter()
         {
             var learned = Options();
             learned.Router = RouterKind.TopK;
-            var act = () => new AutonomyOfExpertsLayer(learned);
-            act.Should().Throw<ArgumentException>()
-                .WithMessage("AutonomyOfExpertsLayer needs MoeLayerOptions.Router = AutonomyOfExperts; got TopK.*");
+            var act = () => new MoeLayer(learned);
+            act.Should().Throw<ArgumentException>().WithMessage("*LowRank is only used by the AutonomyOfExperts router*");
             MoeLayerOptionsValidator.Failures(learned).Should().ContainSingle().Which.Should()
                 .Be("MoeLayerOptions.LowRank is only used by the AutonomyOfExperts router; set Router = AutonomyOfExperts or LowRank = 0; got 3.");
-            var moe = () => new MoeLayer(Options());
-            moe.Should().Throw<ArgumentException>().WithMessage("MoeLayer uses a learned router; build AutonomyOfExperts layers with Moe.Create*");
+            var aoe = new MoeLayer(Options());
+            aoe.Routing.Should().BeOfType<AutonomyOfExpertsRouting>("Autonomy-of-Experts is a routing part of the one layer");
+            aoe.state_dict().Keys.Should().BeEquivalentTo("experts.w_down", "experts.w_up", "experts.w_in", "experts.w_out");
+            aoe.Invoking(l => l.Router).Should().Throw<InvalidOperationException>().WithMessage("*routes with AutonomyOfExpertsRouting, not a learned router*");
         }
 
         [Fact]
         public void RejectsWrongInputWidth()
         {
-            var layer = new AutonomyOfExpertsLayer(Options());
+            var layer = new MoeLayer(Options());
             layer.Invoking(l => l.call(ones(3, 7))).Should().Throw<ArgumentException>()
                 .WithMessage("input must have shape [..., 8]; got [3, 7].*");
         }
 
         private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 
-        private static Dictionary<string, Tensor> Gradients(AutonomyOfExpertsLayer layer, Tensor x)
+        private static Dictionary<string, Tensor> Gradients(MoeLayer layer, Tensor x)
         {
             var gradients = layer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
             gradients["x"] = x.grad!.clone();
             return gradients;
         }
 
-        private static void ClearGradients(AutonomyOfExpertsLayer layer, Tensor x)
+        private static void ClearGradients(MoeLayer layer, Tensor x)
         {
             foreach (var p in layer.parameters()) p.grad = null;
             x.grad = null;

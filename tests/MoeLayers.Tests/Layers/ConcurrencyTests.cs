@@ -11,9 +11,9 @@ namespace MoeLayers.Tests.Layers
     /// <summary>Forwards hand their values along: concurrent evaluation forwards of one layer are safe, a throw leaves nothing.</summary>
     public class ConcurrencyTests
     {
-        private static MoeLayerBase Aoe() => Moe.AutonomyOfExperts(8, 12, 3, numExperts: 5, topK: 2);
+        private static MoeLayer Aoe() => Moe.AutonomyOfExperts(8, 12, 3, numExperts: 5, topK: 2);
 
-        private static MoeLayerBase TopK() => Moe.TopK(8, 12, numExperts: 5, topK: 2);
+        private static MoeLayer TopK() => Moe.TopK(8, 12, numExperts: 5, topK: 2);
 
         [Theory]
         [InlineData(true)]

@@ -21,7 +21,7 @@ namespace MoeLayers.Tests.Layers
         [MemberData(nameof(Layers))]
         public void ParametersSurviveTheScopeTheLayerWasBuiltIn(MoeLayerOptions options)
         {
-            MoeLayerBase layer;
+            MoeLayer layer;
             int expectedParameters;
             using (var scope = NewDisposeScope())
             {

@@ -85,7 +85,7 @@ namespace MoeLayers.Tests.Layers
 
             // Reference: each expert's top-5 tokens by softmax affinity, weighted by it.
             var probabilities = output.Routing.Probabilities.to(ScalarType.Float64);
-            IExpertBlocks experts = layer.Experts;
+            IExpertBank experts = layer.Experts;
             var expected = zeros(10, 6, ScalarType.Float64);
             for (var e = 0; e < 4; e++)
             {

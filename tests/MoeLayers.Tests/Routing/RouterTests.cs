@@ -18,9 +18,9 @@ namespace MoeLayers.Tests.Routing
         public void SoftmaxThenTopKSelectsLargestAndRenormalizes()
         {
             // d = 1, E = 3: logits = x * (1, 2, 3); with x = 1, softmax(1, 2, 3) = (.090, .245, .665).
-            var router = new TopKRouter(1, 3, 2);
+            var router = new TopKRouter(1, 3);
             SetWeight(router, new[] { 1f, 2f, 3f });
-            var r = router.call(ones(1, 1));
+            var r = router.call(ones(1, 1), 2);
             TensorAssert.Values(r.ExpertIndices).Should().Equal(2, 1);
             var p = new[] { Math.Exp(1), Math.Exp(2), Math.Exp(3) };
             var total = p.Sum();
@@ -33,9 +33,9 @@ namespace MoeLayers.Tests.Routing
         [Fact]
         public void SoftmaxThenTopKWithoutRenormalizationKeepsProbabilities()
         {
-            var router = new TopKRouter(1, 3, 2, renormalize: false);
+            var router = new TopKRouter(1, 3, renormalize: false);
             SetWeight(router, new[] { 1f, 2f, 3f });
-            var w = TensorAssert.Values(router.call(ones(1, 1)).CombineWeights);
+            var w = TensorAssert.Values(router.call(ones(1, 1), 2).CombineWeights);
             var total = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
             w[0].Should().BeApproximately(Math.Exp(3) / total, 1e-6);
             w[1].Should().BeApproximately(Math.Exp(2) / total, 1e-6);
@@ -45,12 +45,12 @@ namespace MoeLayers.Tests.Routing
         public void BothOrdersSelectTheSameExpertsAndWeights()
         {
             manual_seed(3);
-            var a = new TopKRouter(16, 8, 2, TopKOrder.SoftmaxThenTopK, renormalize: true);
-            var b = new TopKRouter(16, 8, 2, TopKOrder.TopKThenSoftmax);
+            var a = new TopKRouter(16, 8, TopKOrder.SoftmaxThenTopK, renormalize: true);
+            var b = new TopKRouter(16, 8, TopKOrder.TopKThenSoftmax);
             b.load_state_dict(a.state_dict());
             var x = randn(64, 16);
-            var ra = a.call(x);
-            var rb = b.call(x);
+            var ra = a.call(x, 2);
+            var rb = b.call(x, 2);
             TensorAssert.Values(ra.ExpertIndices).Should().Equal(TensorAssert.Values(rb.ExpertIndices));
             TensorAssert.Close(ra.CombineWeights, rb.CombineWeights, 1e-6);
         }
@@ -58,8 +58,8 @@ namespace MoeLayers.Tests.Routing
         [Fact]
         public void RouterComputesInFloat32ForHalfInputs()
         {
-            var router = new TopKRouter(4, 4, 1);
-            var r = router.call(randn(3, 4).to(ScalarType.Float16));
+            var router = new TopKRouter(4, 4);
+            var r = router.call(randn(3, 4).to(ScalarType.Float16), 1);
             r.Logits.dtype.Should().Be(ScalarType.Float32);
             r.CombineWeights.dtype.Should().Be(ScalarType.Float32);
         }
@@ -68,11 +68,11 @@ namespace MoeLayers.Tests.Routing
         public void NoisyRouterIsDeterministicInEvalMode()
         {
             manual_seed(1);
-            var router = new NoisyTopKRouter(8, 4, 2, zeroInit: false);
+            var router = new NoisyTopKRouter(8, 4, zeroInit: false);
             router.eval();
             var x = randn(32, 8);
-            var first = router.call(x);
-            var second = router.call(x);
+            var first = router.call(x, 2);
+            var second = router.call(x, 2);
             TensorAssert.Values(first.ExpertIndices).Should().Equal(TensorAssert.Values(second.ExpertIndices));
             TensorAssert.Close(first.CombineWeights, second.CombineWeights, 0);
             first.NoisyLogits.Should().BeNull();
@@ -82,10 +82,10 @@ namespace MoeLayers.Tests.Routing
         public void NoisyRouterAddsNoiseInTrainingAndStartsAtZero()
         {
             manual_seed(2);
-            var router = new NoisyTopKRouter(8, 4, 1);
+            var router = new NoisyTopKRouter(8, 4);
             TensorAssert.Values(router.Weight).Should().OnlyContain(v => v == 0);
             router.train();
-            var r = router.call(randn(256, 8));
+            var r = router.call(randn(256, 8), 1);
             r.NoisyLogits.Should().NotBeNull();
             // Zero weights: clean logits are 0, so selection is driven by noise and every expert gets tokens.
             TensorAssert.Values(r.ExpertIndices).Distinct().Should().HaveCount(4);
@@ -98,7 +98,7 @@ namespace MoeLayers.Tests.Routing
         {
             manual_seed(4);
             var router = new SwitchRouter(6, 4);
-            var r = router.call(randn(10, 6));
+            var r = router.call(randn(10, 6), 1);
             r.ExpertIndices.shape.Should().Equal(10, 1);
             var chosen = r.Probabilities.gather(1, r.ExpertIndices);
             TensorAssert.Close(r.CombineWeights, chosen, 0);
@@ -114,9 +114,9 @@ namespace MoeLayers.Tests.Routing
             var router = new SwitchRouter(6, 4, jitter: 0.5);
             var x = randn(10, 6);
             router.eval();
-            TensorAssert.Close(router.call(x).Logits, router.call(x).Logits, 0);
+            TensorAssert.Close(router.call(x, 1).Logits, router.call(x, 1).Logits, 0);
             router.train();
-            TensorAssert.Values(router.call(x).Logits).Should().NotEqual(TensorAssert.Values(router.call(x).Logits));
+            TensorAssert.Values(router.call(x, 1).Logits).Should().NotEqual(TensorAssert.Values(router.call(x, 1).Logits));
         }
 
         [Theory]
@@ -125,15 +125,15 @@ namespace MoeLayers.Tests.Routing
         [InlineData(4, 3, 4, "topK")]
         public void RejectsBadShapes(int d, int experts, int k, string parameter)
         {
-            var act = () => new TopKRouter(d, experts, k);
+            var act = () => new TopKRouter(d, experts).call(ones(1, d), k);
             act.Should().Throw<ArgumentException>().Which.ParamName.Should().Be(parameter);
         }
 
         [Fact]
         public void RejectsWrongInputWidth()
         {
-            var router = new TopKRouter(4, 3, 1);
-            var act = () => router.call(ones(2, 5));
+            var router = new TopKRouter(4, 3);
+            var act = () => router.call(ones(2, 5), 1);
             act.Should().Throw<ArgumentException>().WithMessage("input must have shape [*, 4]; got [2, 5].*");
         }
     }

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 
 namespace MoeLayers.Distributed.Tests
 {
-    /// <summary>ExpertParallelMoeLayer in a world of one (SingleProcessCommunicator): the same numbers as MoeLayer, and its checks.</summary>
-    public sealed class ExpertParallelMoeLayerTests
+    /// <summary>An expert-parallel MoeLayer (ExpertParallel.Create) in a world of one (SingleProcessCommunicator): the same numbers as MoeLayer, and its checks.</summary>
+    public sealed class MoeLayerTests
     {
         private static MoeLayerOptions Options(double? cf = null) => new()
         {
@@ -29,7 +29,7 @@ namespace MoeLayers.Distributed.Tests
             manual_seed(3);
             var full = new MoeLayer(Options(cf));
             full.to(ScalarType.Float64);
-            var ep = new ExpertParallelMoeLayer(Options(cf), comm);
+            var ep = ExpertParallel.Create(Options(cf), comm);
             ep.to(ScalarType.Float64);
             ep.LoadShardFrom(full.state_dict());
             ep.state_dict().Keys.Should().BeEquivalentTo(full.state_dict().Keys, "the state dict names are MoeLayer's");
@@ -49,7 +49,7 @@ namespace MoeLayers.Distributed.Tests
         }
 
         [Fact]
-        public void AsAMoeLayerBaseItFeedsCollectAndTheBalanceStepLikeMoeLayer()
+        public void AsAMoeLayerItFeedsCollectAndTheBalanceStepLikeMoeLayer()
         {
             using var scope = NewDisposeScope();
             using var comm = new SingleProcessCommunicator();
@@ -60,8 +60,8 @@ namespace MoeLayers.Distributed.Tests
             o.BalanceBiasRate = 0.01;
             manual_seed(5);
             var full = new MoeLayer(o);
-            MoeLayerBase ep = new ExpertParallelMoeLayer(o, comm);
-            ((ExpertParallelMoeLayer)ep).LoadShardFrom(full.state_dict());
+            MoeLayer ep = ExpertParallel.Create(o, comm);
+            ep.LoadShardFrom(full.state_dict());
             full.train();
             ep.train();
             var x = randn(4, 5, 6);
@@ -89,7 +89,7 @@ namespace MoeLayers.Distributed.Tests
         {
             using var scope = NewDisposeScope();
             using var comm = new SingleProcessCommunicator();
-            var ep = new ExpertParallelMoeLayer(Options(), comm);
+            var ep = ExpertParallel.Create(Options(), comm);
             var act = () => ep.Run(randn(2, 3, 6), ones(2, 3, dtype: ScalarType.Bool));
             act.Should().Throw<NotSupportedException>().WithMessage("*takes no token mask (tokenMask)*");
         }
@@ -101,7 +101,7 @@ namespace MoeLayers.Distributed.Tests
             var o = Options(0.5);
             o.DropPolicy = DropPolicy.ByWeight;
             o.LoadBalancingLoss = LoadBalancingLossKind.GlobalBatch;
-            var act = () => new ExpertParallelMoeLayer(o, comm);
+            var act = () => ExpertParallel.Create(o, comm);
             act.Should().Throw<NotSupportedException>().WithMessage("*LoadBalancingLoss = GlobalBatch*DropPolicy = ByWeight*");
         }
 
@@ -110,7 +110,7 @@ namespace MoeLayers.Distributed.Tests
         {
             using var scope = NewDisposeScope();
             using var comm = new SingleProcessCommunicator();
-            var ep = new ExpertParallelMoeLayer(Options(), comm);
+            var ep = ExpertParallel.Create(Options(), comm);
             var o = Options();
             o.NumExperts = 6;
             var other = new MoeLayer(o);

@@ -1,0 +1,40 @@
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>
+    /// The dispatch part of a layer, chosen per forward: the accelerator's fused dispatch where the options and the input
+    /// allow it (MoeLayers.Cuda on CUDA tensors), else the portable sorted dispatch (or the reference loop); or, for a layer
+    /// built with one, always that dispatcher (expert parallelism).
+    /// </summary>
+    internal sealed class DispatchPaths
+    {
+        private readonly CudaDispatchMode _mode;
+        private readonly DispatchStrategy _strategy;
+        private readonly IExpertDispatcher _portable;
+        private readonly IExpertDispatcher? _only;
+
+        /// <summary>Creates the part from the layer's options.</summary>
+        /// <param name="options">The layer's options.</param>
+        /// <param name="only">The dispatcher every forward uses, or null to choose per forward.</param>
+        public DispatchPaths(MoeLayerOptions options, IExpertDispatcher? only)
+        {
+            // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
+            _mode = options.Router == RouterKind.ExpertChoice ? CudaDispatchMode.Never : options.UseCudaDispatch;
+            _strategy = options.Dispatch;
+            _portable = _strategy == DispatchStrategy.Reference ? new ReferenceDispatcher() : new SortedDispatcher(_strategy);
+            _only = only;
+        }
+
+        /// <summary>The dispatcher every forward uses, or null when it is chosen per forward.</summary>
+        public IExpertDispatcher? Only => _only;
+
+        /// <summary>This forward's path.</summary>
+        /// <param name="flat">The flattened input [T, d].</param>
+        /// <param name="numExperts">E.</param>
+        /// <param name="topK">Experts per token in the current mode.</param>
+        public DispatchPath Choose(Tensor flat, int numExperts, int topK) => _only is not null
+            ? new DispatchPath(_only, null)
+            : DispatchAccelerators.Choose(_mode, _strategy, flat, numExperts, topK, _portable, () => DispatchAccelerators.Cuda);
+    }
+}

@@ -1,0 +1,26 @@
+using System;
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>Builds the routing part an MoE layer's options name: one case per <see cref="RouterKind"/>.</summary>
+    internal static class Routings
+    {
+        /// <summary>The routing part for <paramref name="options"/>.</summary>
+        /// <param name="options">Validated layer options.</param>
+        /// <param name="experts">The layer's experts part (AoE routes with its experts' own projections).</param>
+        public static IRouting Create(MoeLayerOptions options, nn.Module experts)
+        {
+            var o = options;
+            return o.Router switch
+            {
+                RouterKind.TopK => new TopKRouter(o.InputDim, o.NumExperts, TopKRule.From(o)),
+                RouterKind.NoisyTopK => new NoisyTopKRouter(o.InputDim, o.NumExperts, o.NoisyZeroInit),
+                RouterKind.Switch => new SwitchRouter(o.InputDim, o.NumExperts, o.SwitchJitter),
+                RouterKind.ExpertChoice => new ExpertChoiceRouter(o.InputDim, o.NumExperts, o.CapacityFactor ?? 1.0, o.MinCapacity),
+                RouterKind.AutonomyOfExperts => new AutonomyOfExpertsRouting((LowRankExpertBank)experts, o.TopKOrder, o.RenormalizeWeights),
+                _ => throw new ArgumentOutOfRangeException(nameof(options), o.Router, $"No routing part for {o.Router}."),
+            };
+        }
+    }
+}
