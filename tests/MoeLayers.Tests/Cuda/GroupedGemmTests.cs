@@ -220,7 +220,13 @@ namespace MoeLayers.Tests.Cuda
 
         public int Runs { get; private set; }
 
+        public string Name => "emulated grouped GEMM";
+
+        public string SwitchVariable => "MOELAYERS_CUDA_GROUPED_GEMM";
+
         public bool Serves(Device device) => device.type == DeviceType.CPU;
+
+        public bool BeatsPaddedBuffer(ScalarType dtype) => false;
 
         public string? Unavailable(Tensor rows, long[] counts, Tensor weights) => Missing;
 

@@ -156,6 +156,12 @@ namespace MoeLayers.Tests.Experts
 
             public bool PaysFor(long[] counts) => _inner.PaysFor(counts);
 
+            public string Name => _inner.Name;
+
+            public string SwitchVariable => _inner.SwitchVariable;
+
+            public bool BeatsPaddedBuffer(ScalarType dtype) => _inner.BeatsPaddedBuffer(dtype);
+
             public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
             {
                 Calls++;
