@@ -193,7 +193,7 @@ namespace MoeLayers.Distributed
             // The local experts' products as one MKL batched GEMM per projection on the CPU (per-expert products elsewhere).
             var blocks = (IGroupedExpertBlocks)_experts;
             var expertOutput = blocks.ForwardSorted(expertRows, perExpert, zeros(new[] { (long)permutation.Length }, ScalarType.Int64, device),
-                MklGroupedMatmul.Default);
+                LibraryGroupedMatmul.Default);
             var bySource = expertOutput.index_select(0, tensor(inverse, ScalarType.Int64, device));
             var returned = AllToAllFunction.apply(bySource, _communicator, plan.ReceiveCounts, plan.SendCounts);
 

@@ -28,13 +28,13 @@ namespace MoeLayers
         /// <param name="strategy">Grouped, padded, or chosen by shape.</param>
         /// <param name="matmul">
         /// Runs the grouped strategy's projections for banks that take one (<see cref="IGroupedExpertBlocks"/>): by default
-        /// <see cref="MklGroupedMatmul.Default"/>, one MKL batched GEMM per projection on the CPU where MKL's entry points
+        /// <see cref="LibraryGroupedMatmul.Default"/>, one MKL batched GEMM per projection on the CPU where MKL's entry points
         /// exist (MOELAYERS_CPU_GROUPED_GEMM=0 turns it off) and the per-expert products elsewhere.
         /// </param>
         public SortedDispatcher(DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             _strategy = strategy;
-            _matmul = matmul ?? MklGroupedMatmul.Default;
+            _matmul = matmul ?? LibraryGroupedMatmul.Default;
         }
 
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)

@@ -30,7 +30,7 @@ namespace MoeLayers
 
         /// <summary>One library call per product; a failing call is reported to <paramref name="onFailure"/> and redone per expert.</summary>
         /// <param name="runner">Runs the grouped GEMMs.</param>
-        /// <param name="onFailure">Told of a failed library call (the caller then stops choosing the library).</param>
+        /// <param name="onFailure">Told of a failed library call (the caller reports it; only that call runs per expert).</param>
         public static GroupedProducts Library(IGroupedGemmRunner runner, Action<Exception> onFailure) =>
             new(runner ?? throw new ArgumentNullException(nameof(runner)), onFailure ?? throw new ArgumentNullException(nameof(onFailure)));
 

@@ -6,7 +6,8 @@ namespace MoeLayers
     /// <summary>
     /// Runs the problems of a <see cref="GroupedGemmPlan"/> in one library call: cuBLAS's grouped GEMM on CUDA tensors
     /// (MoeLayers.Cuda), MKL's cblas_?gemm_batch on CPU tensors (MklGroupedGemm); tests substitute an
-    /// emulation of the same column-major semantics. The one grouped-GEMM seam of both devices.
+    /// emulation of the same column-major semantics. The one grouped-GEMM seam of both devices; the grouped matmul that
+    /// chooses between a runner and per-expert products is <see cref="LibraryGroupedMatmul"/>.
     /// </summary>
     internal interface IGroupedGemmRunner
     {
