@@ -66,15 +66,15 @@ namespace MoeLayers.Benchmarks
         /// <summary>Runs <paramref name="step"/> with MOELAYERS_CPU_GROUPED_GEMM=0 (the documented switch), then restores it.</summary>
         public static void WithoutCpuGroupedGemm(Action step)
         {
-            var before = Environment.GetEnvironmentVariable(MklGroupedMatmul.SwitchVariable);
-            Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, "0");
+            var before = Environment.GetEnvironmentVariable(MklGroupedGemm.Instance.SwitchVariable);
+            Environment.SetEnvironmentVariable(MklGroupedGemm.Instance.SwitchVariable, "0");
             try
             {
                 step();
             }
             finally
             {
-                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, before);
+                Environment.SetEnvironmentVariable(MklGroupedGemm.Instance.SwitchVariable, before);
             }
         }
 

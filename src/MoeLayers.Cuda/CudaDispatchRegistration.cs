@@ -3,7 +3,10 @@ using System.Runtime.CompilerServices;
 
 namespace MoeLayers.Cuda
 {
-    /// <summary>Registers the fused CUDA dispatch with the core as soon as this assembly loads.</summary>
+    /// <summary>
+    /// Registers the fused CUDA dispatch with the core, and cuBLAS's grouped GEMM with the core's grouped matmul
+    /// (<see cref="LibraryGroupedMatmul.Default"/>), as soon as this assembly loads.
+    /// </summary>
     internal static class CudaDispatchRegistration
     {
         /// <summary>The CUDA accelerator every MoE layer shares.</summary>
@@ -11,6 +14,10 @@ namespace MoeLayers.Cuda
 
         [ModuleInitializer]
         [SuppressMessage("Usage", "CA2255", Justification = "The core looks this package up by assembly name; registering on load is the point.")]
-        internal static void Register() => DispatchAccelerators.RegisterCuda(Accelerator);
+        internal static void Register()
+        {
+            DispatchAccelerators.RegisterCuda(Accelerator);
+            LibraryGroupedMatmul.Default.Register(CublasGroupedGemm.Instance);
+        }
     }
 }

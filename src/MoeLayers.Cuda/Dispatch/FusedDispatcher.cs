@@ -21,14 +21,14 @@ namespace MoeLayers.Cuda
         /// <param name="kernels">The kernels and their launcher.</param>
         /// <param name="strategy">Grouped per-expert products, one padded batched product, or Auto: padded for small,
         /// even loads by the core's rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).</param>
-        /// <param name="matmul">Runs the grouped products; by default <see cref="CudaGroupedMatmul.Default"/>.</param>
+        /// <param name="matmul">Runs the grouped products; by default <see cref="LibraryGroupedMatmul.Default"/>.</param>
         public FusedDispatcher(FusedKernels kernels, DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             if (strategy == DispatchStrategy.Reference)
                 throw new System.ArgumentException("The fused dispatch does not run the reference loop.", nameof(strategy));
             _kernels = kernels;
             _strategy = strategy;
-            _matmul = matmul ?? CudaGroupedMatmul.Default;
+            _matmul = matmul ?? LibraryGroupedMatmul.Default;
         }
 
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)

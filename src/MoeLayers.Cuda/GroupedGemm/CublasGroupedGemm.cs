@@ -39,7 +39,21 @@ namespace MoeLayers.Cuda
         }
 
         /// <inheritdoc />
+        public string Name => "cuBLAS grouped GEMM";
+
+        /// <inheritdoc />
+        /// <remarks>MOELAYERS_CUDA_GROUPED_GEMM.</remarks>
+        public string SwitchVariable => "MOELAYERS_CUDA_GROUPED_GEMM";
+
+        /// <inheritdoc />
         public bool Serves(Device device) => device.type == DeviceType.CUDA;
+
+        /// <inheritdoc />
+        /// <remarks>
+        /// False: whether cuBLAS's grouped GEMM beats the padded buffer has not been measured on a GPU, so the fused
+        /// dispatch keeps the core's shape rule (<see cref="SortedDispatcher.UsePadded(DispatchStrategy, long[])"/>).
+        /// </remarks>
+        public bool BeatsPaddedBuffer(ScalarType dtype) => false;
 
         /// <inheritdoc />
         public string? Unavailable(Tensor rows, long[] counts, Tensor weights)

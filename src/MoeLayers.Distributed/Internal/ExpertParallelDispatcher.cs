@@ -63,9 +63,10 @@ namespace MoeLayers.Distributed
             var received = AllToAllFunction.apply(rows, _communicator, sendCounts, keptFrom.Select(k => k.Sum()).ToArray());
             var (toExperts, perExpert) = ExpertMajor(keptFrom);
             var expertRows = received.index_select(0, tensor(toExperts, ScalarType.Int64, input.device));
-            // The local experts hold no per-(token, expert) state here, so the assignments are placeholders.
+            // The local experts hold no per-(token, expert) state here, so the assignments are placeholders; the products go
+            // through the one grouped-matmul seam (MKL on the CPU, cuBLAS on CUDA tensors).
             var expertOutput = routed.Experts.ForwardSorted(expertRows, perExpert, zeros(new[] { (long)toExperts.Length }, ScalarType.Int64, input.device),
-                MklGroupedMatmul.Default);
+                LibraryGroupedMatmul.Default);
             var bySource = expertOutput.index_select(0, tensor(Inverse(toExperts), ScalarType.Int64, input.device));
             var returned = AllToAllFunction.apply(bySource, _communicator, keptFrom.Select(k => k.Sum()).ToArray(), sendCounts);
             var output = plan.Combine(returned, routing.CombineWeights.to(input.dtype));

@@ -47,28 +47,16 @@ namespace MoeLayers
         }
 
         /// <summary>
-        /// Picks the dispatch path for one forward: the accelerator's when the mode, the strategy and the input allow it,
-        /// otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is missing
+        /// Picks the dispatch path for one forward: the accelerator's when the mode, the strategy and the input's device allow
+        /// it, otherwise <paramref name="fallback"/>. Throws <see cref="InvalidOperationException"/> naming what is missing
         /// when <paramref name="mode"/> is <see cref="CudaDispatchMode.Always"/> and it cannot be honoured.
         /// </summary>
         /// <param name="mode">The layer's UseCudaDispatch option.</param>
         /// <param name="strategy">The layer's Dispatch option.</param>
-        /// <param name="input">The flattened input [T, d].</param>
-        /// <param name="numExperts">Number of experts E.</param>
-        /// <param name="topK">Experts per token k.</param>
-        /// <param name="fallback">The TorchSharp dispatcher.</param>
-        /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
-        public static DispatchPath Choose(CudaDispatchMode mode, DispatchStrategy strategy, Tensor input, int numExperts, int topK,
-            IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda) =>
-            Choose(mode, strategy, input.device, accelerator => accelerator.Unavailable(input, numExperts, topK), fallback, findCuda);
-
-        /// <summary>The decision of <see cref="Choose(CudaDispatchMode, DispatchStrategy, Tensor, int, int, IExpertDispatcher, Func{IDispatchAccelerator?})"/>, on the device alone.</summary>
-        /// <param name="mode">The layer's mode.</param>
-        /// <param name="strategy">The layer's strategy.</param>
         /// <param name="device">The input's device.</param>
         /// <param name="unavailable">Asks the accelerator what, if anything, keeps it from this input.</param>
         /// <param name="fallback">The TorchSharp dispatcher.</param>
-        /// <param name="findCuda">Looks up the CUDA accelerator.</param>
+        /// <param name="findCuda">Looks up the CUDA accelerator (<see cref="Cuda"/> outside tests).</param>
         internal static DispatchPath Choose(CudaDispatchMode mode, DispatchStrategy strategy, Device device,
             Func<IDispatchAccelerator, string?> unavailable, IExpertDispatcher fallback, Func<IDispatchAccelerator?> findCuda)
         {

@@ -35,6 +35,7 @@ namespace MoeLayers
         /// <param name="topK">Experts per token in the current mode.</param>
         public DispatchPath Choose(Tensor flat, int numExperts, int topK) => _only is not null
             ? new DispatchPath(_only, null)
-            : DispatchAccelerators.Choose(_mode, _strategy, flat, numExperts, topK, _portable, () => DispatchAccelerators.Cuda);
+            : DispatchAccelerators.Choose(_mode, _strategy, flat.device, accelerator => accelerator.Unavailable(flat, numExperts, topK), _portable,
+                () => DispatchAccelerators.Cuda);
     }
 }

@@ -27,14 +27,15 @@ namespace MoeLayers
         /// <summary>Creates the dispatcher.</summary>
         /// <param name="strategy">Grouped, padded, or chosen by shape.</param>
         /// <param name="matmul">
-        /// Runs the grouped strategy's projections: by default
-        /// <see cref="MklGroupedMatmul.Default"/>, one MKL batched GEMM per projection on the CPU where MKL's entry points
-        /// exist (MOELAYERS_CPU_GROUPED_GEMM=0 turns it off) and the per-expert products elsewhere.
+        /// Runs the grouped strategy's projections: by default <see cref="LibraryGroupedMatmul.Default"/>, one library call
+        /// per projection where a runner serves the rows' device (MKL's batched GEMM on the CPU, cuBLAS's grouped GEMM on
+        /// CUDA once MoeLayers.Cuda is loaded; MOELAYERS_CPU_GROUPED_GEMM=0 / MOELAYERS_CUDA_GROUPED_GEMM=0 turn them off)
+        /// and the per-expert products elsewhere.
         /// </param>
         public SortedDispatcher(DispatchStrategy strategy = DispatchStrategy.Auto, IGroupedMatmul? matmul = null)
         {
             _strategy = strategy;
-            _matmul = matmul ?? MklGroupedMatmul.Default;
+            _matmul = matmul ?? LibraryGroupedMatmul.Default;
         }
 
         public DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules)

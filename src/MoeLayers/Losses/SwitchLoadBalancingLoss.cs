@@ -19,6 +19,27 @@ namespace MoeLayers
         public static Tensor Compute(RoutingResult routing, Tensor? mask = null) =>
             Compute(routing.Probabilities, routing.ExpertIndices, mask);
 
+        /// <summary>Computes the loss from probabilities [T, E] and chosen experts [T, k].</summary>
+        /// <param name="probabilities">Full softmax router probabilities, [T, E].</param>
+        /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
+        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
+        public static Tensor Compute(Tensor probabilities, Tensor expertIndices, Tensor? mask = null)
+        {
+            LossInputs.Matrix(probabilities, nameof(probabilities));
+            var (tokens, experts) = (probabilities.shape[0], (int)probabilities.shape[1]);
+            if (expertIndices.dim() != 2 || expertIndices.shape[0] != tokens)
+                throw new ArgumentException($"expertIndices must have shape [{tokens}, k]; got {Guard.Shape(expertIndices)}.", nameof(expertIndices));
+            var checkedMask = TokenMask.From(mask, new[] { tokens }, probabilities.device, nameof(mask));
+            var chosen = HostCopy.ToArray<long>(expertIndices);
+            var topK = expertIndices.shape[1];
+            var assigned = new long[experts];
+            for (var p = 0; p < chosen.Length; p++)
+            {
+                if (checkedMask is null || checkedMask.IsReal[(int)(p / topK)]) assigned[chosen[p]]++;
+            }
+            return FromCounts(probabilities, checkedMask?.Values32, assigned);
+        }
+
         /// <summary>
         /// The loss from a dispatch's per-expert counts: f from <paramref name="assignedPerExpert"/> (the whole batch, every
         /// rank's under expert parallelism), P the mean probability over this process's real tokens (mask already checked).
@@ -28,7 +49,6 @@ namespace MoeLayers
         /// <param name="assignedPerExpert">Pairs routed to each expert over the batch.</param>
         internal static Tensor FromCounts(Tensor probabilities, Tensor? mask32, IReadOnlyList<long> assignedPerExpert)
         {
-            var experts = assignedPerExpert.Count;
             var pairs = assignedPerExpert.Sum();
             if (pairs == 0 || probabilities.shape[0] == 0) return zeros(Array.Empty<long>(), ScalarType.Float32, probabilities.device);
             var probabilities32 = probabilities.to(ScalarType.Float32);
@@ -36,45 +56,7 @@ namespace MoeLayers
             var meanProbability = mask32 is null
                 ? probabilities32.mean(new long[] { 0 })
                 : (probabilities32 * mask32.unsqueeze(1)).sum(0L) / LossInputs.Count(mask32);
-            return fraction.dot(meanProbability) * experts;
-        }
-
-        /// <summary>Computes the loss from probabilities [T, E] and chosen experts [T, k].</summary>
-        /// <param name="probabilities">Full softmax router probabilities, [T, E].</param>
-        /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
-        /// <param name="mask">Optional [T] mask, 1 for real tokens, 0 for padding.</param>
-        public static Tensor Compute(Tensor probabilities, Tensor expertIndices, Tensor? mask = null)
-        {
-            LossInputs.Matrix(probabilities, nameof(probabilities));
-            return Core(probabilities, expertIndices, LossInputs.Checked(mask, probabilities.shape[0], probabilities.device));
-        }
-
-        private static Tensor Core(Tensor probabilities, Tensor expertIndices, Tensor? mask)
-        {
-            LossInputs.Matrix(probabilities, nameof(probabilities));
-            var tokens = probabilities.shape[0];
-            var experts = probabilities.shape[1];
-            if (expertIndices.dim() != 2 || expertIndices.shape[0] != tokens)
-                throw new ArgumentException($"expertIndices must have shape [{tokens}, k]; got {Guard.Shape(expertIndices)}.", nameof(expertIndices));
-            var topK = expertIndices.shape[1];
-            if (tokens == 0 || topK == 0) return zeros(Array.Empty<long>(), ScalarType.Float32, probabilities.device);
-            var probabilities32 = probabilities.to(ScalarType.Float32);
-            Tensor fraction, meanProbability;
-            if (mask is null)
-            {
-                fraction = expertIndices.reshape(-1).bincount(null, experts).to(ScalarType.Float32) / (double)(tokens * topK);
-                meanProbability = probabilities32.mean(new long[] { 0 });
-            }
-            else
-            {
-                var mask32 = LossInputs.Mask(mask, tokens, probabilities.device);
-                var count = LossInputs.Count(mask32);
-                var assignments = zeros(new[] { tokens, experts }, ScalarType.Float32, probabilities.device)
-                    .scatter(1, expertIndices, ones(expertIndices.shape, ScalarType.Float32, probabilities.device));
-                fraction = (assignments * mask32.unsqueeze(1)).sum(0L) / (count * topK);
-                meanProbability = (probabilities32 * mask32.unsqueeze(1)).sum(0L) / count;
-            }
-            return fraction.detach().dot(meanProbability) * experts;
+            return fraction.dot(meanProbability) * assignedPerExpert.Count;
         }
     }
 }

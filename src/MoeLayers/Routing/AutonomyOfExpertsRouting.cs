@@ -67,7 +67,7 @@ namespace MoeLayers
             // inference it is freed here, before the experts run.
             var continuation = _experts.Continue(SelectedActivations.Select(all, indices, experts));
             all.Dispose();
-            return new RoutedTokens(new RoutingResult(indices, weights, scores, probabilities), continuation, perForwardState: continuation);
+            return new RoutedTokens(new RoutingResult(indices, weights, scores, probabilities), continuation, PerForwardState: continuation);
         }
     }
 }

@@ -33,7 +33,7 @@ namespace MoeLayers
         public override RoutedTokens Route(Tensor flat, RoutingRequest request)
         {
             var routed = base.Route(flat, request);
-            return new RoutedTokens(routed.Routing, routed.Experts, routerCapacity: CapacityFor(request.Mask?.RealCount ?? flat.shape[0], request.TopK));
+            return routed with { RouterCapacity = CapacityFor(request.Mask?.RealCount ?? flat.shape[0], request.TopK) };
         }
 
         /// <summary>

@@ -55,11 +55,11 @@ namespace MoeLayers.Tests.Cuda
             var capacity = Capacity.Compute(factor, tokens, k, experts, 1);
             var reference = Run(new ReferenceDispatcher(), ScalarType.Float64, seed, tokens, experts, k, activation, bias, capacity, policy);
             var gemm = new EmulatedGroupedGemm();
-            var messages = new System.Collections.Generic.List<string>();
-            var dispatcher = new FusedDispatcher(_kernels, DispatchStrategy.Grouped, new CudaGroupedMatmul(gemm, messages.Add));
+            using var events = new MoeLayersEventCapture();
+            var dispatcher = new FusedDispatcher(_kernels, DispatchStrategy.Grouped, new LibraryGroupedMatmul(gemm));
             var fused = Run(dispatcher, ScalarType.Float32, seed, tokens, experts, k, activation, bias, capacity, policy);
             gemm.Runs.Should().Be(activation == ExpertActivation.SwiGlu ? 9 : 6, "each projection is one call forward and two backward");
-            messages.Should().BeEmpty();
+            events.From(gemm.Name).Should().BeEmpty();
             fused.Kept.Should().Equal(reference.Kept);
             string[] names = { "output", "dx", "dweights", "dw_in", "dw_out" };
             for (var i = 0; i < names.Length; i++) TensorAssert.Close(fused.Tensors[i], reference.Tensors[i], 2e-4, names[i]);
@@ -75,7 +75,7 @@ namespace MoeLayers.Tests.Cuda
             var expertOfRow = tensor(new long[] { 0, 0, 0, 0, 2, 2, 2 });
             var assignments = tokens * 3 + expertOfRow;
             var gemm = new EmulatedGroupedGemm();
-            var grouped = new CudaGroupedMatmul(gemm, _ => { });
+            var grouped = new LibraryGroupedMatmul(gemm);
 
             var bank = new ExpertBank(3, 8, 6, 5, ExpertActivation.SwiGlu, bias: true);
             bank.to(ScalarType.Float64);

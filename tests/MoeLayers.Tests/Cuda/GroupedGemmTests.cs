@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Cuda;
@@ -12,8 +11,9 @@ namespace MoeLayers.Tests.Cuda
     /// <summary>
     /// The grouped GEMM without a GPU: the cuBLAS problems of each pass (shapes, transposes, leading dimensions, offsets),
     /// the call's argument arrays and pointers, the whole autograd function run by an emulation of cuBLAS's column-major
-    /// semantics on CPU tensors against the per-expert products, and the choice between grouped GEMM and per-expert
-    /// products with its once-per-reason message.
+    /// semantics on CPU tensors against the per-expert products, cuBLAS's own rules, and how the package registers cuBLAS
+    /// with the core's grouped matmul (<see cref="LibraryGroupedMatmul"/>, tested on its own in
+    /// <see cref="Experts.LibraryGroupedMatmulTests"/>).
     /// </summary>
     public class GroupedGemmTests
     {
@@ -68,88 +68,46 @@ namespace MoeLayers.Tests.Cuda
         public void TheGroupedFunctionMatchesPerExpertProductsInValuesAndGradients(bool bias)
         {
             long[] counts = { 5, 0, 7, 1 };
-            var (x, w, b) = Operands(counts, 6, 3, bias, ScalarType.Float64, seed: 2);
-            var log = new List<string>();
-            var grouped = new CudaGroupedMatmul(new EmulatedGroupedGemm(), log.Add);
+            var (x, w, b) = GroupedProjection.Operands(counts, 6, 3, bias, ScalarType.Float64, seed: 2);
+            using var events = new MoeLayersEventCapture();
+            var gemm = new EmulatedGroupedGemm();
+            var grouped = new LibraryGroupedMatmul(gemm);
             grouped.WhyPerExpert(x, counts, w).Should().BeNull();
 
-            var expected = Run(PerExpertMatmul.Instance, x, counts, w, b);
-            var actual = Run(grouped, x, counts, w, b);
+            var expected = GroupedProjection.Run(PerExpertMatmul.Instance, x, counts, w, b);
+            var actual = GroupedProjection.Run(grouped, x, counts, w, b);
             for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
             TensorAssert.Values(actual[2].select(0, 1)).Should().OnlyContain(v => v == 0, "an expert without rows gets a zero weight gradient");
-            log.Should().BeEmpty();
+            gemm.Runs.Should().Be(3, "one call forward, one for dX and one for dW");
+            events.From(gemm.Name).Should().BeEmpty();
         }
 
         [Fact]
-        public void AFallbackSaysWhyOncePerReasonAndKeepsThePerExpertResult()
+        public void TheCudaPackageRegistersCublasWithTheCoresChooserForCudaRowsOnly()
         {
-            long[] counts = { 2, 3 };
-            var (x, w, _) = Operands(counts, 4, 4, false, ScalarType.Float32, seed: 4);
-            var log = new List<string>();
-            var unavailable = new EmulatedGroupedGemm { Missing = "libcublas.so.12 has no cublasGemmGroupedBatchedEx." };
-            var matmul = new CudaGroupedMatmul(unavailable, log.Add);
-
-            var first = matmul.Multiply(x, counts, w);
-            matmul.Multiply(x, counts, w);
-            unavailable.Missing = "rows of d = 3 float16 elements are not multiples of 16 bytes.";
-            matmul.Multiply(x, counts, w);
-
-            log.Should().Equal(
-                "MoeLayers.Cuda: expert products run one per expert instead of as one grouped GEMM: libcublas.so.12 has no cublasGemmGroupedBatchedEx.",
-                "MoeLayers.Cuda: expert products run one per expert instead of as one grouped GEMM: rows of d = 3 float16 elements are not multiples of 16 bytes.");
-            unavailable.Runs.Should().Be(0);
-            TensorAssert.Values(first).Should().Equal(TensorAssert.Values(PerExpertMatmul.Instance.Multiply(x, counts, w)));
-        }
-
-        [Theory]
-        [InlineData(true)]
-        [InlineData(false)]
-        public void ALibraryCallThatFailsFallsBackForGoodWithTheReason(bool failForward)
-        {
-            var failingPass = failForward ? GroupedGemmPass.Forward : GroupedGemmPass.GradWeight;
-            long[] counts = { 3, 0, 4 };
-            var (x, w, _) = Operands(counts, 8, 6, false, ScalarType.Float64, seed: 7);
-            var log = new List<string>();
-            var failing = new EmulatedGroupedGemm { FailOn = failingPass };
-            var matmul = new CudaGroupedMatmul(failing, log.Add);
-
-            var expected = Run(PerExpertMatmul.Instance, x, counts, w, null);
-            var actual = Run(matmul, x, counts, w, null);
-            for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
-            log.Should().ContainSingle().Which.Should().Contain("the grouped GEMM failed on cpu for Float64 (cublasGemmGroupedBatchedEx failed with cuBLAS status 15")
-                .And.Contain("keeps the per-expert products");
-            matmul.WhyPerExpert(x, counts, w).Should().Contain("the grouped GEMM failed");
-            Run(matmul, x, counts, w, null);
-            log.Should().HaveCount(1, "the reason is written once");
+            // Touching the package's types runs its module initializer.
+            var cublas = CublasGroupedGemm.Instance;
+            LibraryGroupedMatmul.Default.Runners.Should().Equal(MklGroupedGemm.Instance, cublas);
+            LibraryGroupedMatmul.Default.RunnerFor(new Device(DeviceType.CUDA, 0)).Should().BeSameAs(cublas);
+            LibraryGroupedMatmul.Default.RunnerFor(CPU).Should().BeSameAs(MklGroupedGemm.Instance);
+            CudaDispatchRegistration.Register();
+            LibraryGroupedMatmul.Default.Runners.Should().HaveCount(2, "registering again changes nothing");
+            cublas.SwitchVariable.Should().Be("MOELAYERS_CUDA_GROUPED_GEMM", "the documented switch");
+            LibraryGroupedMatmul.Default.Batches(new Device(DeviceType.CUDA, 0), ScalarType.Float32, new long[] { 64, 64 })
+                .Should().BeFalse("cuBLAS against the padded buffer is not measured, so the core's shape rule decides");
         }
 
         [Fact]
-        public void TensorsTheRunnerDoesNotServeFallBackSilently()
+        public void CpuTensorsNeverReachCublas()
         {
             long[] counts = { 2, 1 };
-            var (x, w, _) = Operands(counts, 4, 4, false, ScalarType.Float32, seed: 5);
-            var log = new List<string>();
-            var cublas = new CudaGroupedMatmul(CublasGroupedGemm.Instance, log.Add);
-            cublas.WhyPerExpert(x, counts, w).Should().Contain("not both on a CUDA device");
-            cublas.Multiply(x, counts, w);
-            log.Should().BeEmpty("CPU tensors are not the grouped GEMM's business");
-        }
-
-        [Fact]
-        public void TheSwitchVariableForcesPerExpertProducts()
-        {
-            var matmul = new CudaGroupedMatmul(new EmulatedGroupedGemm(), _ => { });
-            var (x, w, _) = Operands(new long[] { 1, 1 }, 4, 4, false, ScalarType.Float32, seed: 6);
-            var previous = Environment.GetEnvironmentVariable(CudaGroupedMatmul.SwitchVariable);
-            try
-            {
-                Environment.SetEnvironmentVariable(CudaGroupedMatmul.SwitchVariable, "0");
-                matmul.WhyPerExpert(x, new long[] { 1, 1 }, w).Should().Be("MOELAYERS_CUDA_GROUPED_GEMM=0.");
-            }
-            finally
-            {
-                Environment.SetEnvironmentVariable(CudaGroupedMatmul.SwitchVariable, previous);
-            }
+            var (x, w, _) = GroupedProjection.Operands(counts, 4, 4, false, ScalarType.Float32, seed: 5);
+            CublasGroupedGemm.Instance.Unavailable(x, counts, w).Should().Contain("not both on a CUDA device");
+            using var events = new MoeLayersEventCapture();
+            var cudaOnly = new LibraryGroupedMatmul(CublasGroupedGemm.Instance);
+            cudaOnly.WhyPerExpert(x, counts, w).Should().Be("no grouped GEMM runner serves cpu.");
+            TensorAssert.Close(cudaOnly.Multiply(x, counts, w), PerExpertMatmul.Instance.Multiply(x, counts, w), 0);
+            events.From(CublasGroupedGemm.Instance.Name).Should().BeEmpty("CPU tensors are not cuBLAS's business");
         }
 
         [Fact]
@@ -172,82 +130,6 @@ namespace MoeLayers.Tests.Cuda
             missing.Should().Be("MOELAYERS_CUBLAS=/nonexistent/libcublas.so.12 could not be loaded (no such file).");
             if (CublasApi.LibraryNames.Any(name => System.Runtime.InteropServices.NativeLibrary.TryLoad(name, out _))) return; // a GPU machine
             CublasApi.TryLoad(out _, null).Should().Contain("no cuBLAS library could be loaded (tried libcublas.so.13, libcublas.so.12, libcublas.so)");
-        }
-
-        [Fact]
-        public void ShapesThatDoNotFitAreRefusedBeforeAnyProduct()
-        {
-            var (x, w, _) = Operands(new long[] { 2, 2 }, 4, 3, false, ScalarType.Float32, seed: 1);
-            var matmul = new CudaGroupedMatmul(new EmulatedGroupedGemm(), _ => { });
-            matmul.Invoking(m => m.Multiply(x, new long[] { 2, 1 }, w)).Should().Throw<ArgumentException>().WithMessage("*sum to 3 but there are 4 rows*");
-            matmul.Invoking(m => m.Multiply(x, new long[] { 4 }, w)).Should().Throw<ArgumentException>().WithMessage("*1 counts and weights [E, d, h]*");
-            matmul.Invoking(m => m.Multiply(x, new long[] { 2, 2 }, w, zeros(2, 4))).Should().Throw<ArgumentException>().WithMessage("*bias must be [E, h] = [2, 3]*");
-        }
-
-        private static (Tensor X, Tensor W, Tensor? B) Operands(long[] counts, int d, int h, bool bias, ScalarType dtype, int seed)
-        {
-            var generator = new Generator((ulong)seed);
-            var x = randn(new[] { counts.Sum(), (long)d }, dtype, generator: generator).requires_grad_(true);
-            var w = randn(new[] { counts.Length, (long)d, h }, dtype, generator: generator).requires_grad_(true);
-            var b = bias ? randn(new[] { counts.Length, (long)h }, dtype, generator: generator).requires_grad_(true) : null;
-            return (x, w, b);
-        }
-
-        /// <summary>Output, dX, dW (and dBias) of one grouped projection under a fixed random upstream gradient.</summary>
-        private static Tensor[] Run(IGroupedMatmul matmul, Tensor x, long[] counts, Tensor w, Tensor? b)
-        {
-            foreach (var t in new[] { x, w, b }) t?.grad?.zero_();
-            var y = matmul.Multiply(x, counts, w, b);
-            var upstream = randn(y.shape, y.dtype, generator: new Generator(99));
-            (y * upstream).sum().backward();
-            var results = new List<Tensor> { y.detach().clone(), x.grad!.clone(), w.grad!.clone() };
-            if (b is not null) results.Add(b.grad!.clone());
-            return results.ToArray();
-        }
-    }
-
-    /// <summary>
-    /// cuBLAS's column-major GEMM semantics on CPU tensors: operand X of r rows, c columns and leading dimension ld at
-    /// element offset o is the strided view (i, j) ↦ o + i + j·ld; op() transposes it; C = op(A) · op(B). Checks the plans
-    /// exactly as the library will read them.
-    /// </summary>
-    internal sealed class EmulatedGroupedGemm : IGroupedGemmRunner
-    {
-        public string? Missing { get; set; }
-
-        /// <summary>A pass whose call throws as a failing cuBLAS call would, or null.</summary>
-        public GroupedGemmPass? FailOn { get; set; }
-
-        public int Runs { get; private set; }
-
-        public bool Serves(Device device) => device.type == DeviceType.CPU;
-
-        public string? Unavailable(Tensor rows, long[] counts, Tensor weights) => Missing;
-
-        public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
-        {
-            Runs++;
-            if (FailOn is { } pass && problems.Count > 0 && Pass(problems[0]) == pass)
-                throw new InvalidOperationException("cublasGemmGroupedBatchedEx failed with cuBLAS status 15 (the functionality requested is not supported).");
-            using var noGrad = no_grad();
-            foreach (var p in problems)
-            {
-                var opA = ColumnMajor(a, p.TransA ? p.K : p.M, p.TransA ? p.M : p.K, p.Lda, p.OffsetA);
-                var opB = ColumnMajor(b, p.TransB ? p.N : p.K, p.TransB ? p.K : p.N, p.Ldb, p.OffsetB);
-                if (p.TransA) opA = opA.t();
-                if (p.TransB) opB = opB.t();
-                ColumnMajor(c, p.M, p.N, p.Ldc, p.OffsetC).copy_(opA.matmul(opB));
-            }
-        }
-
-        private static GroupedGemmPass Pass(GemmProblem p) =>
-            p.TransA ? GroupedGemmPass.GradInput : p.TransB ? GroupedGemmPass.GradWeight : GroupedGemmPass.Forward;
-
-        private static Tensor ColumnMajor(Tensor t, int rows, int columns, int ld, long offset)
-        {
-            ld.Should().BeGreaterThanOrEqualTo(Math.Max(1, rows), "cuBLAS refuses a leading dimension below the row count");
-            (offset + (rows - 1) + (long)(columns - 1) * ld).Should().BeLessThan(t.numel(), "the matrix must lie inside its tensor");
-            return t.view(-1).as_strided(new long[] { rows, columns }, new long[] { 1, ld }, offset);
         }
     }
 }

@@ -17,7 +17,7 @@ namespace MoeLayers.Tests.Dispatch
             var perExpert = new SortedDispatcher(DispatchStrategy.Auto, PerExpertMatmul.Instance);
             perExpert.UsePadded(plan, rows).Should().BeTrue("balanced blocks run as one batched product over the padded buffer");
 
-            var mkl = new MklGroupedMatmul(MklGroupedGemm.Instance, _ => { });
+            var mkl = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             var withMkl = new SortedDispatcher(DispatchStrategy.Auto, mkl);
             withMkl.UsePadded(plan, rows).Should().Be(!MklGroupedGemm.Available, "MKL's batched GEMM beats the padded buffer");
             withMkl.UsePadded(plan, rows.to(ScalarType.BFloat16)).Should().BeTrue("MKL's batch takes no bfloat16");

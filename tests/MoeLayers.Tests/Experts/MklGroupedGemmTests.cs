@@ -47,8 +47,8 @@ namespace MoeLayers.Tests.Experts
         [Fact]
         public void NonContiguousAndBfloat16OperandsTakeThePerExpertProductsAndSaySoOnce()
         {
-            var logs = new List<string>();
-            var matmul = new MklGroupedMatmul(MklGroupedGemm.Instance, logs.Add);
+            using var events = new MoeLayersEventCapture();
+            var matmul = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             long[] counts = { 2, 3 };
             var generator = new Generator(7);
             var weights = randn(new long[] { 2, 4, 6 }, ScalarType.Float64, generator: generator);
@@ -63,26 +63,28 @@ namespace MoeLayers.Tests.Experts
             matmul.Multiply(rows16, counts, weights16).to(ScalarType.Float64)
                 .allclose(PerExpertMatmul.Instance.Multiply(rows16, counts, weights16).to(ScalarType.Float64)).Should().BeTrue();
 
-            logs.Should().HaveCount(2, "each reason is said once");
-            logs[0].Should().Contain("not contiguous");
-            logs[1].Should().Contain("BFloat16");
+            var reasons = events.From(MklGroupedGemm.Instance.Name).Select(e => e["reason"]).ToList();
+            reasons.Should().HaveCount(2, "each reason is said once");
+            reasons[0].Should().Contain("not contiguous");
+            reasons[1].Should().Contain("BFloat16");
         }
 
         [Fact]
         public void TheSwitchVariableForcesThePerExpertProducts()
         {
-            var matmul = new MklGroupedMatmul(MklGroupedGemm.Instance, _ => { });
+            var matmul = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             var rows = ones(3, 2, ScalarType.Float64);
             var weights = ones(2, 2, 4, ScalarType.Float64);
-            var before = Environment.GetEnvironmentVariable(MklGroupedMatmul.SwitchVariable);
+            var switchVariable = MklGroupedGemm.Instance.SwitchVariable;
+            var before = Environment.GetEnvironmentVariable(switchVariable);
             try
             {
-                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, "0");
+                Environment.SetEnvironmentVariable(switchVariable, "0");
                 matmul.WhyPerExpert(rows, new long[] { 1, 2 }, weights).Should().Be("MOELAYERS_CPU_GROUPED_GEMM=0.");
             }
             finally
             {
-                Environment.SetEnvironmentVariable(MklGroupedMatmul.SwitchVariable, before);
+                Environment.SetEnvironmentVariable(switchVariable, before);
             }
             if (MklExpected) matmul.WhyPerExpert(rows, new long[] { 1, 2 }, weights).Should().BeNull();
         }
@@ -90,8 +92,8 @@ namespace MoeLayers.Tests.Experts
         private static void Compare(long[] counts, ScalarType dtype, double tolerance, string name)
         {
             const int d = 7, h = 5;
-            var logs = new List<string>();
-            var mkl = new MklGroupedMatmul(MklGroupedGemm.Instance, logs.Add);
+            using var events = new MoeLayersEventCapture();
+            var mkl = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             foreach (var withBias in new[] { false, true })
             {
                 var (expected, expectedGrads) = Run(PerExpertMatmul.Instance, counts, d, h, dtype, withBias);
@@ -100,7 +102,7 @@ namespace MoeLayers.Tests.Experts
                 for (var i = 0; i < expectedGrads.Length; i++)
                     Close(actualGrads[i], expectedGrads[i], tolerance, $"{name}, bias {withBias}: gradient #{i}");
             }
-            if (MklExpected) logs.Should().BeEmpty();
+            if (MklExpected) events.From(MklGroupedGemm.Instance.Name).Should().BeEmpty();
         }
 
         [Theory]
@@ -155,6 +157,12 @@ namespace MoeLayers.Tests.Experts
             public string? Unavailable(Tensor rows, long[] counts, Tensor weights) => _inner.Unavailable(rows, counts, weights);
 
             public bool PaysFor(long[] counts) => _inner.PaysFor(counts);
+
+            public string Name => _inner.Name;
+
+            public string SwitchVariable => _inner.SwitchVariable;
+
+            public bool BeatsPaddedBuffer(ScalarType dtype) => _inner.BeatsPaddedBuffer(dtype);
 
             public void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c)
             {

@@ -30,7 +30,7 @@ namespace MoeLayers
 
         /// <summary>One library call per product; a failing call is reported to <paramref name="onFailure"/> and redone per expert.</summary>
         /// <param name="runner">Runs the grouped GEMMs.</param>
-        /// <param name="onFailure">Told of a failed library call (the caller then stops choosing the library).</param>
+        /// <param name="onFailure">Told of a failed library call (the caller reports it; only that call runs per expert).</param>
         public static GroupedProducts Library(IGroupedGemmRunner runner, Action<Exception> onFailure) =>
             new(runner ?? throw new ArgumentNullException(nameof(runner)), onFailure ?? throw new ArgumentNullException(nameof(onFailure)));
 
@@ -45,21 +45,10 @@ namespace MoeLayers
         {
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
-            if (_runner is not null && _runner.PaysFor(counts))
-            {
-                try
-                {
-                    var (x, w) = (rows.contiguous(), weights.contiguous());
-                    var (d, h) = ((int)w.shape[1], (int)w.shape[2]);
-                    var output = empty(new[] { x.shape[0], (long)h }, x.dtype, x.device);
-                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.Forward, counts, d, h), w, x, output);
-                    return output.MoveToOuterDisposeScope();
-                }
-                catch (Exception e)
-                {
-                    _onFailure(e);
-                }
-            }
+            var (d, h) = ((int)weights.shape[1], (int)weights.shape[2]);
+            if (Library(GroupedGemmPass.Forward, counts, d, h,
+                    () => (weights.contiguous(), rows.contiguous(), empty(new[] { rows.shape[0], (long)h }, rows.dtype, rows.device))) is { } output)
+                return output.MoveToOuterDisposeScope();
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, rows.shape[1]).bmm(weights).view(rows.shape[0], weights.shape[2]).MoveToOuterDisposeScope();
             return PerExpertBlocks(rows, counts, weights.shape[2], (block, e) => block.matmul(weights[e])).MoveToOuterDisposeScope();
@@ -73,21 +62,10 @@ namespace MoeLayers
         {
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
-            if (_runner is not null && _runner.PaysFor(counts))
-            {
-                try
-                {
-                    var (dy, w) = (Aligned(gradOutput), weights.contiguous());
-                    var (d, h) = ((int)w.shape[1], (int)w.shape[2]);
-                    var gradRows = empty(new[] { dy.shape[0], (long)d }, dy.dtype, dy.device);
-                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradInput, counts, d, h), w, dy, gradRows);
-                    return gradRows.MoveToOuterDisposeScope();
-                }
-                catch (Exception e)
-                {
-                    _onFailure(e);
-                }
-            }
+            var (d, h) = ((int)weights.shape[1], (int)weights.shape[2]);
+            if (Library(GroupedGemmPass.GradInput, counts, d, h,
+                    () => (weights.contiguous(), Aligned(gradOutput), empty(new[] { gradOutput.shape[0], (long)d }, gradOutput.dtype, gradOutput.device))) is { } gradRows)
+                return gradRows.MoveToOuterDisposeScope();
             if (EqualGroups(counts) is { } size)
                 return gradOutput.reshape(counts.Length, size, gradOutput.shape[1]).bmm(weights.transpose(1, 2)).view(gradOutput.shape[0], weights.shape[1])
                     .MoveToOuterDisposeScope();
@@ -103,21 +81,11 @@ namespace MoeLayers
             // Aliases, views and per-expert blocks made here must not keep their storage alive until the caller's scope ends.
             using var scope = NewDisposeScope();
             var (d, h) = (rows.shape[1], gradOutput.shape[1]);
-            if (_runner is not null && _runner.PaysFor(counts))
-            {
-                try
-                {
-                    var (x, dy) = (rows.contiguous(), Aligned(gradOutput));
-                    var shape = new[] { (long)counts.Length, d, h };
-                    var gradWeights = counts.All(c => c > 0) ? empty(shape, x.dtype, x.device) : zeros(shape, x.dtype, x.device);
-                    _runner.Run(GroupedGemmPlan.Build(GroupedGemmPass.GradWeight, counts, (int)d, (int)h), dy, x, gradWeights);
-                    return gradWeights.MoveToOuterDisposeScope();
-                }
-                catch (Exception e)
-                {
-                    _onFailure(e);
-                }
-            }
+            var shape = new[] { (long)counts.Length, d, h };
+            // Experts without rows are not written by the library call: their gradient must start at zero.
+            if (Library(GroupedGemmPass.GradWeight, counts, (int)d, (int)h, () => (Aligned(gradOutput), rows.contiguous(),
+                    counts.All(c => c > 0) ? empty(shape, rows.dtype, rows.device) : zeros(shape, rows.dtype, rows.device))) is { } gradWeights)
+                return gradWeights.MoveToOuterDisposeScope();
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, d).transpose(1, 2).bmm(gradOutput.reshape(counts.Length, size, h)).MoveToOuterDisposeScope();
             using var noGrad = no_grad();
@@ -129,6 +97,27 @@ namespace MoeLayers
                 first += counts[e];
             }
             return perExpert.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// One library call of <paramref name="pass"/> writing C of the operands (A, B, C), or null when there is no runner,
+        /// the call does not pay for these groups, or it failed (reported to the failure callback; this call then runs per
+        /// expert).
+        /// </summary>
+        private Tensor? Library(GroupedGemmPass pass, long[] counts, int d, int h, Func<(Tensor A, Tensor B, Tensor C)> operands)
+        {
+            if (_runner is null || !_runner.PaysFor(counts)) return null;
+            try
+            {
+                var (a, b, c) = operands();
+                _runner.Run(GroupedGemmPlan.Build(pass, counts, d, h), a, b, c);
+                return c;
+            }
+            catch (Exception e)
+            {
+                _onFailure(e);
+                return null;
+            }
         }
 
         /// <summary>The column sums of <paramref name="gradOutput"/> over each group's rows [E, h]: a bias's gradient.</summary>

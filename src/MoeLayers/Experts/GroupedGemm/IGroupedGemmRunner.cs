@@ -6,10 +6,19 @@ namespace MoeLayers
     /// <summary>
     /// Runs the problems of a <see cref="GroupedGemmPlan"/> in one library call: cuBLAS's grouped GEMM on CUDA tensors
     /// (MoeLayers.Cuda), MKL's cblas_?gemm_batch on CPU tensors (MklGroupedGemm); tests substitute an
-    /// emulation of the same column-major semantics. The one grouped-GEMM seam of both devices.
+    /// emulation of the same column-major semantics. The one grouped-GEMM seam of both devices; the grouped matmul that
+    /// chooses between a runner and per-expert products is <see cref="LibraryGroupedMatmul"/>.
     /// </summary>
     internal interface IGroupedGemmRunner
     {
+        /// <summary>The library call in words, for reports: "MKL batched GEMM", "cuBLAS grouped GEMM".</summary>
+        string Name { get; }
+
+        /// <summary>
+        /// The environment variable that turns this runner off when set to 0 (documented per package; read on every call).
+        /// </summary>
+        string SwitchVariable { get; }
+
         /// <summary>Whether this runner is meant for tensors on <paramref name="device"/> at all (a fallback elsewhere is no news).</summary>
         /// <param name="device">The rows' device.</param>
         bool Serves(Device device);
@@ -30,6 +39,14 @@ namespace MoeLayers
         /// </summary>
         /// <param name="counts">Rows per expert.</param>
         bool PaysFor(long[] counts) => true;
+
+        /// <summary>
+        /// Whether one call per projection on rows of <paramref name="dtype"/> was measured to beat one batched product on
+        /// the zero-padded buffer of evenly loaded experts, so that Auto dispatch prefers the grouped rows
+        /// (<see cref="IGroupedMatmul.Batches"/>); asked only for a device this runner serves.
+        /// </summary>
+        /// <param name="dtype">The rows' dtype.</param>
+        bool BeatsPaddedBuffer(ScalarType dtype);
 
         /// <summary>Computes every problem, writing into <paramref name="c"/>; all three are contiguous, of one dtype and device.</summary>
         /// <param name="problems">The problems (possibly none).</param>

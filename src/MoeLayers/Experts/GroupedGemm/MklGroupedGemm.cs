@@ -45,10 +45,21 @@ namespace MoeLayers
         internal const long MaxRowsForPerExpert = 2;
 
         /// <inheritdoc />
+        public string Name => "MKL batched GEMM";
+
+        /// <inheritdoc />
+        /// <remarks>MOELAYERS_CPU_GROUPED_GEMM.</remarks>
+        public string SwitchVariable => "MOELAYERS_CPU_GROUPED_GEMM";
+
+        /// <inheritdoc />
         public bool Serves(Device device) => device.type == DeviceType.CPU;
 
         /// <inheritdoc />
         public bool PaysFor(long[] counts) => counts.Length > 0 && counts.Max() > MaxRowsForPerExpert;
+
+        /// <inheritdoc />
+        /// <remarks>True for float32 and float64 where MKL's entry points were found (measured on the CPU).</remarks>
+        public bool BeatsPaddedBuffer(ScalarType dtype) => (dtype == ScalarType.Float32 || dtype == ScalarType.Float64) && Available;
 
         /// <inheritdoc />
         public string? Unavailable(Tensor rows, long[] counts, Tensor weights)

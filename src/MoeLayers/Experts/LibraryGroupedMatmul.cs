@@ -1,0 +1,133 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics.Tracing;
+using System.Threading;
+using static TorchSharp.torch;
+
+namespace MoeLayers
+{
+    /// <summary>
+    /// The grouped matmul the dispatchers hand to expert banks, on every device: per call, one library call per product
+    /// (an <see cref="IGroupedGemmRunner"/>: MKL's batched GEMM on the CPU, built in; cuBLAS's grouped GEMM on CUDA, which
+    /// MoeLayers.Cuda registers when it loads) run through <see cref="GroupedGemmFunction"/> (the bias through
+    /// <see cref="GroupedBiasFunction"/>), or the per-expert products (<see cref="PerExpertMatmul"/>) where the runner
+    /// that serves the rows' device does not take these operands or its switch variable is 0. Rows on a device no
+    /// runner serves take the per-expert products without a word.
+    /// </summary>
+    /// <remarks>
+    /// A library call that fails (forward, or backward inside libtorch's autograd engine) is redone per expert for that
+    /// call only; the next call tries the library again. Each distinct reason for the per-expert products and each
+    /// distinct failure is reported once per instance, while a listener has <see cref="MoeLayersEventSource"/> enabled,
+    /// and never to standard error.
+    /// </remarks>
+    internal sealed class LibraryGroupedMatmul : IGroupedMatmul
+    {
+        private readonly object _gate = new();
+        private readonly ConcurrentDictionary<string, byte> _reported = new();
+        private IGroupedGemmRunner[] _runners;
+
+        /// <summary>Creates a chooser over <paramref name="runners"/>; the first that serves a device runs its rows.</summary>
+        /// <param name="runners">The grouped GEMMs, in order of preference.</param>
+        public LibraryGroupedMatmul(params IGroupedGemmRunner[] runners)
+        {
+            ArgumentNullException.ThrowIfNull(runners);
+            foreach (var runner in runners) ArgumentNullException.ThrowIfNull(runner, nameof(runners));
+            _runners = (IGroupedGemmRunner[])runners.Clone();
+        }
+
+        /// <summary>
+        /// The process-wide instance every dispatcher uses by default: MKL on the CPU (MOELAYERS_CPU_GROUPED_GEMM=0 turns it
+        /// off), and cuBLAS on CUDA once MoeLayers.Cuda has loaded (MOELAYERS_CUDA_GROUPED_GEMM=0 turns it off).
+        /// </summary>
+        public static LibraryGroupedMatmul Default { get; } = new(MklGroupedGemm.Instance);
+
+        /// <summary>The runners, in order of preference.</summary>
+        public IReadOnlyList<IGroupedGemmRunner> Runners => Volatile.Read(ref _runners);
+
+        /// <summary>Adds <paramref name="runner"/> after the runners already here (once; a second registration is ignored).</summary>
+        /// <param name="runner">The grouped GEMM, e.g. MoeLayers.Cuda's cuBLAS runner, registered from its module initializer.</param>
+        public void Register(IGroupedGemmRunner runner)
+        {
+            ArgumentNullException.ThrowIfNull(runner);
+            lock (_gate)
+            {
+                if (Array.IndexOf(_runners, runner) >= 0) return;
+                var runners = new IGroupedGemmRunner[_runners.Length + 1];
+                _runners.CopyTo(runners, 0);
+                runners[^1] = runner;
+                Volatile.Write(ref _runners, runners);
+            }
+        }
+
+        /// <inheritdoc />
+        public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
+        {
+            PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
+            return GroupedGemmFunction.Multiply(rows, counts, weights, bias, Choose(rows, counts, weights, bias));
+        }
+
+        /// <inheritdoc />
+        public GroupedProducts Products(Tensor rows, long[] counts, Tensor weights) => Choose(rows, counts, weights, null);
+
+        /// <inheritdoc />
+        /// <remarks>What the runner serving <paramref name="device"/> says (<see cref="IGroupedGemmRunner.BeatsPaddedBuffer"/>), unless it is switched off or does not pay for these counts.</remarks>
+        public bool Batches(Device device, ScalarType dtype, long[] counts) =>
+            RunnerFor(device) is { } runner && !SwitchedOff(runner) && runner.PaysFor(counts) && runner.BeatsPaddedBuffer(dtype);
+
+        /// <summary>The first runner that serves <paramref name="device"/>, or null.</summary>
+        /// <param name="device">The rows' device.</param>
+        internal IGroupedGemmRunner? RunnerFor(Device device)
+        {
+            foreach (var runner in Volatile.Read(ref _runners))
+            {
+                if (runner.Serves(device)) return runner;
+            }
+            return null;
+        }
+
+        /// <summary>Null when this call runs as library calls; otherwise why it runs per expert.</summary>
+        /// <param name="rows">Rows [M, d].</param>
+        /// <param name="counts">Rows per expert.</param>
+        /// <param name="weights">Weights [E, d, h].</param>
+        /// <param name="bias">Bias [E, h] or null.</param>
+        internal string? WhyPerExpert(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null) =>
+            RunnerFor(rows.device) is { } runner
+                ? WhyPerExpert(runner, rows, counts, weights, bias)
+                : $"no grouped GEMM runner serves {rows.device}.";
+
+        private static string? WhyPerExpert(IGroupedGemmRunner runner, Tensor rows, long[] counts, Tensor weights, Tensor? bias)
+        {
+            if (SwitchedOff(runner)) return $"{runner.SwitchVariable}=0.";
+            if (bias is not null && bias.dtype != rows.dtype) return $"the bias is {bias.dtype} and the rows {rows.dtype}.";
+            if (rows.shape[0] > int.MaxValue) return $"{rows.shape[0]} rows exceed the grouped GEMM's 32-bit row counts.";
+            return runner.Unavailable(rows, counts, weights);
+        }
+
+        private static bool SwitchedOff(IGroupedGemmRunner runner) => Environment.GetEnvironmentVariable(runner.SwitchVariable) == "0";
+
+        private GroupedProducts Choose(Tensor rows, long[] counts, Tensor weights, Tensor? bias)
+        {
+            // Rows on a device no runner serves (CUDA without MoeLayers.Cuda, say) are no library's business: no word.
+            if (RunnerFor(rows.device) is not { } runner) return GroupedProducts.PerExpert;
+            var why = WhyPerExpert(runner, rows, counts, weights, bias);
+            if (why is null) return GroupedProducts.Library(runner, failure => ReportFailure(runner, failure));
+            if (FirstReport($"{runner.Name} not taken: {why}")) MoeLayersEventSource.Log.ExpertProductsFallback(runner.Name, why);
+            return GroupedProducts.PerExpert;
+        }
+
+        private void ReportFailure(IGroupedGemmRunner runner, Exception failure)
+        {
+            var type = failure.GetType().FullName ?? failure.GetType().Name;
+            if (FirstReport($"{runner.Name} failed: {type}: {failure.Message}"))
+                MoeLayersEventSource.Log.LibraryCallFailed(runner.Name, type, failure.Message);
+        }
+
+        /// <summary>
+        /// Whether <paramref name="cause"/> is to be reported now: a listener is enabled and this instance has not
+        /// reported it before (a cause met while nobody listened is reported to the first listener).
+        /// </summary>
+        private bool FirstReport(string cause) =>
+            MoeLayersEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None) && _reported.TryAdd(cause, 0);
+    }
+}
