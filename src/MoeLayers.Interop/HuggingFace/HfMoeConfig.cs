@@ -161,6 +161,11 @@ namespace MoeLayers.Interop
         /// routing rule, shared experts. Balance losses: the Switch loss with router_aux_loss_coef, or for DeepSeek-V3 the
         /// aux-loss-free bias with no loss. No z-loss (none of these models uses one).
         /// </summary>
+        /// <remarks>
+        /// Field by field (config.json field, the property here, the option it sets, and each family's rule and default
+        /// when absent): the table "config.json → MoeLayerOptions" in the package README (src/MoeLayers.Interop/README.md),
+        /// which a test keeps complete. Options the table does not name keep their defaults.
+        /// </remarks>
         public MoeLayerOptions ToOptions() => new()
         {
             InputDim = HiddenSize,
