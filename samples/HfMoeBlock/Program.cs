@@ -28,8 +28,8 @@ switch (command)
             // The block inside a TorchSharp model, as the feed-forward of a pre-norm residual layer would hold it.
             var model = nn.Sequential(("norm", nn.LayerNorm(config.HiddenSize)), ("moe", moe));
             model.eval();
-            Console.WriteLine($"{config.Architecture} block '{prefix}' of {weights}: E = {config.Experts}, k = {config.TopK}, width {config.ExpertWidth}, " +
-                              $"shared {config.SharedExperts}, groups {config.Groups}/{config.KeptGroups}, {config.Score} scores");
+            Console.WriteLine($"{config.Architecture} block '{prefix}' of {weights}: E = {config.NumExperts}, k = {config.TopK}, width {config.ExpertWidth}, " +
+                              $"shared {config.SharedExperts}, groups {config.ExpertGroups}/{config.TopKGroups}, {config.ScoreFunction} scores");
             var io = Option("--io", Path.Combine(data, family, "io.safetensors"));
             using var noGrad = no_grad();
             if (File.Exists(io))

@@ -17,6 +17,9 @@ namespace MoeLayers.Package.Tests
         private readonly string _work = Path.Combine(Path.GetTempPath(), "moelayers-consumer-" + Guid.NewGuid().ToString("N"));
         private readonly string _version = "0.0.0-consumer." + DateTime.UtcNow.ToString("yyyyMMddHHmmss");
 
+        /// <summary>The packages that reach into the core and must depend on exactly the core version they were built with.</summary>
+        private static readonly string[] PinnedPackages = { "MoeLayers.Cuda", "MoeLayers.Distributed", "MoeLayers.Interop" };
+
         public ConsumerPackageTests(ITestOutputHelper output)
         {
             _output = output;
@@ -37,12 +40,12 @@ namespace MoeLayers.Package.Tests
             Run(repo, new[] { "pack", "src/MoeLayers/MoeLayers.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}" }.Concat(isolated).ToArray());
             var packages = Directory.GetFiles(feed).Select(Path.GetFileName).ToArray();
             packages.Should().Contain(new[] { $"MoeLayers.{_version}.nupkg", $"MoeLayers.{_version}.snupkg" });
-            Run(repo, new[] { "pack", "src/MoeLayers.Cuda/MoeLayers.Cuda.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}" }.Concat(isolated).ToArray());
-            using (var cuda = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"MoeLayers.Cuda.{_version}.nupkg")))
+            foreach (var pinned in PinnedPackages)
             {
-                using var nuspec = new StreamReader(cuda.GetEntry("MoeLayers.Cuda.nuspec")!.Open());
-                nuspec.ReadToEnd().Should().Contain($"<dependency id=\"MoeLayers\" version=\"[{_version}]\"",
-                    "MoeLayers.Cuda uses the core's internals, so it pins the exact core version");
+                Run(repo, new[] { "pack", $"src/{pinned}/{pinned}.csproj", "-c", "Release", "-o", feed, $"-p:Version={_version}" }.Concat(isolated).ToArray());
+                CoreDependencies(Path.Combine(feed, $"{pinned}.{_version}.nupkg"), pinned).Should().NotBeEmpty()
+                    .And.OnlyContain(range => range == $"[{_version}]",
+                        "{0} reaches into the core (internals or its state-dict keys), so every target framework's group pins the exact core version", pinned);
             }
 
             var templates = Path.Combine(AppContext.BaseDirectory, "Consumer");
@@ -54,6 +57,17 @@ namespace MoeLayers.Package.Tests
 
             var output = Run(app, "run", "-c", "Release");
             output.Should().Contain("CONSUMER OK");
+        }
+
+        /// <summary>The version range of each MoeLayers dependency in the package's nuspec (one per target-framework group).</summary>
+        private static string[] CoreDependencies(string nupkg, string id)
+        {
+            using var package = System.IO.Compression.ZipFile.OpenRead(nupkg);
+            using var stream = package.GetEntry(id + ".nuspec")!.Open();
+            var nuspec = System.Xml.Linq.XDocument.Load(stream);
+            return nuspec.Descendants().Where(e => e.Name.LocalName == "dependency" && (string?)e.Attribute("id") == "MoeLayers")
+                .Select(e => (string)e.Attribute("version")!)
+                .ToArray();
         }
 
         public void Dispose()

@@ -114,7 +114,7 @@ namespace MoeLayers.Interop
             }
             else
             {
-                Tensor Stack(string projection) => stack(Enumerable.Range(0, config.Experts).Select(i => Get($"experts.{i}.{projection}.weight").t()).ToArray());
+                Tensor Stack(string projection) => stack(Enumerable.Range(0, config.NumExperts).Select(i => Get($"experts.{i}.{projection}.weight").t()).ToArray());
                 state["experts.w_gate"] = Stack(gate);
                 state["experts.w_in"] = Stack(up);
                 state["experts.w_out"] = Stack(down);
@@ -124,7 +124,7 @@ namespace MoeLayers.Interop
                 state["shared_experts.w_gate"] = Get($"{shared}gate_proj.weight").t().contiguous();
                 state["shared_experts.w_in"] = Get($"{shared}up_proj.weight").t().contiguous();
                 state["shared_experts.w_out"] = Get($"{shared}down_proj.weight").t().contiguous();
-                if (config.SharedGate) state["shared_experts.gate"] = Get("shared_expert_gate.weight");
+                if (config.SharedExpertGate) state["shared_experts.gate"] = Get("shared_expert_gate.weight");
             }
             return state;
         }
@@ -151,7 +151,7 @@ namespace MoeLayers.Interop
             }
             else
             {
-                for (var i = 0; i < config.Experts; i++)
+                for (var i = 0; i < config.NumExperts; i++)
                 {
                     block[$"experts.{i}.{gate}.weight"] = wGate[i].t().contiguous();
                     block[$"experts.{i}.{up}.weight"] = wIn[i].t().contiguous();
@@ -163,7 +163,7 @@ namespace MoeLayers.Interop
                 block[$"{shared}gate_proj.weight"] = Get("shared_experts.w_gate").t().contiguous();
                 block[$"{shared}up_proj.weight"] = Get("shared_experts.w_in").t().contiguous();
                 block[$"{shared}down_proj.weight"] = Get("shared_experts.w_out").t().contiguous();
-                if (config.SharedGate) block["shared_expert_gate.weight"] = Get("shared_experts.gate");
+                if (config.SharedExpertGate) block["shared_expert_gate.weight"] = Get("shared_experts.gate");
             }
             return block;
         }
@@ -171,7 +171,7 @@ namespace MoeLayers.Interop
         /// <summary>Every tensor the block must hold, by full key, with its published shape.</summary>
         internal static Dictionary<string, long[]> ExpectedShapes(HfMoeConfig c, HfExpertLayout layout, string block)
         {
-            long d = c.HiddenSize, h = c.ExpertWidth, e = c.Experts;
+            long d = c.HiddenSize, h = c.ExpertWidth, e = c.NumExperts;
             var shapes = new Dictionary<string, long[]> { [block + "gate.weight"] = new[] { e, d } };
             if (c.HasCorrectionBias) shapes[block + "gate.e_score_correction_bias"] = new[] { e };
             var (gate, up, down) = ProjectionNames(c.Architecture);
@@ -195,7 +195,7 @@ namespace MoeLayers.Interop
                 shapes[$"{block}{shared}gate_proj.weight"] = new[] { width, d };
                 shapes[$"{block}{shared}up_proj.weight"] = new[] { width, d };
                 shapes[$"{block}{shared}down_proj.weight"] = new[] { d, width };
-                if (c.SharedGate) shapes[block + "shared_expert_gate.weight"] = new[] { 1, d };
+                if (c.SharedExpertGate) shapes[block + "shared_expert_gate.weight"] = new[] { 1, d };
             }
             return shapes;
         }

@@ -15,24 +15,24 @@ namespace MoeLayers.Interop
     /// </summary>
     public sealed class HfMoeConfig
     {
-        private HfMoeConfig(HfArchitecture architecture, int hiddenSize, int experts, int topK, int expertWidth, bool normalizeTopK,
-            int sharedExperts, int sharedWidth, bool sharedGate, int groups, int keptGroups, string topKMethod, double scalingFactor,
-            ScoreFunction score, double auxiliaryLossCoefficient)
+        private HfMoeConfig(HfArchitecture architecture, int hiddenSize, int numExperts, int topK, int expertWidth, bool normalizeTopK,
+            int sharedExperts, int sharedWidth, bool sharedExpertGate, int expertGroups, int topKGroups, string topKMethod, double routedScalingFactor,
+            ScoreFunction scoreFunction, double auxiliaryLossCoefficient)
         {
             Architecture = architecture;
             HiddenSize = hiddenSize;
-            Experts = experts;
+            NumExperts = numExperts;
             TopK = topK;
             ExpertWidth = expertWidth;
             NormalizeTopK = normalizeTopK;
             SharedExperts = sharedExperts;
             SharedWidth = sharedWidth;
-            SharedGate = sharedGate;
-            Groups = groups;
-            KeptGroups = keptGroups;
+            SharedExpertGate = sharedExpertGate;
+            ExpertGroups = expertGroups;
+            TopKGroups = topKGroups;
             TopKMethod = topKMethod;
-            ScalingFactor = scalingFactor;
-            Score = score;
+            RoutedScalingFactor = routedScalingFactor;
+            ScoreFunction = scoreFunction;
             AuxiliaryLossCoefficient = auxiliaryLossCoefficient;
         }
 
@@ -42,8 +42,8 @@ namespace MoeLayers.Interop
         /// <summary>hidden_size (d).</summary>
         public int HiddenSize { get; }
 
-        /// <summary>Routed experts E.</summary>
-        public int Experts { get; }
+        /// <summary>Routed experts E (num_local_experts, num_experts or n_routed_experts).</summary>
+        public int NumExperts { get; }
 
         /// <summary>num_experts_per_tok (k).</summary>
         public int TopK { get; }
@@ -61,22 +61,22 @@ namespace MoeLayers.Interop
         public int SharedWidth { get; }
 
         /// <summary>Whether the shared expert's output is gated (Qwen2-MoE's shared_expert_gate).</summary>
-        public bool SharedGate { get; }
+        public bool SharedExpertGate { get; }
 
         /// <summary>n_group (1 when absent).</summary>
-        public int Groups { get; }
+        public int ExpertGroups { get; }
 
         /// <summary>topk_group (1 when absent).</summary>
-        public int KeptGroups { get; }
+        public int TopKGroups { get; }
 
         /// <summary>topk_method (DeepSeek: "noaux_tc", "group_limited_greedy" or "greedy"; "" elsewhere).</summary>
         public string TopKMethod { get; }
 
         /// <summary>routed_scaling_factor (1 when absent).</summary>
-        public double ScalingFactor { get; }
+        public double RoutedScalingFactor { get; }
 
         /// <summary>scoring_func.</summary>
-        public ScoreFunction Score { get; }
+        public ScoreFunction ScoreFunction { get; }
 
         /// <summary>router_aux_loss_coef (0.01 when absent).</summary>
         public double AuxiliaryLossCoefficient { get; }
@@ -161,25 +161,30 @@ namespace MoeLayers.Interop
         /// routing rule, shared experts. Balance losses: the Switch loss with router_aux_loss_coef, or for DeepSeek-V3 the
         /// aux-loss-free bias with no loss. No z-loss (none of these models uses one).
         /// </summary>
+        /// <remarks>
+        /// Field by field (config.json field, the property here, the option it sets, and each family's rule and default
+        /// when absent): the table "config.json → MoeLayerOptions" in the package README (src/MoeLayers.Interop/README.md),
+        /// which a test keeps complete. Options the table does not name keep their defaults.
+        /// </remarks>
         public MoeLayerOptions ToOptions() => new()
         {
             InputDim = HiddenSize,
             HiddenDim = ExpertWidth,
-            NumExperts = Experts,
+            NumExperts = NumExperts,
             TopK = TopK,
             Router = RouterKind.TopK,
             RenormalizeWeights = TopK > 1 && NormalizeTopK,
             Activation = ExpertActivation.SwiGlu,
             ExpertBias = false,
-            ScoreFunction = Score,
-            ExpertGroups = Groups,
-            TopKGroups = KeptGroups,
+            ScoreFunction = ScoreFunction,
+            ExpertGroups = ExpertGroups,
+            TopKGroups = TopKGroups,
             GroupScore = TopKMethod == "group_limited_greedy" ? GroupScore.Max : GroupScore.SumOfTopTwo,
-            RoutedScalingFactor = ScalingFactor,
+            RoutedScalingFactor = RoutedScalingFactor,
             BalanceBias = HasCorrectionBias,
             SharedExperts = SharedExperts,
             SharedHiddenDim = SharedExperts > 0 ? SharedWidth : 0,
-            SharedExpertGate = SharedGate,
+            SharedExpertGate = SharedExpertGate,
             LoadBalancingLoss = HasCorrectionBias ? LoadBalancingLossKind.None : LoadBalancingLossKind.Switch,
             LoadBalancingCoefficient = AuxiliaryLossCoefficient,
             ZLossCoefficient = 0,

@@ -1,17 +1,16 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using static TorchSharp.torch;
 
 namespace MoeLayers
 {
     /// <summary>
     /// The library's <see cref="Meter"/> ("MoeLayers"), readable with dotnet-counters or OpenTelemetry: per-expert
     /// assignments and drops of every forward that collects statistics, the busiest expert's load ratio, and each
-    /// aux-loss-free bias after its update, each tagged with the layer's <see cref="MoeLayer.MetricsName"/>. Measurements are
+    /// aux-loss-free bias after its update, each tagged with the layer's <see cref="MoeLayer.MetricsName"/> (<see cref="MoeLayer.NameMetricsByPath"/> sets a model's
+    /// layers to their paths). Measurements are
     /// recorded only while a listener is enabled.
     /// </summary>
     public static class MoeMetrics
@@ -26,22 +25,6 @@ namespace MoeLayers
         private static readonly Histogram<double> Bias = Meter.CreateHistogram<double>("moelayers.expert.balance_bias", null, "aux-loss-free balance bias after its update");
 
         private static long _layers;
-
-        /// <summary>
-        /// Tags every MoE layer of <paramref name="model"/> with its path in it (<see cref="MoeLayer.MetricsName"/>, e.g.
-        /// "blocks.3.moe"; the model itself, if it is a layer, with its module name), so a model's layers are told apart
-        /// by a name that says where they are. Call it once after building the model.
-        /// </summary>
-        /// <param name="model">Any module containing MoE layers.</param>
-        public static void NameLayersByPath(nn.Module model)
-        {
-            ArgumentNullException.ThrowIfNull(model);
-            if (model is MoeLayer self) self.MetricsName = self.GetName();
-            foreach (var (path, module) in model.named_modules())
-            {
-                if (module is MoeLayer layer) layer.MetricsName = path;
-            }
-        }
 
         /// <summary>A layer's default tag: its module name and a number unique in the process ("moe#2").</summary>
         internal static string DefaultName(string moduleName) => $"{moduleName}#{Interlocked.Increment(ref _layers)}";

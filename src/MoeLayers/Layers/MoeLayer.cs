@@ -111,10 +111,26 @@ namespace MoeLayers
 
         /// <summary>
         /// The name that tags this layer's metrics (<see cref="MoeMetrics"/>): by default the module name and a number
-        /// unique in the process ("moe#2"), so two layers are two series; <see cref="MoeMetrics.NameLayersByPath"/> sets
+        /// unique in the process ("moe#2"), so two layers are two series; <see cref="NameMetricsByPath"/> sets
         /// every layer of a model to its path in it ("blocks.3.moe").
         /// </summary>
         public string MetricsName { get; set; }
+
+        /// <summary>
+        /// Tags every MoE layer of <paramref name="model"/> with its path in it (<see cref="MetricsName"/>, e.g.
+        /// "blocks.3.moe"; the model itself, if it is a layer, with its module name), so a model's layers are told apart
+        /// in <see cref="MoeMetrics"/> by a name that says where they are. Call it once after building the model.
+        /// </summary>
+        /// <param name="model">Any module containing MoE layers.</param>
+        public static void NameMetricsByPath(nn.Module model)
+        {
+            ArgumentNullException.ThrowIfNull(model);
+            if (model is MoeLayer self) self.MetricsName = self.GetName();
+            foreach (var (path, module) in model.named_modules())
+            {
+                if (module is MoeLayer layer) layer.MetricsName = path;
+            }
+        }
 
         /// <summary>
         /// Routing statistics of the latest <c>forward</c> of this layer (from any thread), or null before the first one

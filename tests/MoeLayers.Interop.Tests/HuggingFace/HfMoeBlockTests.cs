@@ -37,8 +37,8 @@ namespace MoeLayers.Interop.Tests
             actual.data<long>().ToArray().Should().Equal(expected.data<long>().ToArray(), $"{family}: the same experts for every token");
 
             // The weights of the chosen experts, matched by expert rather than by slot order.
-            var expectedWeights = zeros(input.shape[0], config.Experts).scatter(1, io.Read("topk_indices").to(ScalarType.Int64), io.Read("topk_weights"));
-            var actualWeights = zeros(input.shape[0], config.Experts).scatter(1, output.Routing.ExpertIndices, output.Routing.CombineWeights);
+            var expectedWeights = zeros(input.shape[0], config.NumExperts).scatter(1, io.Read("topk_indices").to(ScalarType.Int64), io.Read("topk_weights"));
+            var actualWeights = zeros(input.shape[0], config.NumExperts).scatter(1, output.Routing.ExpertIndices, output.Routing.CombineWeights);
             (actualWeights - expectedWeights).abs().max().item<float>().Should().BeLessThan(1e-5f, "routing weights");
         }
 

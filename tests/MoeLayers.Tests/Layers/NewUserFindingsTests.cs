@@ -63,7 +63,7 @@ namespace MoeLayers.Tests.Layers
             first.MetricsName.Should().StartWith("moe#");
 
             var model = nn.Sequential(("a", first), ("b", nn.Sequential(("inner", second))));
-            MoeMetrics.NameLayersByPath(model);
+            MoeLayer.NameMetricsByPath(model);
             first.MetricsName.Should().Be("a");
             second.MetricsName.Should().Be("b.inner");
 
