@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using MoeLayers.Distributed;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.TinyShakespeare.Parallel

@@ -16,19 +16,12 @@ namespace MoeLayers.Distributed
     /// collective: every rank calls backward, or none does). The dispatch output's counts are every rank's, so the layer's
     /// losses, statistics and balance bias see what one process would see on all ranks' tokens.
     /// </summary>
-    internal sealed class ExpertParallelDispatcher : IExpertDispatcher
+    /// <param name="communicator">The ranks the experts are sharded over.</param>
+    /// <param name="numExperts">E, all ranks' experts (a multiple of the world size).</param>
+    internal sealed class ExpertParallelDispatcher(ICommunicator communicator, int numExperts) : IExpertDispatcher
     {
-        private readonly ICommunicator _communicator;
-        private readonly int _numExperts;
-
-        /// <summary>Creates the dispatcher.</summary>
-        /// <param name="communicator">The ranks the experts are sharded over.</param>
-        /// <param name="numExperts">E, all ranks' experts (a multiple of the world size).</param>
-        public ExpertParallelDispatcher(ICommunicator communicator, int numExperts)
-        {
-            _communicator = communicator;
-            _numExperts = numExperts;
-        }
+        private readonly ICommunicator _communicator = communicator;
+        private readonly int _numExperts = numExperts;
 
         /// <summary>The communicator the experts are sharded over.</summary>
         public ICommunicator Communicator => _communicator;
@@ -62,12 +55,13 @@ namespace MoeLayers.Distributed
             var rows = input.index_select(0, plan.TokenOfKept);
             var received = AllToAllFunction.apply(rows, _communicator, sendCounts, keptFrom.Select(k => k.Sum()).ToArray());
             var (toExperts, perExpert) = ExpertMajor(keptFrom);
-            var expertRows = received.index_select(0, tensor(toExperts, ScalarType.Int64, input.device));
+            var order = tensor(toExperts, ScalarType.Int64, input.device);
+            var expertRows = received.index_select(0, order);
             // The local experts hold no per-(token, expert) state here, so the assignments are placeholders; the products go
             // through the one grouped-matmul seam (MKL on the CPU, cuBLAS on CUDA tensors).
             var expertOutput = routed.Experts.ForwardSorted(expertRows, perExpert, zeros(new[] { (long)toExperts.Length }, ScalarType.Int64, input.device),
                 LibraryGroupedMatmul.Default);
-            var bySource = expertOutput.index_select(0, tensor(Inverse(toExperts), ScalarType.Int64, input.device));
+            var bySource = zeros_like(expertOutput).index_copy(0, order, expertOutput);
             var returned = AllToAllFunction.apply(bySource, _communicator, keptFrom.Select(k => k.Sum()).ToArray(), sendCounts);
             var output = plan.Combine(returned, routing.CombineWeights.to(input.dtype));
 
@@ -127,13 +121,6 @@ namespace MoeLayers.Distributed
                 }
             }
             return (order.ToArray(), perExpert);
-        }
-
-        private static long[] Inverse(long[] permutation)
-        {
-            var inverse = new long[permutation.Length];
-            for (var i = 0; i < permutation.Length; i++) inverse[permutation[i]] = i;
-            return inverse;
         }
 
         private long[,] Sum(IEnumerable<long[,]> counts, int topK)

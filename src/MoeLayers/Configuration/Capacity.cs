@@ -52,25 +52,16 @@ namespace MoeLayers
             if (quotient * numExperts < numerator) quotient += 1;
             return quotient >= atLeast ? atLeast : (long)quotient;
         }
-    
+
         /// <summary>
-        /// Pairs each expert keeps of one batch under capacity C, given the pairs that come before this batch in a larger
-        /// batch spanning ranks (rank order; none for a batch of its own). Pairs are counted per (expert e, choice j):
-        /// <list type="bullet">
-        /// <item><see cref="DropPolicy.ByPosition"/>: e keeps its first C pairs in pair order, so this batch keeps
-        /// clamp(C − Σⱼ before[e, j], 0, Σⱼ mine[e, j]).</item>
-        /// <item><see cref="DropPolicy.ByChoiceThenPosition"/>: e keeps pairs by (choice, position), so this batch keeps
-        /// Σⱼ clamp(C − Σ_{j'&lt;j} total[e, j'] − before[e, j], 0, mine[e, j]); the kept pairs are then the first ones in
-        /// (choice, position) order, since a choice is cut only once every later choice is.</item>
-        /// <item><see cref="DropPolicy.ByWeight"/>: e keeps its C heaviest pairs, min(C, Σⱼ mine[e, j]); a batch with
-        /// pairs before it cannot know their weights, so it must stand alone.</item>
-        /// </list>
+        /// Pairs each expert keeps of one batch under capacity C (null: all), given the batches before it in a batch that spans
+        /// ranks (rank order). Counts are per (expert e, choice j) [E, k]: <paramref name="mine"/>, <paramref name="before"/>
+        /// (null: none) and <paramref name="total"/> (null: this batch alone). ByPosition keeps e's first C pairs:
+        /// clamp(C − Σⱼ before[e, j], 0, Σⱼ mine[e, j]). ByChoiceThenPosition keeps by (choice, position):
+        /// Σⱼ clamp(C − Σ_{j'&lt;j} total[e, j'] − before[e, j], 0, mine[e, j]), the first pairs in that order since a choice is
+        /// cut only once every later one is. ByWeight keeps the C heaviest, min(C, Σⱼ mine[e, j]), and must stand alone: a
+        /// batch spanning ranks lacks the other ranks' weights.
         /// </summary>
-        /// <param name="policy">Which pairs an overflowing expert keeps.</param>
-        /// <param name="capacity">C, or null for dropless (every pair is kept).</param>
-        /// <param name="mine">This batch's pairs per (expert, choice) [E, k].</param>
-        /// <param name="before">Pairs per (expert, choice) of the batches before this one [E, k], or null for none.</param>
-        /// <param name="total">Pairs per (expert, choice) of the whole batch [E, k], or null when it is this batch alone.</param>
         public static long[] KeptPerExpert(DropPolicy policy, long? capacity, long[,] mine, long[,]? before = null, long[,]? total = null)
         {
             var (experts, choices) = (mine.GetLength(0), mine.GetLength(1));

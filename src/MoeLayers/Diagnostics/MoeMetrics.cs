@@ -1,8 +1,7 @@
-using System;
 using System.Collections.Generic;
-using System.Threading;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Threading;
 
 namespace MoeLayers
 {

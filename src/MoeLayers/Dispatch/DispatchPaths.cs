@@ -14,9 +14,7 @@ namespace MoeLayers
         private readonly IExpertDispatcher _portable;
         private readonly IExpertDispatcher? _only;
 
-        /// <summary>Creates the part from the layer's options.</summary>
-        /// <param name="options">The layer's options.</param>
-        /// <param name="only">The dispatcher every forward uses, or null to choose per forward.</param>
+        /// <summary>Creates the part from the layer's options; <paramref name="only"/> is the dispatcher every forward uses, or null to choose per forward.</summary>
         public DispatchPaths(MoeLayerOptions options, IExpertDispatcher? only)
         {
             // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
@@ -29,10 +27,7 @@ namespace MoeLayers
         /// <summary>The dispatcher every forward uses, or null when it is chosen per forward.</summary>
         public IExpertDispatcher? Only => _only;
 
-        /// <summary>This forward's path.</summary>
-        /// <param name="flat">The flattened input [T, d].</param>
-        /// <param name="numExperts">E.</param>
-        /// <param name="topK">Experts per token in the current mode.</param>
+        /// <summary>This forward's path for the flattened input [T, d], E experts and the current mode's k.</summary>
         public DispatchPath Choose(Tensor flat, int numExperts, int topK) => _only is not null
             ? new DispatchPath(_only, null)
             : DispatchAccelerators.Choose(_mode, _strategy, flat.device, accelerator => accelerator.Unavailable(flat, numExperts, topK), _portable,

@@ -13,46 +13,31 @@ namespace MoeLayers
     /// The integer bookkeeping runs on the host: for T·k in the thousands a counting sort in managed code costs
     /// microseconds, where the same work as a dozen tensor ops costs a dozen dispatch overheads (and their autograd nodes).
     /// </summary>
-    internal sealed class DispatchPlan
+    internal sealed class DispatchPlan(int numExperts, int topK, long tokens, long[] order, long[] expertOfKept, long[] positionInExpert,
+        long[] rowOfPair, long[] assigned, long[] kept, long? capacity, Device device)
     {
-        private readonly Device _device;
-        private readonly long[] _order;
-        private readonly long[] _expertOfKept;
-        private readonly long[] _positionInExpert;
-        private readonly long[] _rowOfPair;
+        private readonly long[] _order = order;
+        private readonly long[] _expertOfKept = expertOfKept;
+        private readonly long[] _positionInExpert = positionInExpert;
+        private readonly long[] _rowOfPair = rowOfPair;
+        private readonly Device _device = device;
         private Tensor? _orderTensor;
         private Tensor? _tokenOfKept;
 
-        private DispatchPlan(int numExperts, int topK, long tokens, long[] order, long[] expertOfKept, long[] positionInExpert,
-            long[] rowOfPair, long[] assigned, long[] kept, long? capacity, Device device)
-        {
-            NumExperts = numExperts;
-            TopK = topK;
-            Tokens = tokens;
-            _order = order;
-            _expertOfKept = expertOfKept;
-            _positionInExpert = positionInExpert;
-            _rowOfPair = rowOfPair;
-            AssignedPerExpert = assigned;
-            KeptPerExpert = kept;
-            Capacity = capacity;
-            _device = device;
-        }
+        public int NumExperts { get; } = numExperts;
 
-        public int NumExperts { get; }
+        public int TopK { get; } = topK;
 
-        public int TopK { get; }
-
-        public long Tokens { get; }
+        public long Tokens { get; } = tokens;
 
         /// <summary>Pairs routed to each expert, before capacity (padding excluded).</summary>
-        public long[] AssignedPerExpert { get; }
+        public long[] AssignedPerExpert { get; } = assigned;
 
         /// <summary>Pairs each expert processes, after capacity.</summary>
-        public long[] KeptPerExpert { get; }
+        public long[] KeptPerExpert { get; } = kept;
 
         /// <summary>Capacity C, or null when dropless.</summary>
-        public long? Capacity { get; }
+        public long? Capacity { get; } = capacity;
 
         /// <summary>Pairs the experts run.</summary>
         public long KeptCount => _order.Length;
@@ -91,17 +76,10 @@ namespace MoeLayers
             var isSelected = selectedPairs is null ? null : HostCopy.ToArray<bool>(selectedPairs);
             bool Routed(long p) => (isReal is null || isReal[p / topK]) && (isSelected is null || isSelected[p]);
 
+            var perChoice = PairCounts(experts, topK, numExperts, Routed);
             var assigned = new long[numExperts];
-            var perChoice = new long[numExperts, topK];
-            for (var p = 0; p < pairs; p++)
-            {
-                var e = experts[p];
-                if ((ulong)e >= (ulong)numExperts)
-                    throw new ArgumentOutOfRangeException(nameof(expertIndices), e, $"expert indices must be in [0, {numExperts}); got {e}.");
-                if (!Routed(p)) continue;
-                assigned[e]++;
-                perChoice[e, p % topK]++;
-            }
+            for (var e = 0; e < numExperts; e++)
+                for (var j = 0; j < topK; j++) assigned[e] += perChoice[e, j];
 
             // Stable counting sort: pair p goes to start[e] + (pairs of e before p).
             var start = new long[numExperts];
@@ -144,16 +122,17 @@ namespace MoeLayers
         /// <summary>Pairs per (expert, choice) [E, k] of routing indices [T, k], every pair counted (no mask, no selection).</summary>
         /// <param name="expertIndices">Chosen experts, int64 [T, k].</param>
         /// <param name="numExperts">E.</param>
-        public static long[,] PairCounts(Tensor expertIndices, int numExperts)
+        public static long[,] PairCounts(Tensor expertIndices, int numExperts) =>
+            PairCounts(HostCopy.ToArray<long>(expertIndices), (int)expertIndices.shape[1], numExperts, _ => true);
+
+        private static long[,] PairCounts(long[] experts, int topK, int numExperts, Func<long, bool> routed)
         {
-            var topK = (int)expertIndices.shape[1];
-            var experts = HostCopy.ToArray<long>(expertIndices);
             var counts = new long[numExperts, topK];
-            for (var p = 0; p < experts.Length; p++)
+            for (long p = 0; p < experts.Length; p++)
             {
                 if ((ulong)experts[p] >= (ulong)numExperts)
-                    throw new ArgumentOutOfRangeException(nameof(expertIndices), experts[p], $"expert indices must be in [0, {numExperts}); got {experts[p]}.");
-                counts[experts[p], p % topK]++;
+                    throw new ArgumentOutOfRangeException("expertIndices", experts[p], $"expert indices must be in [0, {numExperts}); got {experts[p]}.");
+                if (routed(p)) counts[experts[p], p % topK]++;
             }
             return counts;
         }

@@ -1,15 +1,13 @@
 namespace MoeLayers
 {
-    /// <summary>The limits one forward's dispatch works under.</summary>
-    /// <param name="Capacity">Rows per expert for this process's real tokens, or null for dropless.</param>
-    /// <param name="DropPolicy">Which pairs an overflowing expert keeps.</param>
-    /// <param name="Mask">Which tokens are real, or null when all are.</param>
+    /// <summary>
+    /// The limits one forward's dispatch works under: capacity for this process's real tokens (null: dropless), drop
+    /// policy and token mask; and the capacity factor and minimum it came from (null factor: dropless, or applied by the
+    /// router), for a dispatcher whose batch spans ranks and so computes C from every rank's tokens.
+    /// </summary>
     internal sealed record DispatchRules(long? Capacity, DropPolicy DropPolicy, TokenMask? Mask)
     {
-        /// <summary>
-        /// The capacity factor <see cref="Capacity"/> came from (null: dropless, or a router-applied capacity), for a
-        /// dispatcher whose batch spans ranks and so must compute C from every rank's tokens.
-        /// </summary>
+        /// <summary>The capacity factor <see cref="Capacity"/> came from.</summary>
         public double? CapacityFactor { get; init; }
 
         /// <summary>The lower bound <see cref="Capacity"/> was computed with.</summary>

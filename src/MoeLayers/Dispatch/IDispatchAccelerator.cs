@@ -12,22 +12,16 @@ namespace MoeLayers
         /// <summary>The providing package, named in messages.</summary>
         string Name { get; }
 
-        /// <summary>The dispatcher running the experts with <paramref name="strategy"/>; stateless, shared by every layer.</summary>
-        /// <param name="strategy">Auto, Grouped or Padded (Reference always stays the core's loop).</param>
+        /// <summary>The dispatcher running the experts with <paramref name="strategy"/> (Auto, Grouped or Padded); stateless, shared by every layer.</summary>
         IExpertDispatcher Dispatcher(DispatchStrategy strategy);
 
         /// <summary>
-        /// Null when this accelerator can dispatch <paramref name="input"/> (device, driver, dtype, sizes); otherwise what
-        /// is missing, in words.
+        /// Null when this accelerator can dispatch the flattened input [T, d] to E experts, k each (device, driver, dtype,
+        /// sizes); otherwise what is missing, in words.
         /// </summary>
-        /// <param name="input">The layer's flattened input [T, d].</param>
-        /// <param name="numExperts">Number of experts E.</param>
-        /// <param name="topK">Experts per token k.</param>
         string? Unavailable(Tensor input, int numExperts, int topK);
     }
 
-    /// <summary>How one forward is dispatched: the dispatcher to use and, when it is an accelerator's, that accelerator.</summary>
-    /// <param name="Dispatcher">The dispatcher.</param>
-    /// <param name="Accelerator">The accelerator whose dispatcher it is, or null for the TorchSharp dispatch.</param>
+    /// <summary>How one forward is dispatched: the dispatcher, and the accelerator whose dispatcher it is (null for the TorchSharp dispatch).</summary>
     internal sealed record DispatchPath(IExpertDispatcher Dispatcher, IDispatchAccelerator? Accelerator);
 }

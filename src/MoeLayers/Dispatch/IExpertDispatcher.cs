@@ -9,17 +9,13 @@ namespace MoeLayers
     /// </summary>
     internal interface IExpertDispatcher
     {
-        /// <summary>Dispatches x [T, d] according to <paramref name="routed"/>.</summary>
-        /// <param name="input">Token rows [T, d].</param>
-        /// <param name="routed">The routing decision and the experts to run.</param>
-        /// <param name="rules">Capacity, drop policy and token mask.</param>
+        /// <summary>Dispatches token rows x [T, d] to the experts <paramref name="routed"/> names, under <paramref name="rules"/>.</summary>
         DispatchOutput Dispatch(Tensor input, RoutedTokens routed, DispatchRules rules);
 
         /// <summary>
         /// Sums per-rank values (statistics' sums) over the ranks this dispatcher spreads a batch over: a collective under
         /// expert parallelism (every rank calls it, in the same order), the values themselves in one process.
         /// </summary>
-        /// <param name="values">This rank's values.</param>
         double[] SumOverRanks(double[] values) => values;
     }
 }

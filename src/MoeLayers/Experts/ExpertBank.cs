@@ -51,7 +51,6 @@ namespace MoeLayers
             Guard.Defined(activation, nameof(activation));
             NumExperts = numExperts;
             InputDim = inputDim;
-            HiddenDim = hiddenDim;
             OutputDim = outputDim;
             _activation = activation;
             MemoryOptimized = memoryOptimized;
@@ -73,20 +72,11 @@ namespace MoeLayers
         /// <summary>Input width d.</summary>
         public int InputDim { get; }
 
-        /// <summary>Hidden width h.</summary>
-        public int HiddenDim { get; }
-
         /// <summary>Output width.</summary>
         public int OutputDim { get; }
 
-        /// <summary>The hidden activation.</summary>
-        public ExpertActivation Activation => _activation;
-
         /// <summary>Whether the sorted and padded forwards run as one memory-optimized <see cref="ExpertMlpFunction"/>.</summary>
         public bool MemoryOptimized { get; }
-
-        /// <summary>Whether the projections have biases.</summary>
-        public bool HasBias => _bIn is not null;
 
         /// <summary>Input projection [E, d, h].</summary>
         public Parameter InputWeight => _wIn;

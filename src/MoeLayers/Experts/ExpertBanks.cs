@@ -6,11 +6,9 @@ namespace MoeLayers
     internal static class ExpertBanks
     {
         /// <summary>
-        /// The routed experts for <paramref name="options"/>: Autonomy-of-Experts' low-rank SwiGLU experts for
-        /// <see cref="RouterKind.AutonomyOfExperts"/>, else the stacked two-layer experts.
+        /// The <paramref name="count"/> routed experts this process holds (E, or a rank's share) for validated options:
+        /// Autonomy-of-Experts' low-rank SwiGLU experts, else the stacked two-layer experts.
         /// </summary>
-        /// <param name="options">Validated layer options.</param>
-        /// <param name="count">Experts this process holds (E, or an expert-parallel rank's share).</param>
         public static nn.Module Create(MoeLayerOptions options, int count)
         {
             var o = options;

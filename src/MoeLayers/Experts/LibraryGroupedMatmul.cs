@@ -11,7 +11,7 @@ namespace MoeLayers
     /// The grouped matmul the dispatchers hand to expert banks, on every device: per call, one library call per product
     /// (an <see cref="IGroupedGemmRunner"/>: MKL's batched GEMM on the CPU, built in; cuBLAS's grouped GEMM on CUDA, which
     /// MoeLayers.Cuda registers when it loads) run through <see cref="GroupedGemmFunction"/> (the bias through
-    /// <see cref="GroupedBiasFunction"/>), or the per-expert products (<see cref="PerExpertMatmul"/>) where the runner
+    /// <see cref="GroupedBiasFunction"/>), or one TorchSharp product per expert (<see cref="GroupedProducts.PerExpert"/>) where the runner
     /// that serves the rows' device does not take these operands or its switch variable is 0. Rows on a device no
     /// runner serves take the per-expert products without a word.
     /// </summary>
@@ -42,6 +42,9 @@ namespace MoeLayers
         /// </summary>
         public static LibraryGroupedMatmul Default { get; } = new(MklGroupedGemm.Instance);
 
+        /// <summary>An instance with no runner: every product one TorchSharp product per expert (the portable path, and the tests' reference).</summary>
+        public static LibraryGroupedMatmul PerExpert { get; } = new();
+
         /// <summary>The runners, in order of preference.</summary>
         public IReadOnlyList<IGroupedGemmRunner> Runners => Volatile.Read(ref _runners);
 
@@ -63,7 +66,7 @@ namespace MoeLayers
         /// <inheritdoc />
         public Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias = null)
         {
-            PerExpertMatmul.CheckShapes(rows, counts, weights, bias);
+            CheckShapes(rows, counts, weights, bias);
             return GroupedGemmFunction.Multiply(rows, counts, weights, bias, Choose(rows, counts, weights, bias));
         }
 
@@ -129,5 +132,27 @@ namespace MoeLayers
         /// </summary>
         private bool FirstReport(string cause) =>
             MoeLayersEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None) && _reported.TryAdd(cause, 0);
+    
+        /// <summary>Throws <see cref="ArgumentException"/> unless the operands of a grouped matmul fit together.</summary>
+        /// <param name="rows">Rows [M, d].</param>
+        /// <param name="counts">E counts summing to M.</param>
+        /// <param name="weights">Weights [E, d, h].</param>
+        /// <param name="bias">Bias [E, h] or null.</param>
+        internal static void CheckShapes(Tensor rows, long[] counts, Tensor weights, Tensor? bias)
+        {
+            if (weights.dim() != 3 || rows.dim() != 2 || rows.shape[1] != weights.shape[1] || counts.Length != weights.shape[0])
+                throw new ArgumentException(
+                    $"a grouped matmul takes rows [M, d], {counts.Length} counts and weights [E, d, h]; got rows {Guard.Shape(rows)} and weights {Guard.Shape(weights)}.");
+            var total = 0L;
+            foreach (var count in counts)
+            {
+                if (count < 0) throw new ArgumentException($"group counts must not be negative; got {count}.", nameof(counts));
+                total += count;
+            }
+            if (total != rows.shape[0])
+                throw new ArgumentException($"the group counts sum to {total} but there are {rows.shape[0]} rows.", nameof(counts));
+            if (bias is not null && (bias.dim() != 2 || bias.shape[0] != weights.shape[0] || bias.shape[1] != weights.shape[2]))
+                throw new ArgumentException($"the bias must be [E, h] = [{weights.shape[0]}, {weights.shape[2]}]; got {Guard.Shape(bias)}.", nameof(bias));
+        }
     }
 }

@@ -48,7 +48,6 @@ namespace MoeLayers
             Guard.InRange(lowRank, 1, inputDim, nameof(lowRank));
             NumExperts = numExperts;
             InputDim = inputDim;
-            HiddenDim = hiddenDim;
             OutputDim = outputDim;
             LowRank = lowRank;
             MemoryOptimized = memoryOptimized;
@@ -65,9 +64,6 @@ namespace MoeLayers
 
         /// <summary>Input width d.</summary>
         public int InputDim { get; }
-
-        /// <summary>Hidden width h.</summary>
-        public int HiddenDim { get; }
 
         /// <summary>Output width.</summary>
         public int OutputDim { get; }
@@ -105,16 +101,10 @@ namespace MoeLayers
         }
 
         /// <summary>Second half of each selected expert: (SiLU(a·W_up) ⊙ x·W_in)·W_out, for one forward.</summary>
-        internal sealed class Continuation : IExpertBank, IDisposable
+        internal sealed class Continuation(LowRankExpertBank bank, SelectedActivations activations) : IExpertBank, IDisposable
         {
-            private readonly LowRankExpertBank _bank;
-            private readonly SelectedActivations _activations;
-
-            public Continuation(LowRankExpertBank bank, SelectedActivations activations)
-            {
-                _bank = bank;
-                _activations = activations;
-            }
+            private readonly LowRankExpertBank _bank = bank;
+            private readonly SelectedActivations _activations = activations;
 
             public int NumExperts => _bank.NumExperts;
 

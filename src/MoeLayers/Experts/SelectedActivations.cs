@@ -9,20 +9,13 @@ namespace MoeLayers
     /// after routing so the rows of unselected experts are not carried into dispatch. Dispose it once the experts have run:
     /// autograd keeps what it needs of the gathered rows.
     /// </summary>
-    internal sealed class SelectedActivations : IDisposable
+    internal sealed class SelectedActivations(Tensor rows, Tensor rowOfAssignment, int lowRank) : IDisposable
     {
-        private readonly Tensor _rows;
-        private readonly Tensor _rowOfAssignment;
-
-        private SelectedActivations(Tensor rows, Tensor rowOfAssignment, int lowRank)
-        {
-            _rows = rows;
-            _rowOfAssignment = rowOfAssignment;
-            LowRank = lowRank;
-        }
+        private readonly Tensor _rows = rows;
+        private readonly Tensor _rowOfAssignment = rowOfAssignment;
 
         /// <summary>Rank r (width of each cached row).</summary>
-        public int LowRank { get; }
+        public int LowRank { get; } = lowRank;
 
         /// <summary>Number of cached rows, T·k.</summary>
         public long Count => _rows.shape[0];

@@ -10,7 +10,8 @@ namespace MoeLayers
     /// scope has ended are dropped, so nothing stale is ever returned. A global-batch balance term waits here as its
     /// micro-batch's mean probabilities until Collect forms it with the step's expert counts. Thread-safe.
     /// </summary>
-    internal sealed class PendingAuxiliaryLosses
+    /// <param name="layerName">The layer named in messages.</param>
+    internal sealed class PendingAuxiliaryLosses(string layerName)
     {
         /// <summary>
         /// More uncollected losses than this means no one collects them: each holds its forward's autograd graph, so the
@@ -20,12 +21,7 @@ namespace MoeLayers
 
         private readonly object _gate = new();
         private readonly List<Entry> _entries = new();
-        private readonly string _layerName;
-
-        public PendingAuxiliaryLosses(string layerName)
-        {
-            _layerName = layerName;
-        }
+        private readonly string _layerName = layerName;
 
         /// <summary>Adds one forward: its fixed loss terms, and its global-batch part with coefficient α when that loss is on.</summary>
         public void Add(Tensor fixedTerms, GlobalBatchBalance.Part? globalBatch = null, double coefficient = 0)

@@ -10,20 +10,12 @@ namespace MoeLayers
     /// share in the data-parallel convention — the Switch f from every rank's counts, P and the z-loss over this rank's
     /// tokens, scaled by W·T_rank/T_batch — so the mean over ranks is the one-process loss.
     /// </summary>
-    internal sealed class LayerLosses
+    /// <param name="options">The layer's options.</param>
+    internal sealed class LayerLosses(MoeLayerOptions options)
     {
-        private readonly LoadBalancingLossKind _kind;
-        private readonly double _balanceCoefficient;
-        private readonly double _zCoefficient;
-
-        /// <summary>Creates the part from the layer's options.</summary>
-        /// <param name="options">The layer's options.</param>
-        public LayerLosses(MoeLayerOptions options)
-        {
-            _kind = options.LoadBalancingLoss;
-            _balanceCoefficient = options.LoadBalancingCoefficient;
-            _zCoefficient = options.ZLossCoefficient;
-        }
+        private readonly LoadBalancingLossKind _kind = options.LoadBalancingLoss;
+        private readonly double _balanceCoefficient = options.LoadBalancingCoefficient;
+        private readonly double _zCoefficient = options.ZLossCoefficient;
 
         /// <summary>Whether any loss has a positive coefficient (else training forwards keep nothing for Collect).</summary>
         public bool Any => (_kind != LoadBalancingLossKind.None && _balanceCoefficient > 0) || _zCoefficient > 0;
@@ -31,12 +23,12 @@ namespace MoeLayers
         /// <summary>Whether the load-balancing loss is global-batch balancing, formed once the step's counts are in.</summary>
         public bool GlobalBatch => _kind == LoadBalancingLossKind.GlobalBatch;
 
-        /// <summary>α·load balance + β·z-loss of one forward, and each term before its coefficient.</summary>
-        /// <param name="routing">This forward's routing.</param>
-        /// <param name="dispatched">This forward's dispatch (counts over the whole batch).</param>
-        /// <param name="mask">Which tokens are real, or null.</param>
-        /// <param name="sequences">Sequences the tokens form (for the sequence-wise loss).</param>
-        /// <param name="stepLoads">Pairs per expert of the step's earlier training forwards (global-batch balancing), or null outside training.</param>
+        /// <summary>
+        /// α·load balance + β·z-loss of one forward and each term before its coefficient, from its routing and dispatch
+        /// (counts over the whole batch); <paramref name="sequences"/> is for the sequence-wise loss, and
+        /// <paramref name="stepLoads"/> the pairs per expert of the step's earlier training forwards (global-batch
+        /// balancing; null outside training).
+        /// </summary>
         public MeasuredLosses Measure(RoutingResult routing, DispatchOutput dispatched, TokenMask? mask, long sequences, IReadOnlyList<long>? stepLoads)
         {
             var device = routing.Logits.device;
@@ -62,12 +54,10 @@ namespace MoeLayers
             return new MeasuredLosses(_balanceCoefficient * loadBalancing + _zCoefficient * zLoss, loadBalancing, zLoss, part);
         }
 
-        /// <summary>Zero losses, for forwards whose losses nothing uses.</summary>
-        /// <param name="device">Device of the scalars.</param>
+        /// <summary>Zero losses on <paramref name="device"/>, for forwards whose losses nothing uses.</summary>
         public static MeasuredLosses Zero(Device device) => new(Scalar(0, device), Scalar(0, device), Scalar(0, device), null);
 
-        /// <summary>The coefficient-weighted fixed terms Collect takes for a global-batch forward: β·z-loss (α·balance is formed at Collect).</summary>
-        /// <param name="losses">The forward's losses.</param>
+        /// <summary>What Collect takes of a forward: its auxiliary loss, or for global-batch balancing β·z-loss and α (the balance term is formed at Collect).</summary>
         public (Tensor Fixed, double Coefficient) PendingTerms(MeasuredLosses losses) =>
             losses.GlobalBatch is null ? (losses.Auxiliary, 0) : (_zCoefficient * losses.ZLoss, _balanceCoefficient);
 
@@ -82,10 +72,9 @@ namespace MoeLayers
         private static Tensor Scalar(double value, Device device) => full(Array.Empty<long>(), value, ScalarType.Float32, device: device);
     }
 
-    /// <summary>One forward's auxiliary losses.</summary>
-    /// <param name="Auxiliary">α·load balance + β·z-loss, float32 scalar with gradient.</param>
-    /// <param name="LoadBalancing">The load-balancing term before α.</param>
-    /// <param name="ZLoss">The z-loss before β.</param>
-    /// <param name="GlobalBatch">This forward's global-batch part (mean probabilities and tokens), when that loss is on.</param>
+    /// <summary>
+    /// One forward's auxiliary losses: α·load balance + β·z-loss (float32 scalar with gradient), each term before its
+    /// coefficient, and the forward's global-batch part (mean probabilities and tokens) when that loss is on.
+    /// </summary>
     internal sealed record MeasuredLosses(Tensor Auxiliary, Tensor LoadBalancing, Tensor ZLoss, GlobalBatchBalance.Part? GlobalBatch);
 }

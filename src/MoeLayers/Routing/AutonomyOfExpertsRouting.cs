@@ -12,22 +12,11 @@ namespace MoeLayers
     /// part hands to dispatch are <see cref="LowRankExpertBank.Continuation"/>s of the layer's bank. The routing's logits
     /// are the scores s, its probabilities softmax(s). Holds no parameters: W_down is the bank's.
     /// </summary>
-    internal sealed class AutonomyOfExpertsRouting : IRouting
+    /// <param name="bank">The layer's experts (their W_down gives the scores).</param>
+    /// <param name="order">Softmax over all scores then top-k, or top-k then softmax over the k.</param>
+    /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only); null means when k &gt; 1.</param>
+    internal sealed class AutonomyOfExpertsRouting(LowRankExpertBank bank, TopKOrder order, bool? renormalize) : IRouting
     {
-        private readonly LowRankExpertBank _experts;
-        private readonly TopKOrder _order;
-        private readonly bool? _renormalize;
-
-        /// <summary>Creates the routing over the layer's low-rank experts.</summary>
-        /// <param name="experts">The layer's experts (their W_down gives the scores).</param>
-        /// <param name="order">Softmax over all scores then top-k, or top-k then softmax over the k.</param>
-        /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only); null means k &gt; 1.</param>
-        public AutonomyOfExpertsRouting(LowRankExpertBank experts, TopKOrder order, bool? renormalize)
-        {
-            _experts = experts;
-            _order = order;
-            _renormalize = renormalize;
-        }
 
         /// <summary>None: AoE balances with the load-balancing loss only.</summary>
         public Tensor? BalanceBias => null;
@@ -40,10 +29,10 @@ namespace MoeLayers
         /// <inheritdoc />
         public RoutedTokens Route(Tensor flat, RoutingRequest request)
         {
-            var (tokens, experts, k) = (flat.shape[0], _experts.NumExperts, request.TopK);
-            var all = _experts.Down(flat);
+            var (tokens, experts, k) = (flat.shape[0], bank.NumExperts, request.TopK);
+            var all = bank.Down(flat);
             Tensor scores;
-            using (var perExpert = all.view(tokens, experts, _experts.LowRank))
+            using (var perExpert = all.view(tokens, experts, bank.LowRank))
             using (var perExpert32 = perExpert.to(ScalarType.Float32))
             {
                 scores = linalg.vector_norm(perExpert32, 2, new[] { -1L });
@@ -52,20 +41,20 @@ namespace MoeLayers
             var probabilities = scores.softmax(-1);
             var (topScores, indices) = scores.topk(k, dim: -1);
             Tensor weights;
-            if (_order == TopKOrder.TopKThenSoftmax)
+            if (order == TopKOrder.TopKThenSoftmax)
             {
                 weights = topScores.softmax(-1);
             }
             else
             {
                 weights = probabilities.gather(1, indices);
-                if (k > 1 && (_renormalize ?? true)) weights = weights / weights.sum(-1, keepdim: true);
+                if (k > 1 && (renormalize ?? true)) weights = weights / weights.sum(-1, keepdim: true);
             }
 
             // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for
             // the norms' backward (training: softmax over all E norms sends gradient to every expert's W_down); in
             // inference it is freed here, before the experts run.
-            var continuation = _experts.Continue(SelectedActivations.Select(all, indices, experts));
+            var continuation = bank.Continue(SelectedActivations.Select(all, indices, experts));
             all.Dispose();
             return new RoutedTokens(new RoutingResult(indices, weights, scores, probabilities), continuation, PerForwardState: continuation);
         }

@@ -58,7 +58,7 @@ namespace MoeLayers
             var weights = probabilities * selected.to(ScalarType.Float32);
             return new RoutingResult(indices, weights, logits, probabilities, selectedPairs: selected);
         }
-    
+
         /// <summary>C = ceil(cf·k·T/E) over the real tokens, at most T (0 without tokens).</summary>
         private long CapacityFor(long realTokens, int topK) =>
             realTokens == 0 ? 0 : System.Math.Min((long)Capacity.Compute(_capacityFactor, realTokens, topK, NumExperts, _minCapacity)!, realTokens);

@@ -4,16 +4,13 @@ using static TorchSharp.torch;
 namespace MoeLayers
 {
     /// <summary>
-    /// <see cref="MoeLayerOptions.CheckFinite"/>: refuses an input or routing scores holding NaN or Inf, naming the layer
-    /// and the tensor, before any expert is picked from them. One host sync per forward.
+    /// <see cref="MoeLayerOptions.CheckFinite"/>: refuses an input [T, d] or routing scores [T, E] holding NaN or Inf,
+    /// naming the layer and the tensor, before any expert is picked from them. One host sync per forward.
     /// </summary>
     /// <param name="LayerName">The layer named in messages.</param>
     internal sealed record FiniteCheck(string LayerName)
     {
-        /// <summary>Throws when <paramref name="input"/> or <paramref name="scores"/> hold NaN or Inf.</summary>
-        /// <param name="input">The layer's flat input [T, d].</param>
-        /// <param name="scores">The scores the experts are picked from [T, E].</param>
-        /// <param name="scoresName">What the scores are, for the message.</param>
+        /// <summary>Throws when <paramref name="input"/> or <paramref name="scores"/> (named <paramref name="scoresName"/>) hold NaN or Inf.</summary>
         public void Check(Tensor input, Tensor scores, string scoresName)
         {
             using var scope = NewDisposeScope();

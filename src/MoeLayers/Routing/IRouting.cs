@@ -11,24 +11,20 @@ namespace MoeLayers
     internal interface IRouting
     {
         /// <summary>Routes flat tokens [T, d] (the layer's dtype) to <see cref="RoutingRequest.TopK"/> experts each.</summary>
-        /// <param name="flat">The tokens.</param>
-        /// <param name="request">k, the mask, the accelerator, the layer's experts and the finite check of this forward.</param>
         RoutedTokens Route(Tensor flat, RoutingRequest request);
 
         /// <summary>The aux-loss-free balance bias b [E] (float32, selection only), or null when the routing has none.</summary>
         Tensor? BalanceBias { get; }
 
-        /// <summary>b += γ·sign(mean load − load) from a step's per-expert loads; nothing without a bias or loads.</summary>
-        /// <param name="loads">(token, slot) pairs routed to each expert over the step.</param>
-        /// <param name="rate">γ.</param>
+        /// <summary>b += rate·sign(mean load − load) from a step's per-expert (token, slot) loads; nothing without a bias or loads.</summary>
         void MoveBalanceBias(IReadOnlyList<long> loads, double rate);
     }
 
-    /// <summary>What one forward asks of the routing part.</summary>
-    /// <param name="TopK">Experts per token in the layer's current mode.</param>
-    /// <param name="Mask">Which tokens are real, or null (expert choice must not pick padding).</param>
-    /// <param name="Accelerator">The accelerator of this forward's dispatch path, which may make the selection too, or null.</param>
-    /// <param name="Experts">The layer's experts, which a learned router's tokens go to; null where the routing runs experts of its own (AoE's continuations).</param>
-    /// <param name="Finite">Refuses NaN or Inf inputs and scores before any expert is picked, or null when the check is off.</param>
+    /// <summary>
+    /// What one forward asks of the routing part: k in the layer's current mode; which tokens are real (expert choice must
+    /// not pick padding); the accelerator of this forward's dispatch path, which may make the selection too; the layer's
+    /// experts, which a learned router's tokens go to (null where the routing runs experts of its own: AoE's
+    /// continuations); and the finite check, or null when it is off.
+    /// </summary>
     internal sealed record RoutingRequest(int TopK, TokenMask? Mask, IRoutingAccelerator? Accelerator, IExpertBank? Experts, FiniteCheck? Finite);
 }

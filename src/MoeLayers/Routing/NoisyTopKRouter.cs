@@ -32,9 +32,6 @@ namespace MoeLayers
             RegisterComponents();
         }
 
-        /// <summary>The noise weight W_noise, float32 [E, d].</summary>
-        public Parameter NoiseWeight => _noiseWeight;
-
         /// <inheritdoc />
         public override RoutingResult Select(Tensor input32, Tensor logits, int topK, TokenMask? mask)
         {

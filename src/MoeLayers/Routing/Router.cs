@@ -87,14 +87,6 @@ namespace MoeLayers
         protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking) =>
             _to(device.type, device.index, non_blocking);
 
-        /// <summary>Top-k of full-softmax probabilities, optionally renormalized over the k picks.</summary>
-        internal static (Tensor Indices, Tensor Weights) SoftmaxThenTopK(Tensor probabilities, int k, bool renormalize)
-        {
-            var (values, indices) = probabilities.topk(k, dim: -1);
-            if (renormalize) values = values / values.sum(-1, keepdim: true);
-            return (indices, values);
-        }
-
         /// <summary>Top-k of logits, softmax over the k kept values (the others are −∞).</summary>
         internal static (Tensor Indices, Tensor Weights) TopKThenSoftmax(Tensor logits, int k)
         {

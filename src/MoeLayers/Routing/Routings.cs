@@ -6,9 +6,7 @@ namespace MoeLayers
     /// <summary>Builds the routing part an MoE layer's options name: one case per <see cref="RouterKind"/>.</summary>
     internal static class Routings
     {
-        /// <summary>The routing part for <paramref name="options"/>.</summary>
-        /// <param name="options">Validated layer options.</param>
-        /// <param name="experts">The layer's experts part (AoE routes with its experts' own projections).</param>
+        /// <summary>The routing part for validated <paramref name="options"/> over the layer's <paramref name="experts"/> (AoE routes with their projections).</summary>
         public static IRouting Create(MoeLayerOptions options, nn.Module experts)
         {
             var o = options;

@@ -20,26 +20,15 @@ namespace MoeLayers
         [ComponentName(Name = "correction_bias")]
         private readonly Tensor? _balanceBias;
 
-        /// <summary>Creates a top-k router with the plain softmax rule.</summary>
-        /// <param name="inputDim">Model width d.</param>
-        /// <param name="numExperts">Number of experts E (at least 1).</param>
-        /// <param name="order">Order of softmax and top-k.</param>
-        /// <param name="renormalize">Renormalize the k weights to sum to 1 (SoftmaxThenTopK only); null means k &gt; 1.</param>
-        /// <param name="name">Module name.</param>
-        public TopKRouter(int inputDim, int numExperts, TopKOrder order = TopKOrder.SoftmaxThenTopK, bool? renormalize = null,
-            string name = "topk_router")
-            : this(inputDim, numExperts, new TopKRule(order, renormalize), name)
-        {
-        }
-
         /// <summary>Creates a top-k router with any rule of the family.</summary>
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
-        /// <param name="rule">Selection and weighting rule (validated by the options validator).</param>
+        /// <param name="rule">Selection and weighting rule (validated by the options validator); the plain softmax rule by default.</param>
         /// <param name="name">Module name.</param>
-        public TopKRouter(int inputDim, int numExperts, TopKRule rule, string name = "topk_router")
+        public TopKRouter(int inputDim, int numExperts, TopKRule? rule = null, string name = "topk_router")
             : base(name, inputDim, numExperts, zeroInit: false)
         {
+            rule ??= new TopKRule(TopKOrder.SoftmaxThenTopK, null);
             Guard.Defined(rule.Order, "order");
             Guard.Defined(rule.Score, "score");
             Guard.Defined(rule.GroupScore, "groupScore");

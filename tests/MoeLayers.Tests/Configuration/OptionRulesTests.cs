@@ -64,7 +64,7 @@ namespace MoeLayers.Tests.Configuration
         [Fact]
         public void RoutersRefuseUndefinedOrders()
         {
-            var act = () => new TopKRouter(4, 3, (TopKOrder)9);
+            var act = () => new TopKRouter(4, 3, new TopKRule((TopKOrder)9, null));
             act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("order must be one of SoftmaxThenTopK, TopKThenSoftmax; got 9.*");
         }
     }

@@ -80,14 +80,14 @@ namespace MoeLayers.Tests.Cuda
             var bank = new ExpertBank(3, 8, 6, 5, ExpertActivation.SwiGlu, bias: true);
             bank.to(ScalarType.Float64);
             IExpertBank blocks = bank;
-            TensorAssert.Close(blocks.ForwardSorted(rows, counts, assignments, grouped), blocks.ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance), 1e-12);
+            TensorAssert.Close(blocks.ForwardSorted(rows, counts, assignments, grouped), blocks.ForwardSorted(rows, counts, assignments, LibraryGroupedMatmul.PerExpert), 1e-12);
             gemm.Runs.Should().Be(3);
 
             var lowRank = new LowRankExpertBank(3, 8, 6, 5, lowRank: 2);
             lowRank.to(ScalarType.Float64);
             var indices = tensor(new long[] { 0, 2, 0, 2, 0, 2, 0, 1, 2, 1 }).view(5, 2);
             using var continuation = lowRank.Continue(SelectedActivations.Select(lowRank.Down(randn(new[] { 5L, 8 }, ScalarType.Float64, generator: generator)), indices, 3));
-            TensorAssert.Close(continuation.ForwardSorted(rows, counts, assignments, grouped), continuation.ForwardSorted(rows, counts, assignments, PerExpertMatmul.Instance), 1e-12);
+            TensorAssert.Close(continuation.ForwardSorted(rows, counts, assignments, grouped), continuation.ForwardSorted(rows, counts, assignments, LibraryGroupedMatmul.PerExpert), 1e-12);
             gemm.Runs.Should().Be(6);
         }
 

@@ -74,7 +74,7 @@ namespace MoeLayers.Tests.Cuda
             var grouped = new LibraryGroupedMatmul(gemm);
             grouped.WhyPerExpert(x, counts, w).Should().BeNull();
 
-            var expected = GroupedProjection.Run(PerExpertMatmul.Instance, x, counts, w, b);
+            var expected = GroupedProjection.Run(LibraryGroupedMatmul.PerExpert, x, counts, w, b);
             var actual = GroupedProjection.Run(grouped, x, counts, w, b);
             for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
             TensorAssert.Values(actual[2].select(0, 1)).Should().OnlyContain(v => v == 0, "an expert without rows gets a zero weight gradient");
@@ -106,7 +106,7 @@ namespace MoeLayers.Tests.Cuda
             using var events = new MoeLayersEventCapture();
             var cudaOnly = new LibraryGroupedMatmul(CublasGroupedGemm.Instance);
             cudaOnly.WhyPerExpert(x, counts, w).Should().Be("no grouped GEMM runner serves cpu.");
-            TensorAssert.Close(cudaOnly.Multiply(x, counts, w), PerExpertMatmul.Instance.Multiply(x, counts, w), 0);
+            TensorAssert.Close(cudaOnly.Multiply(x, counts, w), LibraryGroupedMatmul.PerExpert.Multiply(x, counts, w), 0);
             events.From(CublasGroupedGemm.Instance.Name).Should().BeEmpty("CPU tensors are not cuBLAS's business");
         }
 

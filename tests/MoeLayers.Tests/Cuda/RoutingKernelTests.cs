@@ -31,9 +31,8 @@ namespace MoeLayers.Tests.Cuda
             var upstreamProbabilities = randn(new[] { tokens, (long)experts }, ScalarType.Float32, generator: generator);
 
             var fused = FusedTopK.Route(_kernels, logits, k, order, renormalize).Routing;
-            var (expectedIndices, expectedWeights) = order == TopKOrder.SoftmaxThenTopK
-                ? Router.SoftmaxThenTopK(logits.softmax(-1), k, renormalize)
-                : Router.TopKThenSoftmax(logits, k);
+            var expected = new TopKRouter(experts, experts, new TopKRule(order, renormalize)).Select(logits, logits, k, null);
+            var (expectedIndices, expectedWeights) = (expected.ExpertIndices, expected.CombineWeights);
 
             PermutationKernelTests.Longs(fused.ExpertIndices).Should().Equal(PermutationKernelTests.Longs(expectedIndices));
             TensorAssert.Close(fused.CombineWeights, expectedWeights, 1e-6);

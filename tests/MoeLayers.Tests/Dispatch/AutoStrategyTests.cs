@@ -14,7 +14,7 @@ namespace MoeLayers.Tests.Dispatch
             var plan = DispatchPlan.Build(indices, ones(8, 2), 4, new DispatchRules(null, DropPolicy.ByPosition, null));
             var rows = ones(8, 3);
 
-            var perExpert = new SortedDispatcher(DispatchStrategy.Auto, PerExpertMatmul.Instance);
+            var perExpert = new SortedDispatcher(DispatchStrategy.Auto, LibraryGroupedMatmul.PerExpert);
             perExpert.UsePadded(plan, rows).Should().BeTrue("balanced blocks run as one batched product over the padded buffer");
 
             var mkl = new LibraryGroupedMatmul(MklGroupedGemm.Instance);

@@ -37,7 +37,7 @@ namespace MoeLayers.Tests.Dispatch
             var dispatchers = new (string Name, IExpertDispatcher Dispatcher)[]
             {
                 ("grouped, MKL batched GEMM", new SortedDispatcher(DispatchStrategy.Grouped, new LibraryGroupedMatmul(MklGroupedGemm.Instance))),
-                ("grouped, per-expert products", new SortedDispatcher(DispatchStrategy.Grouped, PerExpertMatmul.Instance)),
+                ("grouped, per-expert products", new SortedDispatcher(DispatchStrategy.Grouped, LibraryGroupedMatmul.PerExpert)),
                 ("padded", new SortedDispatcher(DispatchStrategy.Padded)),
             };
             foreach (var (name, dispatcher) in dispatchers)

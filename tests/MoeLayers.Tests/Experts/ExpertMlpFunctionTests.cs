@@ -36,7 +36,7 @@ namespace MoeLayers.Tests.Experts
         [Theory]
         [MemberData(nameof(Cases))]
         public void PerExpertProductsMatchTheComposedExperts(ExpertActivation activation, bool bias, string groups, long[] counts) =>
-            Compare(activation, bias, counts, PerExpertMatmul.Instance, groups);
+            Compare(activation, bias, counts, LibraryGroupedMatmul.PerExpert, groups);
 
         [Theory]
         [MemberData(nameof(Cases))]
@@ -51,7 +51,7 @@ namespace MoeLayers.Tests.Experts
             var counts = new long[] { 600, 0, 500 };
             (counts.Sum() * width).Should().BeGreaterThan(ExpertMlpFunction.ChunkElements);
             foreach (var activation in Enum.GetValues<ExpertActivation>())
-                Compare(activation, bias: true, counts, PerExpertMatmul.Instance, "two chunks", inputDim: 3, hiddenDim: width);
+                Compare(activation, bias: true, counts, LibraryGroupedMatmul.PerExpert, "two chunks", inputDim: 3, hiddenDim: width);
         }
 
         [Fact]
@@ -63,8 +63,8 @@ namespace MoeLayers.Tests.Experts
             var rows = randn(new long[] { 5, 4 }, ScalarType.Float64, generator: generator);
             var upstream = randn(new long[] { 5, 5 }, ScalarType.Float64, generator: generator);
             var assignments = zeros(5, ScalarType.Int64);
-            (Sorted(fused, rows, counts, assignments, PerExpertMatmul.Instance) * upstream).sum().backward();
-            (Sorted(composed, rows, counts, assignments, PerExpertMatmul.Instance) * upstream).sum().backward();
+            (Sorted(fused, rows, counts, assignments, LibraryGroupedMatmul.PerExpert) * upstream).sum().backward();
+            (Sorted(composed, rows, counts, assignments, LibraryGroupedMatmul.PerExpert) * upstream).sum().backward();
             foreach (var (a, b) in fused.parameters().Zip(composed.parameters())) TensorAssert.Close(a.grad!, b.grad!, 1e-10);
         }
 
@@ -144,7 +144,7 @@ namespace MoeLayers.Tests.Experts
 
             var (rowsFused, rowsComposed) = (rows.clone().requires_grad_(true), rows.clone().requires_grad_(true));
             var yFused = Sorted(fused, rowsFused, counts, assignments, matmul);
-            var yComposed = Sorted(composed, rowsComposed, counts, assignments, PerExpertMatmul.Instance);
+            var yComposed = Sorted(composed, rowsComposed, counts, assignments, LibraryGroupedMatmul.PerExpert);
             (yFused * upstream).sum().backward();
             (yComposed * upstream).sum().backward();
 

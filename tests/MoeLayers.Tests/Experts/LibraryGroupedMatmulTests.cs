@@ -23,7 +23,7 @@ namespace MoeLayers.Tests.Experts
         {
             var (x, w, _) = GroupedProjection.Operands(Uneven, 8, 6, false, ScalarType.Float64, seed: 7);
             var (rows, weights) = (x.detach(), w.detach());
-            var expected = PerExpertMatmul.Instance.Multiply(rows, Uneven, weights);
+            var expected = LibraryGroupedMatmul.PerExpert.Multiply(rows, Uneven, weights);
             using var events = new MoeLayersEventCapture();
             var gemm = new EmulatedGroupedGemm { FailCall = call => call % 2 == 1 };
             var matmul = new LibraryGroupedMatmul(gemm);
@@ -60,7 +60,7 @@ namespace MoeLayers.Tests.Experts
             var gemm = new EmulatedGroupedGemm { FailOn = failing };
             var matmul = new LibraryGroupedMatmul(gemm);
 
-            var expected = GroupedProjection.Run(PerExpertMatmul.Instance, x, Uneven, w, b);
+            var expected = GroupedProjection.Run(LibraryGroupedMatmul.PerExpert, x, Uneven, w, b);
             var actual = GroupedProjection.Run(matmul, x, Uneven, w, b);
             for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
             gemm.Runs.Should().Be(3, "each pass tried the library once");
@@ -91,7 +91,7 @@ namespace MoeLayers.Tests.Experts
             reported.Select(e => e["reason"]).Should().Equal(new[] { noEntryPoint, misaligned, misaligned }, "each instance says each reason once");
             reported.Should().OnlyContain(e => e.Id == MoeLayersEventSource.ExpertProductsFallbackId && e.Level == EventLevel.Warning);
             gemm.Runs.Should().Be(0);
-            TensorAssert.Values(first).Should().Equal(TensorAssert.Values(PerExpertMatmul.Instance.Multiply(x, counts, w)));
+            TensorAssert.Values(first).Should().Equal(TensorAssert.Values(LibraryGroupedMatmul.PerExpert.Multiply(x, counts, w)));
         }
 
         [Fact]
@@ -142,7 +142,7 @@ namespace MoeLayers.Tests.Experts
             matmul.RunnerFor(new Device(DeviceType.CUDA, 0)).Should().BeSameAs(cuda);
 
             var (x, w, b) = GroupedProjection.Operands(Uneven, 5, 4, true, ScalarType.Float64, seed: 3);
-            var expected = GroupedProjection.Run(PerExpertMatmul.Instance, x, Uneven, w, b);
+            var expected = GroupedProjection.Run(LibraryGroupedMatmul.PerExpert, x, Uneven, w, b);
             var actual = GroupedProjection.Run(matmul, x, Uneven, w, b);
             for (var i = 0; i < expected.Length; i++) TensorAssert.Close(actual[i], expected[i], 1e-12, $"tensor #{i}");
             matmul.Batches(CPU, ScalarType.Float64, Uneven).Should().BeFalse("the CPU runner says so");
@@ -162,7 +162,7 @@ namespace MoeLayers.Tests.Experts
 
             matmul.WhyPerExpert(x, Uneven, w).Should().Be("no grouped GEMM runner serves cpu.");
             matmul.Products(x, Uneven, w).UsesLibrary.Should().BeFalse();
-            TensorAssert.Values(matmul.Multiply(x, Uneven, w)).Should().Equal(TensorAssert.Values(PerExpertMatmul.Instance.Multiply(x, Uneven, w)));
+            TensorAssert.Values(matmul.Multiply(x, Uneven, w)).Should().Equal(TensorAssert.Values(LibraryGroupedMatmul.PerExpert.Multiply(x, Uneven, w)));
             matmul.Batches(CPU, ScalarType.Float32, Uneven).Should().BeFalse();
             cuda.Calls.Should().Be(0);
             events.From(cuda.Name).Should().BeEmpty();

@@ -54,14 +54,14 @@ namespace MoeLayers.Tests.Experts
             var weights = randn(new long[] { 2, 4, 6 }, ScalarType.Float64, generator: generator);
             var transposed = randn(new long[] { 4, 5 }, ScalarType.Float64, generator: generator).t();
             matmul.WhyPerExpert(transposed, counts, weights).Should().Contain("not contiguous");
-            TensorAssert.Close(matmul.Multiply(transposed, counts, weights), PerExpertMatmul.Instance.Multiply(transposed, counts, weights), 1e-12);
+            TensorAssert.Close(matmul.Multiply(transposed, counts, weights), LibraryGroupedMatmul.PerExpert.Multiply(transposed, counts, weights), 1e-12);
             matmul.Multiply(transposed, counts, weights);
 
             var rows16 = randn(new long[] { 5, 4 }, generator: generator).to(ScalarType.BFloat16);
             var weights16 = weights.to(ScalarType.BFloat16);
             matmul.WhyPerExpert(rows16, counts, weights16).Should().Contain("float32 or float64");
             matmul.Multiply(rows16, counts, weights16).to(ScalarType.Float64)
-                .allclose(PerExpertMatmul.Instance.Multiply(rows16, counts, weights16).to(ScalarType.Float64)).Should().BeTrue();
+                .allclose(LibraryGroupedMatmul.PerExpert.Multiply(rows16, counts, weights16).to(ScalarType.Float64)).Should().BeTrue();
 
             var reasons = events.From(MklGroupedGemm.Instance.Name).Select(e => e["reason"]).ToList();
             reasons.Should().HaveCount(2, "each reason is said once");
@@ -96,7 +96,7 @@ namespace MoeLayers.Tests.Experts
             var mkl = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             foreach (var withBias in new[] { false, true })
             {
-                var (expected, expectedGrads) = Run(PerExpertMatmul.Instance, counts, d, h, dtype, withBias);
+                var (expected, expectedGrads) = Run(LibraryGroupedMatmul.PerExpert, counts, d, h, dtype, withBias);
                 var (actual, actualGrads) = Run(mkl, counts, d, h, dtype, withBias);
                 Close(actual, expected, tolerance, $"{name}: output");
                 for (var i = 0; i < expectedGrads.Length; i++)

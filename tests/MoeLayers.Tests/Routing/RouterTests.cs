@@ -33,7 +33,7 @@ namespace MoeLayers.Tests.Routing
         [Fact]
         public void SoftmaxThenTopKWithoutRenormalizationKeepsProbabilities()
         {
-            var router = new TopKRouter(1, 3, renormalize: false);
+            var router = new TopKRouter(1, 3, new TopKRule(TopKOrder.SoftmaxThenTopK, Renormalize: false));
             SetWeight(router, new[] { 1f, 2f, 3f });
             var w = TensorAssert.Values(router.call(ones(1, 1), 2).CombineWeights);
             var total = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
@@ -45,8 +45,8 @@ namespace MoeLayers.Tests.Routing
         public void BothOrdersSelectTheSameExpertsAndWeights()
         {
             manual_seed(3);
-            var a = new TopKRouter(16, 8, TopKOrder.SoftmaxThenTopK, renormalize: true);
-            var b = new TopKRouter(16, 8, TopKOrder.TopKThenSoftmax);
+            var a = new TopKRouter(16, 8, new TopKRule(TopKOrder.SoftmaxThenTopK, Renormalize: true));
+            var b = new TopKRouter(16, 8, new TopKRule(TopKOrder.TopKThenSoftmax, null));
             b.load_state_dict(a.state_dict());
             var x = randn(64, 16);
             var ra = a.call(x, 2);

@@ -7,7 +7,7 @@ namespace MoeLayers
 {
     /// <summary>
     /// Y = grouped X · W with its backward dX = dY[g] · W[g]ᵀ and dW[g] = X[g]ᵀ · dY[g], each pass one library call when the
-    /// <see cref="GroupedProducts"/> has a runner (three calls in all); experts without rows get a zero dW. A failing call is
+    /// <see cref="GroupedProducts"/> has a runner (three calls in all), else one TorchSharp product per expert; experts without rows get a zero dW. A failing call is
     /// reported to the products' failure callback and redone per expert, in forward and in backward (a backward runs inside
     /// libtorch's autograd engine, where an exception cannot be handed back). Arguments: rows X [M, d], weights W [E, d, h],
     /// counts (long[]), <see cref="GroupedProducts"/>.
@@ -16,10 +16,7 @@ namespace MoeLayers
     {
         public override string Name => "MoeGroupedGemm";
 
-        /// <summary>
-        /// One projection with autograd as a library's grouped matmul hands it over: through this function (and
-        /// <see cref="GroupedBiasFunction"/>) when <paramref name="products"/> are library calls, else per-expert autograd ops.
-        /// </summary>
+        /// <summary>One projection with autograd: this function, and <see cref="GroupedBiasFunction"/> for a bias.</summary>
         /// <param name="rows">Expert-contiguous rows [M, d].</param>
         /// <param name="counts">Rows of each expert.</param>
         /// <param name="weights">Stacked weights [E, d, h].</param>
@@ -27,7 +24,6 @@ namespace MoeLayers
         /// <param name="products">The products the grouped matmul chose for these operands.</param>
         internal static Tensor Multiply(Tensor rows, long[] counts, Tensor weights, Tensor? bias, GroupedProducts products)
         {
-            if (!products.UsesLibrary) return PerExpertMatmul.Instance.Multiply(rows, counts, weights, bias);
             var output = apply(rows, weights, counts, products);
             return bias is null ? output : GroupedBiasFunction.apply(output, bias, counts);
         }

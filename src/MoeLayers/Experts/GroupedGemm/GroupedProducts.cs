@@ -14,16 +14,10 @@ namespace MoeLayers
     /// in their forward and backward (<see cref="GroupedGemmFunction"/>, <see cref="ExpertMlpFunction"/>). A value handed
     /// from the grouped matmul that chose the library to the function that runs it; it holds no tensors.
     /// </summary>
-    internal sealed class GroupedProducts
+    internal sealed class GroupedProducts(IGroupedGemmRunner? runner, Action<Exception> onFailure)
     {
-        private readonly IGroupedGemmRunner? _runner;
-        private readonly Action<Exception> _onFailure;
-
-        private GroupedProducts(IGroupedGemmRunner? runner, Action<Exception> onFailure)
-        {
-            _runner = runner;
-            _onFailure = onFailure;
-        }
+        private readonly IGroupedGemmRunner? _runner = runner;
+        private readonly Action<Exception> _onFailure = onFailure;
 
         /// <summary>One TorchSharp product per expert.</summary>
         public static GroupedProducts PerExpert { get; } = new(null, _ => { });

@@ -19,8 +19,7 @@ namespace MoeLayers
         /// </summary>
         string SwitchVariable { get; }
 
-        /// <summary>Whether this runner is meant for tensors on <paramref name="device"/> at all (a fallback elsewhere is no news).</summary>
-        /// <param name="device">The rows' device.</param>
+        /// <summary>Whether this runner is meant for rows on <paramref name="device"/> at all (a fallback elsewhere is no news).</summary>
         bool Serves(Device device);
 
         /// <summary>
@@ -28,16 +27,12 @@ namespace MoeLayers
         /// <paramref name="weights"/> [E, d, h] with these group counts (device, dtype, library, alignment, sizes);
         /// otherwise why not, in words.
         /// </summary>
-        /// <param name="rows">The rows.</param>
-        /// <param name="counts">Rows per expert.</param>
-        /// <param name="weights">The stacked weights.</param>
         string? Unavailable(Tensor rows, long[] counts, Tensor weights);
 
         /// <summary>
         /// Whether one library call is worth it for groups of these sizes; where it is not, per-expert products are faster
         /// and are run instead. By default always.
         /// </summary>
-        /// <param name="counts">Rows per expert.</param>
         bool PaysFor(long[] counts) => true;
 
         /// <summary>
@@ -45,14 +40,9 @@ namespace MoeLayers
         /// the zero-padded buffer of evenly loaded experts, so that Auto dispatch prefers the grouped rows
         /// (<see cref="IGroupedMatmul.Batches"/>); asked only for a device this runner serves.
         /// </summary>
-        /// <param name="dtype">The rows' dtype.</param>
         bool BeatsPaddedBuffer(ScalarType dtype);
 
-        /// <summary>Computes every problem, writing into <paramref name="c"/>; all three are contiguous, of one dtype and device.</summary>
-        /// <param name="problems">The problems (possibly none).</param>
-        /// <param name="a">The A operand tensor.</param>
-        /// <param name="b">The B operand tensor.</param>
-        /// <param name="c">The C operand tensor (written).</param>
+        /// <summary>Computes every problem (possibly none) of operands A and B into C; all three contiguous, of one dtype and device.</summary>
         void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c);
     }
 }
