@@ -132,7 +132,7 @@ namespace MoeLayers
         /// </summary>
         private bool FirstReport(string cause) =>
             MoeLayersEventSource.Log.IsEnabled(EventLevel.Warning, EventKeywords.None) && _reported.TryAdd(cause, 0);
-    
+
         /// <summary>Throws <see cref="ArgumentException"/> unless the operands of a grouped matmul fit together.</summary>
         /// <param name="rows">Rows [M, d].</param>
         /// <param name="counts">E counts summing to M.</param>
