@@ -16,5 +16,13 @@ namespace MoeLayers
                 ? new LowRankExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank, o.MemoryOptimizedExperts)
                 : new ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias, o.MemoryOptimizedExperts);
         }
+
+        /// <summary>The first projection of an experts part, whose device and dtype the layer's inputs must match.</summary>
+        public static Tensor InputWeight(nn.Module experts) => experts switch
+        {
+            ExpertBank bank => bank.InputWeight,
+            LowRankExpertBank lowRank => lowRank.InputWeight,
+            _ => throw new System.ArgumentException($"No experts part of type {experts.GetType().Name}.", nameof(experts)),
+        };
     }
 }

@@ -168,7 +168,7 @@ namespace MoeLayers
         public Tensor forward(Tensor input, Tensor? tokenMask)
         {
             var keepsLosses = training && is_grad_enabled() && _losses.Any;
-            var (result, assigned) = Forward(input, tokenMask, keepsLosses || _options.CollectStatistics, training ? _loads.Snapshot() : null);
+            var (result, assigned) = Forward(input, tokenMask, keepsLosses || _options.CollectStatistics);
             if (training) _loads.Add(assigned);
             if (keepsLosses && result.AuxiliaryLoss.requires_grad)
             {
@@ -193,10 +193,10 @@ namespace MoeLayers
         /// <param name="tokenMask">Optional mask with x's leading shape, bool or holding only 0 and 1: 1 = real token,
         /// 0 = padding. Padding takes no expert capacity, gets a zero output, and is left out of the auxiliary losses and
         /// statistics.</param>
-        public MoeOutput Run(Tensor input, Tensor? tokenMask = null) => Forward(input, tokenMask, lossesWanted: true, stepLoads: null).Result;
+        public MoeOutput Run(Tensor input, Tensor? tokenMask = null) => Forward(input, tokenMask, lossesWanted: true).Result;
 
         /// <summary>One forward, top to bottom: checks, dispatch path, route, dispatch, shared experts, losses, statistics.</summary>
-        private (MoeOutput Result, long[] Assigned) Forward(Tensor input, Tensor? tokenMask, bool lossesWanted, IReadOnlyList<long>? stepLoads)
+        private (MoeOutput Result, long[] Assigned) Forward(Tensor input, Tensor? tokenMask, bool lossesWanted)
         {
             var (flat, lead, mask) = CheckedTokens(input, tokenMask);
             var k = training ? TopK : EvalTopK;
@@ -207,7 +207,7 @@ namespace MoeLayers
             if (_sharedExperts?.call(flat) is { } shared)
                 output = output + (mask is { HasPadding: true } ? shared * mask.Values32.unsqueeze(1).to(shared.dtype) : shared);
             var losses = lossesWanted
-                ? _losses.Measure(routed.Routing, dispatched, mask, Sequences(lead), stepLoads)
+                ? _losses.Measure(routed.Routing, dispatched, mask, Sequences(lead), training ? _loads.Snapshot() : null)
                 : LayerLosses.Zero(flat.device);
             var statistics = _options.CollectStatistics ? MeasureStatistics(routed, dispatched, losses, mask, path.Dispatcher) : null;
             return (new MoeOutput(output.reshape([.. lead, OutputDim]), losses, routed.Routing, statistics), dispatched.AssignedPerExpert);
@@ -217,7 +217,7 @@ namespace MoeLayers
         private (Tensor Flat, long[] Lead, TokenMask? Mask) CheckedTokens(Tensor input, Tensor? tokenMask)
         {
             ArgumentNullException.ThrowIfNull(input);
-            var weight = _experts.parameters().First();
+            var weight = ExpertBanks.InputWeight(_experts);
             if (weight.device_type == DeviceType.META)
                 throw new InvalidOperationException(
                     $"MoE layer '{GetName()}' is on the meta device: its parameters have shapes but no storage. Load its weights " +
