@@ -153,6 +153,10 @@ namespace MoeLayers.Distributed
             if (o.LowRank != 0) problems.Add("LowRank experts");
             if (o.LoadBalancingLoss is not (LoadBalancingLossKind.Switch or LoadBalancingLossKind.None))
                 problems.Add($"LoadBalancingLoss = {o.LoadBalancingLoss} (supported: Switch, None)");
+            if (o.Dispatch is DispatchStrategy.Padded or DispatchStrategy.Reference)
+                problems.Add($"Dispatch = {o.Dispatch} (the expert-parallel dispatch runs the grouped products; use Auto or Grouped)");
+            if (o.UseCudaDispatch == CudaDispatchMode.Always)
+                problems.Add("UseCudaDispatch = Always (the expert-parallel dispatch is its own; use Auto or Never)");
             if (o.DropPolicy == DropPolicy.ByWeight && (o.CapacityFactor is not null || o.EvalCapacityFactor is not null))
                 problems.Add("DropPolicy = ByWeight with a capacity (it would need every rank's weights; use ByPosition or ByChoiceThenPosition)");
             if (problems.Count > 0)

@@ -101,8 +101,11 @@ namespace MoeLayers.Distributed.Tests
             var o = Options(0.5);
             o.DropPolicy = DropPolicy.ByWeight;
             o.LoadBalancingLoss = LoadBalancingLossKind.GlobalBatch;
+            o.Dispatch = DispatchStrategy.Padded;
+            o.UseCudaDispatch = CudaDispatchMode.Always;
             var act = () => ExpertParallel.Create(o, comm);
-            act.Should().Throw<NotSupportedException>().WithMessage("*LoadBalancingLoss = GlobalBatch*DropPolicy = ByWeight*");
+            act.Should().Throw<NotSupportedException>()
+                .WithMessage("*LoadBalancingLoss = GlobalBatch*Dispatch = Padded*UseCudaDispatch = Always*DropPolicy = ByWeight*");
         }
 
         [Fact]

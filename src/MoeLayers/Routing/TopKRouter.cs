@@ -43,20 +43,21 @@ namespace MoeLayers
         /// <summary>The selection and weighting rule.</summary>
         public TopKRule Rule { get; }
 
-        /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias", the name DeepSeek's checkpoints
-        /// give it), or null when off.</summary>
+        /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias"; DeepSeek's checkpoints call it
+        /// e_score_correction_bias), or null when off.</summary>
         public override Tensor? BalanceBias => _balanceBias;
 
         /// <summary>The fused selection of the accelerator where it serves the plain softmax rule, else <see cref="Select"/>.</summary>
         public override RoutedTokens Route(Tensor flat, RoutingRequest request)
         {
             if (!Rule.IsPlainSoftmax || request.Accelerator is null) return base.Route(flat, request);
-            var logits = Logits(flat.to(float32));
+            var input32 = flat.to(float32);
+            var logits = Logits(input32);
             request.Finite?.Check(flat, logits, "router logits");
             var k = request.TopK;
             return request.Accelerator.TryRouteTopK(logits, k, Rule.Order, Rule.Renormalizes(k)) is { } fused
                 ? new RoutedTokens(fused.Routing, Experts(request), fused.DeviceCounts)
-                : new RoutedTokens(Select(flat.to(float32), logits, k, request.Mask), Experts(request));
+                : new RoutedTokens(Select(input32, logits, k, request.Mask), Experts(request));
         }
 
         /// <inheritdoc />
