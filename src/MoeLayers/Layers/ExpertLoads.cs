@@ -8,15 +8,11 @@ namespace MoeLayers
     /// <see cref="MoeLoadBalancing.AfterOptimizerStep"/>: what aux-loss-free balancing moves its bias by and what
     /// global-batch balancing takes its frequencies from. Thread-safe.
     /// </summary>
-    internal sealed class ExpertLoads
+    /// <param name="numExperts">E.</param>
+    internal sealed class ExpertLoads(int numExperts)
     {
         private readonly object _gate = new();
-        private readonly long[] _assigned;
-
-        public ExpertLoads(int numExperts)
-        {
-            _assigned = new long[numExperts];
-        }
+        private readonly long[] _assigned = new long[numExperts];
 
         /// <summary>Adds one forward's per-expert counts.</summary>
         public void Add(IReadOnlyList<long> assignedPerExpert)

@@ -68,8 +68,10 @@ namespace MoeLayers
             _options = options.Clone();
             FirstExpert = firstExpert;
             LocalExperts = localExperts;
-            _experts = ExpertBanks.Create(_options, localExperts);
-            _routing = Routings.Create(_options, _experts);
+            // A learned router draws its initial weights before the experts (as in 0.2), so a seed gives the same model.
+            var experts = new Lazy<nn.Module>(() => ExpertBanks.Create(_options, localExperts));
+            _routing = Routings.Create(_options, experts);
+            _experts = experts.Value;
             if (_options.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(_options.SharedExperts, _options.InputDim, _options.EffectiveSharedHiddenDim,
                     _options.EffectiveOutputDim, _options.Activation, _options.ExpertBias, _options.SharedExpertGate);

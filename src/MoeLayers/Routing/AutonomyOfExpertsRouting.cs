@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -13,18 +12,9 @@ namespace MoeLayers
     /// are the scores s, its probabilities softmax(s). Holds no parameters: W_down is the bank's.
     /// </summary>
     /// <param name="bank">The layer's experts (their W_down gives the scores).</param>
-    /// <param name="order">Softmax over all scores then top-k, or top-k then softmax over the k.</param>
-    /// <param name="renormalize">Rescale the k weights to sum to 1 (softmax-then-top-k only); null means when k &gt; 1.</param>
-    internal sealed class AutonomyOfExpertsRouting(LowRankExpertBank bank, TopKOrder order, bool? renormalize) : IRouting
+    /// <param name="rule">Its order (softmax over all scores then top-k, or top-k then softmax over the k) and renormalization.</param>
+    internal sealed class AutonomyOfExpertsRouting(LowRankExpertBank bank, TopKRule rule) : IRouting
     {
-
-        /// <summary>None: AoE balances with the load-balancing loss only.</summary>
-        public Tensor? BalanceBias => null;
-
-        /// <inheritdoc />
-        public void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
-        {
-        }
 
         /// <inheritdoc />
         public RoutedTokens Route(Tensor flat, RoutingRequest request)
@@ -41,14 +31,14 @@ namespace MoeLayers
             var probabilities = scores.softmax(-1);
             var (topScores, indices) = scores.topk(k, dim: -1);
             Tensor weights;
-            if (order == TopKOrder.TopKThenSoftmax)
+            if (rule.Order == TopKOrder.TopKThenSoftmax)
             {
                 weights = topScores.softmax(-1);
             }
             else
             {
                 weights = probabilities.gather(1, indices);
-                if (k > 1 && (renormalize ?? true)) weights = weights / weights.sum(-1, keepdim: true);
+                if (rule.Renormalizes(k)) weights = weights / weights.sum(-1, keepdim: true);
             }
 
             // Only the k selected rows per token go on. The [T, E·r] tensor stays alive only where autograd needs it for

@@ -14,10 +14,12 @@ namespace MoeLayers
         RoutedTokens Route(Tensor flat, RoutingRequest request);
 
         /// <summary>The aux-loss-free balance bias b [E] (float32, selection only), or null when the routing has none.</summary>
-        Tensor? BalanceBias { get; }
+        Tensor? BalanceBias => null;
 
         /// <summary>b += rate·sign(mean load − load) from a step's per-expert (token, slot) loads; nothing without a bias or loads.</summary>
-        void MoveBalanceBias(IReadOnlyList<long> loads, double rate);
+        void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
+        {
+        }
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -36,9 +35,6 @@ namespace MoeLayers
         /// <summary>The router weight W_r, float32 [E, d].</summary>
         public Parameter Weight => _weight;
 
-        /// <inheritdoc />
-        public virtual Tensor? BalanceBias => null;
-
         /// <summary>Routes T tokens x [T, d] (any floating dtype) to k experts each.</summary>
         /// <param name="input">Tokens [T, d].</param>
         /// <param name="topK">Experts per token k, in [1, E].</param>
@@ -64,11 +60,6 @@ namespace MoeLayers
         /// <summary>The experts a learned router's tokens go to: the layer's.</summary>
         private protected static IExpertBank Experts(RoutingRequest request) =>
             request.Experts ?? throw new System.InvalidOperationException("A learned router needs the layer's experts in the routing request.");
-
-        /// <inheritdoc />
-        public virtual void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
-        {
-        }
 
         /// <summary>Logits z = x·Wᵀ in float32 [T, E] of a float32 input [T, d].</summary>
         public virtual Tensor Logits(Tensor input32) => nn.functional.linear(input32, _weight);

@@ -6,8 +6,12 @@ namespace MoeLayers
     /// <summary>Builds the routing part an MoE layer's options name: one case per <see cref="RouterKind"/>.</summary>
     internal static class Routings
     {
-        /// <summary>The routing part for validated <paramref name="options"/> over the layer's <paramref name="experts"/> (AoE routes with their projections).</summary>
-        public static IRouting Create(MoeLayerOptions options, nn.Module experts)
+        /// <summary>
+        /// The routing part for validated <paramref name="options"/>; <paramref name="experts"/> creates the layer's experts
+        /// part, which only Autonomy-of-Experts needs here (it routes with their projections): a learned router is created
+        /// before them.
+        /// </summary>
+        public static IRouting Create(MoeLayerOptions options, Lazy<nn.Module> experts)
         {
             var o = options;
             return o.Router switch
@@ -16,7 +20,7 @@ namespace MoeLayers
                 RouterKind.NoisyTopK => new NoisyTopKRouter(o.InputDim, o.NumExperts, o.NoisyZeroInit),
                 RouterKind.Switch => new SwitchRouter(o.InputDim, o.NumExperts, o.SwitchJitter),
                 RouterKind.ExpertChoice => new ExpertChoiceRouter(o.InputDim, o.NumExperts, o.CapacityFactor ?? 1.0, o.MinCapacity),
-                RouterKind.AutonomyOfExperts => new AutonomyOfExpertsRouting((LowRankExpertBank)experts, o.TopKOrder, o.RenormalizeWeights),
+                RouterKind.AutonomyOfExperts => new AutonomyOfExpertsRouting((LowRankExpertBank)experts.Value, new TopKRule(o.TopKOrder, o.RenormalizeWeights)),
                 _ => throw new ArgumentOutOfRangeException(nameof(options), o.Router, $"No routing part for {o.Router}."),
             };
         }

@@ -8,22 +8,15 @@ namespace MoeLayers
     /// A checked token mask for one forward: which of the T tokens are real (true) and which are padding (false).
     /// Padding takes no expert capacity, gets a zero output and is left out of the auxiliary losses and statistics.
     /// </summary>
-    internal sealed class TokenMask
+    internal sealed class TokenMask(bool[] isReal, Tensor values32)
     {
-        private readonly bool[] _isReal;
-
-        private TokenMask(bool[] isReal, Tensor values32)
-        {
-            _isReal = isReal;
-            Values32 = values32;
-            RealCount = isReal.LongLength - isReal.Count(real => !real);
-        }
+        private readonly bool[] _isReal = isReal;
 
         /// <summary>Number of tokens T.</summary>
         public long Tokens => _isReal.LongLength;
 
         /// <summary>Number of real (unmasked) tokens.</summary>
-        public long RealCount { get; }
+        public long RealCount { get; } = isReal.LongLength - isReal.Count(real => !real);
 
         /// <summary>Whether any token is padding.</summary>
         public bool HasPadding => RealCount < Tokens;
@@ -32,7 +25,7 @@ namespace MoeLayers
         public ReadOnlySpan<bool> IsReal => _isReal;
 
         /// <summary>The mask as float32 [T] on the layer's device: 1 for real tokens, 0 for padding.</summary>
-        public Tensor Values32 { get; }
+        public Tensor Values32 { get; } = values32;
 
         /// <summary>
         /// Checks a user mask with the input's leading shape and flattens it to [T]: a bool tensor, or a numeric tensor

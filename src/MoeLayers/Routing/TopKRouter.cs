@@ -15,7 +15,7 @@ namespace MoeLayers
     /// group by its maximum softmax affinity. <see cref="TopKOrder.TopKThenSoftmax"/> applies softmax to the k largest
     /// logits (Shazeer et al. 2017). Ties among affinities (and among group scores) go to the lower expert index.
     /// </summary>
-    internal sealed class TopKRouter : Router
+    internal sealed class TopKRouter : Router, IRouting
     {
         [ComponentName(Name = "correction_bias")]
         private readonly Tensor? _balanceBias;
@@ -45,7 +45,7 @@ namespace MoeLayers
 
         /// <summary>The aux-loss-free balance bias b [E] (float32 buffer "correction_bias"; DeepSeek's checkpoints call it
         /// e_score_correction_bias), or null when off.</summary>
-        public override Tensor? BalanceBias => _balanceBias;
+        public Tensor? BalanceBias => _balanceBias;
 
         /// <summary>The fused selection of the accelerator where it serves the plain softmax rule, else <see cref="Select"/>.</summary>
         public override RoutedTokens Route(Tensor flat, RoutingRequest request)
@@ -104,7 +104,7 @@ namespace MoeLayers
         }
 
         /// <inheritdoc />
-        public override void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
+        public void MoveBalanceBias(IReadOnlyList<long> loads, double rate)
         {
             if (_balanceBias is null || loads.Count == 0) return;
             var total = 0L;

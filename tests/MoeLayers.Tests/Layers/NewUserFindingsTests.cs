@@ -84,6 +84,16 @@ namespace MoeLayers.Tests.Layers
         }
 
         [Fact]
+        public void ASeedGivesTheSameRouterWeightsAsARouterBuiltAloneSoThePartsKeep02sInitializationOrder()
+        {
+            manual_seed(41);
+            var layer = Moe.Create(Options());
+            manual_seed(41);
+            var router = new TopKRouter(8, 4);
+            TensorAssert.Close(layer.Router.Weight, router.Weight, 0);
+        }
+
+        [Fact]
         public void AMetaDeviceLayerIsRefusedBeforeNativeCode()
         {
             var layer = Moe.Create(Options());
