@@ -102,7 +102,7 @@ namespace MoeLayers.Interop
             ArgumentNullException.ThrowIfNull(config);
             Tensor Get(string key) => block.TryGetValue(key, out var t) ? t : throw new KeyNotFoundException($"the block has no '{key}'.");
             var state = new Dictionary<string, Tensor> { ["router.weight"] = Get("gate.weight") };
-            if (config.HasCorrectionBias) state["router.correction_bias"] = Get("gate.e_score_correction_bias");
+            if (config.HasBalanceBias) state["router.correction_bias"] = Get("gate.e_score_correction_bias");
             var (gate, up, down) = ProjectionNames(config.Architecture);
             if (layout == HfExpertLayout.Fused)
             {
@@ -139,7 +139,7 @@ namespace MoeLayers.Interop
             ArgumentNullException.ThrowIfNull(config);
             Tensor Get(string key) => state.TryGetValue(key, out var t) ? t.detach() : throw new KeyNotFoundException($"the layer has no '{key}'; was it built from this config's options?");
             var block = new Dictionary<string, Tensor> { ["gate.weight"] = Get("router.weight") };
-            if (config.HasCorrectionBias) block["gate.e_score_correction_bias"] = Get("router.correction_bias");
+            if (config.HasBalanceBias) block["gate.e_score_correction_bias"] = Get("router.correction_bias");
             var (gate, up, down) = ProjectionNames(config.Architecture);
             var wGate = Get("experts.w_gate");
             var wIn = Get("experts.w_in");
@@ -173,7 +173,7 @@ namespace MoeLayers.Interop
         {
             long d = c.HiddenSize, h = c.ExpertWidth, e = c.NumExperts;
             var shapes = new Dictionary<string, long[]> { [block + "gate.weight"] = new[] { e, d } };
-            if (c.HasCorrectionBias) shapes[block + "gate.e_score_correction_bias"] = new[] { e };
+            if (c.HasBalanceBias) shapes[block + "gate.e_score_correction_bias"] = new[] { e };
             var (gate, up, down) = ProjectionNames(c.Architecture);
             if (layout == HfExpertLayout.Fused)
             {

@@ -81,8 +81,8 @@ namespace MoeLayers.Interop
         /// <summary>router_aux_loss_coef (0.01 when absent).</summary>
         public double AuxiliaryLossCoefficient { get; }
 
-        /// <summary>Whether the router has a correction bias (DeepSeek-V3 "noaux_tc").</summary>
-        public bool HasCorrectionBias => Architecture == HfArchitecture.DeepseekV3 && TopKMethod == "noaux_tc";
+        /// <summary>Whether the router has an aux-loss-free balance bias (DeepSeek-V3 "noaux_tc"; gate.e_score_correction_bias in the checkpoint).</summary>
+        public bool HasBalanceBias => Architecture == HfArchitecture.DeepseekV3 && TopKMethod == "noaux_tc";
 
         /// <summary>Reads config.json; throws <see cref="InvalidDataException"/> naming a missing or bad field, or an unknown model_type.</summary>
         /// <param name="path">The config.json file.</param>
@@ -181,11 +181,11 @@ namespace MoeLayers.Interop
             TopKGroups = TopKGroups,
             GroupScore = TopKMethod == "group_limited_greedy" ? GroupScore.Max : GroupScore.SumOfTopTwo,
             RoutedScalingFactor = RoutedScalingFactor,
-            BalanceBias = HasCorrectionBias,
+            BalanceBias = HasBalanceBias,
             SharedExperts = SharedExperts,
             SharedHiddenDim = SharedExperts > 0 ? SharedWidth : 0,
             SharedExpertGate = SharedExpertGate,
-            LoadBalancingLoss = HasCorrectionBias ? LoadBalancingLossKind.None : LoadBalancingLossKind.Switch,
+            LoadBalancingLoss = HasBalanceBias ? LoadBalancingLossKind.None : LoadBalancingLossKind.Switch,
             LoadBalancingCoefficient = AuxiliaryLossCoefficient,
             ZLossCoefficient = 0,
         };
