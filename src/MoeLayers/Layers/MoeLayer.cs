@@ -209,7 +209,7 @@ namespace MoeLayers
             if (_sharedExperts?.call(flat) is { } shared)
                 output = output + (mask is { HasPadding: true } ? shared * mask.Values32.unsqueeze(1).to(shared.dtype) : shared);
             var losses = lossesWanted
-                ? _losses.Measure(routed.Routing, dispatched, mask, Sequences(lead), training ? _loads.Snapshot() : null)
+                ? _losses.Measure(routed.Routing, dispatched, mask, Sequences(lead), training && _losses.GlobalBatch ? _loads.Snapshot() : null)
                 : LayerLosses.Zero(flat.device);
             var statistics = _options.CollectStatistics ? MeasureStatistics(routed, dispatched, losses, mask, path.Dispatcher) : null;
             return (new MoeOutput(output.reshape([.. lead, OutputDim]), losses, routed.Routing, statistics), dispatched.AssignedPerExpert);
