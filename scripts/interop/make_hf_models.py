@@ -12,7 +12,9 @@ tests/fixtures/hf-models/<name>/:
 (scripts/interop/README.md describes the format exactly.) No transformers or safetensors package is needed; torch 1.13.
 
 Usage (/usr/bin/python3: Debian's python3-torch):
-  make_hf_models.py [--out tests/fixtures/hf-models] [--only NAME ...]     write the fixtures (deterministic)
+  make_hf_models.py [--out tests/fixtures/hf-models] [--only NAME ...] [--verify]
+                                                                         write the fixtures (deterministic); --verify
+                                                                         re-reads each folder independently
   make_hf_models.py --check-folder DIR --reference REF [--same-shards]   compare a model folder written by C# with a
                                                                          reference folder tensor by tensor
 """
@@ -25,12 +27,14 @@ import sys
 
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts: a run leaves `git status` clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from hf_models import families  # noqa: E402
 from hf_models.common import check_folder, write_fixture  # noqa: E402
+from hf_models.verify import verify  # noqa: E402
 
 
 def discover():
@@ -50,6 +54,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, "..", "..", "tests", "fixtures", "hf-models"))
     parser.add_argument("--only", metavar="NAME", action="append", help="write only this fixture (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the fixtures and exit")
+    parser.add_argument("--verify", action="store_true",
+                        help="after writing, re-read every folder written and recompute its MoE layers independently")
     parser.add_argument("--check-folder", metavar="DIR", help="a model folder written by C# to compare")
     parser.add_argument("--reference", metavar="REF", help="the fixture folder DIR should equal")
     parser.add_argument("--same-shards", action="store_true",
@@ -76,6 +82,13 @@ def main():
         if fixture.name != name:
             raise ValueError(f"recipe '{name}' built a fixture named '{fixture.name}'")
         print(write_fixture(out, fixture))
+        if args.verify:
+            problems = verify(os.path.join(out, name))
+            for problem in problems:
+                print(f"  VERIFY FAIL {problem}")
+            if problems:
+                sys.exit(1)
+            print(f"  verified: an independent float64 reading of the folder matches reference.safetensors within 1e-5")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,11 @@ def fuse_experts(stored, prefix, count, names=STANDARD_MLP):
     return result
 
 
+def fused_tensors(stored, prefix):
+    """A fused layer's (gate_up_proj, down_proj) as the forward uses them: the stored values, upcast."""
+    return stored[prefix + "experts.gate_up_proj"].float(), stored[prefix + "experts.down_proj"].float()
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Forwards, one MoE layer each: x [T, d] float32 -> LayerResult.
 # ------------------------------------------------------------------------------------------------------------------

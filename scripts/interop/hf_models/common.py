@@ -39,6 +39,12 @@ def seed_of(*parts):
     return zlib.crc32("/".join(str(p) for p in parts).encode("utf-8"))
 
 
+def dtype_field(dtype, v5):
+    """config.json's dtype entry: Hub checkpoints carry torch_dtype; transformers v5 saves the field as dtype."""
+    names = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+    return {("dtype" if v5 else "torch_dtype"): names[dtype]}
+
+
 def rounded(t, dtype):
     """The tensor as stored (dtype) and as the float32 forward uses it (the stored values, upcast)."""
     stored = t.to(dtype)

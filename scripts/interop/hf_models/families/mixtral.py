@@ -11,7 +11,7 @@ Transcribed from github.com/huggingface/transformers:
 import torch
 
 from ..blocks import MIXTRAL_MLP, activation, build_experts, every_layer, softmax_moe
-from ..common import EXPERT_WIDTH, HIDDEN, Fixture, Recipe, Sharding, Weights, seed_of
+from ..common import EXPERT_WIDTH, HIDDEN, Fixture, Recipe, Sharding, Weights, dtype_field, seed_of
 
 SOURCES = ["src/transformers/models/mixtral/modeling_mixtral.py@00d4b3d2142cb4ced2f51b90614b5d26bc045015",
            "src/transformers/models/mixtral/modular_mixtral.py@008f5c8c29be84d4721dc6d1e0fcd72300580be4"]
@@ -22,7 +22,7 @@ def build_mixtral():
     cfg = {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": HIDDEN,
            "intermediate_size": EXPERT_WIDTH, "num_local_experts": experts_count, "num_experts_per_tok": 2,
            "num_hidden_layers": 2, "hidden_act": "silu", "router_jitter_noise": 0.0, "rms_norm_eps": 1e-5,
-           "output_router_logits": False, "router_aux_loss_coef": 0.02, "torch_dtype": "bfloat16"}
+           "output_router_logits": False, "router_aux_loss_coef": 0.02, **dtype_field(torch.bfloat16, v5=False)}
     weights = Weights(seed_of(name, "weights"), torch.bfloat16)
     act, moe = activation(cfg), {}
     for layer in every_layer(cfg):

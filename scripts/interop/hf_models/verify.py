@@ -1,0 +1,117 @@
+"""An independent reader of the written folders (make_hf_models.py --verify): from config.json and the weights alone,
+recomputes every MoE layer token by token in float64 with none of the transcribed code, and compares it with
+reference.safetensors the way a C# float32 implementation is held to it (1e-5). It reads the folder the way a consumer
+must: the schedule from the config, the experts across shards, per-expert or fused tensors."""
+
+import json
+import os
+
+import torch
+
+from make_hf_fixtures import load_safetensors
+
+from .common import REFERENCE_FILE, read_folder
+
+TOLERANCE = 1e-5
+PREFIX = {"mixtral": "block_sparse_moe."}
+EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts"}
+PROJECTIONS = {"mixtral": ("w1", "w3", "w2")}
+
+
+def schedule(cfg):
+    layers = range(cfg["num_hidden_layers"])
+    if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
+        return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
+    if cfg["model_type"] == "deepseek_v3":
+        return [i for i in layers if i >= cfg["first_k_dense_replace"]]
+    return list(layers)
+
+
+def silu(v):
+    return v * torch.sigmoid(v)
+
+
+def mlp(x, gate, up, down):
+    return down @ (silu(gate @ x) * (up @ x))
+
+
+def expert(weights, prefix, e, family):
+    if prefix + "experts.gate_up_proj" in weights:
+        gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
+        half = gate_up.shape[0] // 2
+        return gate_up[:half], gate_up[half:], down
+    g, u, d = PROJECTIONS.get(family, ("gate_proj", "up_proj", "down_proj"))
+    return tuple(weights[f"{prefix}experts.{e}.{p}.weight"] for p in (g, u, d))
+
+
+def route(cfg, logits, bias):
+    """(chosen experts ascending, their weights) for one token."""
+    family, k = cfg["model_type"], cfg["num_experts_per_tok"]
+    if family == "deepseek_v3":
+        scores = torch.sigmoid(logits)
+        choice = scores + bias
+        size = len(choice) // cfg["n_group"]
+        groups = [sorted(choice[g * size:(g + 1) * size].tolist(), reverse=True) for g in range(cfg["n_group"])]
+        group_score = [g[0] + g[1] for g in groups]
+        kept = sorted(range(len(groups)), key=lambda g: -group_score[g])[:cfg["topk_group"]]
+        candidates = [e for e in range(len(choice)) if e // size in kept]
+        chosen = sorted(sorted(candidates, key=lambda e: -float(choice[e]))[:k])
+        w = scores[chosen]
+        if cfg["norm_topk_prob"]:
+            w = w / (w.sum() + 1e-20)
+        return chosen, w * cfg["routed_scaling_factor"]
+    probs = torch.softmax(logits, dim=0)
+    chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(probs[e]))[:k])
+    w = probs[chosen]
+    if family == "mixtral" or cfg.get("norm_topk_prob", False):
+        w = w / w.sum()
+    return chosen, w
+
+
+def verify(folder):
+    """Problems found in one fixture folder (empty when it holds)."""
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    weights, _, problems = read_folder(folder)
+    weights = {k: v.double() for k, v in weights.items()}
+    reference, metadata, layout = load_safetensors(os.path.join(folder, REFERENCE_FILE), check_layout=True)
+    problems += [f"{REFERENCE_FILE}: {p}" for p in layout]
+    family = cfg["model_type"]
+    moe_layers = schedule(cfg)
+    dense_layers = [l for l in range(cfg["num_hidden_layers"]) if l not in moe_layers]
+    if metadata.get("family") != family:
+        problems.append(f"metadata family {metadata.get('family')}, config model_type {family}")
+    if metadata.get("moe_layers") != ",".join(map(str, moe_layers)) or metadata.get("dense_layers") != ",".join(map(str, dense_layers)):
+        problems.append(f"metadata layers {metadata.get('moe_layers')} / {metadata.get('dense_layers')}, "
+                        f"config schedule {moe_layers} / {dense_layers}")
+    for layer in dense_layers:
+        for p, shape in (("gate_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
+                         ("up_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
+                         ("down_proj", [cfg["hidden_size"], cfg["intermediate_size"]])):
+            key = f"model.layers.{layer}.mlp.{p}.weight"
+            if key not in weights or list(weights[key].shape) != shape:
+                problems.append(f"dense layer {layer}: {key} missing or not {shape}")
+    for layer in moe_layers:
+        prefix = f"model.layers.{layer}.{PREFIX.get(family, 'mlp.')}"
+        count = cfg[EXPERT_COUNT.get(family, "num_experts")]
+        x_all = reference[f"layers.{layer}.input"].double()
+        bias = weights.get(prefix + "gate.e_score_correction_bias")
+        for t in range(x_all.shape[0]):
+            x = x_all[t]
+            logits = weights[prefix + "gate.weight"] @ x
+            chosen, w = route(cfg, logits, bias)
+            out = sum(wi * mlp(x, *expert(weights, prefix, e, family)) for e, wi in zip(chosen, w))
+            if family == "qwen2_moe":
+                shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+                out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
+            if family == "deepseek_v3":
+                out = out + mlp(x, *(weights[f"{prefix}shared_experts.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            checks = (("router_logits", logits), ("topk_weights", w), ("output", out))
+            for name, value in checks:
+                diff = float((reference[f"layers.{layer}.{name}"][t].double() - value).abs().max())
+                if diff > TOLERANCE:
+                    problems.append(f"layer {layer} token {t}: {name} differs by {diff:.3g}")
+            if reference[f"layers.{layer}.topk_indices"][t].tolist() != [float(e) for e in chosen]:
+                problems.append(f"layer {layer} token {t}: experts {chosen}, reference "
+                                f"{reference[f'layers.{layer}.topk_indices'][t].tolist()}")
+    return problems
