@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
@@ -292,9 +293,19 @@ def write_fixture(out, fixture):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def read_folder(folder):
+def _as_reference_writer_writes(path, tensors, metadata):
+    """Whether the file is byte for byte what save_safetensors writes for the same tensors and metadata."""
+    with tempfile.TemporaryDirectory() as scratch:
+        again = os.path.join(scratch, "again.safetensors")
+        save_safetensors(again, tensors, metadata)
+        with open(path, "rb") as a, open(again, "rb") as b:
+            return a.read() == b.read()
+
+
+def read_folder(folder, notes=None):
     """(tensors {key: tensor}, key -> file, problems) of a model folder's weights, checking the index against the shards
-    and every file's layout against the reference writer's."""
+    and every file's layout against the reference writer's; formatting-only deviations go to notes."""
+    notes = [] if notes is None else notes
     problems, tensors, location = [], {}, {}
     index_path = os.path.join(folder, INDEX_FILE)
     if os.path.exists(index_path):
@@ -325,6 +336,9 @@ def read_folder(folder):
             continue
         shard, metadata, layout = load_safetensors(path, check_layout=True)
         problems.extend(f"{name}: {p}" for p in layout)
+        if not layout and not _as_reference_writer_writes(path, shard, metadata):
+            notes.append(f"{name}: same tensors and layout, but the header JSON is not byte for byte what the "
+                         f"reference writer writes (compact, \"__metadata__\" first, keys in data order)")
         if metadata.get("format") != "pt":
             problems.append(f"{name}: metadata {metadata}, expected format 'pt'")
         for key, tensor in shard.items():
@@ -350,8 +364,13 @@ def read_folder(folder):
 def check_folder(actual_dir, reference_dir, same_shards=False):
     """Prints OK or each difference between a model folder (written by C#) and a reference fixture folder; returns the
     exit code (0 when identical tensor by tensor, across shards)."""
-    actual, actual_files, failures = read_folder(actual_dir)
-    expected, expected_files, reference_problems = read_folder(reference_dir)
+    notes = []
+    try:
+        actual, actual_files, failures = read_folder(actual_dir, notes)
+        expected, expected_files, reference_problems = read_folder(reference_dir)
+    except (OSError, ValueError, KeyError) as error:  # json.JSONDecodeError is a ValueError
+        print(f"  FAIL cannot read the folders: {error}")
+        return 1
     if reference_problems:
         failures.extend(f"reference: {p}" for p in reference_problems)
     for key in sorted(set(expected) - set(actual)):
@@ -373,7 +392,7 @@ def check_folder(actual_dir, reference_dir, same_shards=False):
             failures.append(line)
         else:
             print(f"  note: {line} (allowed without --same-shards)")
-    notes = _config_notes(actual_dir, reference_dir)
+    notes += _config_notes(actual_dir, reference_dir)
     for note in notes:
         print(f"  note: {note}")
     print(f"{actual_dir}: {len(actual)} tensors in {len(set(actual_files.values()))} file(s); reference {reference_dir}: "
