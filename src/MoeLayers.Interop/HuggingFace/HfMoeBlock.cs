@@ -7,10 +7,10 @@ using static TorchSharp.torch;
 namespace MoeLayers.Interop
 {
     /// <summary>
-    /// One sparse-MoE block of a Hugging Face checkpoint in and out of a <see cref="MoeLayer"/>: the published key names
-    /// and [out, in] nn.Linear layouts of Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and DeepSeek-V3, per expert or fused (v5),
-    /// mapped to MoeLayers' stacked [E, in, out] expert parameters, both directions. A layer prefix such as
-    /// "model.layers.3." selects the block of a full-model file; only its tensors are read.
+    /// One sparse-MoE block of a Hugging Face checkpoint in and out of a <see cref="MoeLayer"/>: each family's published
+    /// key names and layouts (per expert, or fused 3-D) mapped to MoeLayers' stacked [E, in, out] expert parameters, both
+    /// directions. A layer prefix such as "model.layers.3." selects the block of a full-model file; only its tensors are
+    /// read. For a whole model folder (sharded, with its schedule) use <see cref="HfCheckpoint"/>.
     /// </summary>
     public static class HfMoeBlock
     {
@@ -44,28 +44,7 @@ namespace MoeLayers.Interop
             ArgumentNullException.ThrowIfNull(config);
             ArgumentNullException.ThrowIfNull(layerPrefix);
             using var file = SafetensorsFile.Open(weightsPath);
-            var block = BlockPrefix(file.Keys, config.Architecture, layerPrefix, weightsPath);
-            var layout = file.Contains(block + "experts.gate_up_proj") ? HfExpertLayout.Fused : HfExpertLayout.PerExpert;
-            var expected = ExpectedShapes(config, layout, block);
-            var problems = new List<StateDictProblem>();
-            foreach (var (key, shape) in expected)
-            {
-                var name = key.Substring(block.Length);
-                if (!file.TryGetInfo(key, out var info)) problems.Add(new StateDictProblem(StateDictProblemKind.MissingKey, name, key, shape));
-                else if (!info.Shape.SequenceEqual(shape)) problems.Add(new StateDictProblem(StateDictProblemKind.ShapeMismatch, name, key, shape, info.Shape));
-            }
-            if (strict)
-            {
-                foreach (var key in file.KeysUnder(block).Where(k => !expected.ContainsKey(k)))
-                    problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, key.Substring(block.Length), key, null, file.GetInfo(key).Shape));
-            }
-            if (problems.Count > 0) throw new StateDictMismatchException(weightsPath, problems);
-
-            using var scope = NewDisposeScope();
-            var hf = expected.Keys.ToDictionary(k => k.Substring(block.Length), k => file.Read(k).to(ScalarType.Float32));
-            var state = ToMoeLayers(hf, config, layout);
-            MoeStateDict.Load(layer, state, strict: true);
-            return layout;
+            return LoadFrom(layer, new SafetensorsFileSource(file), config, layerPrefix, new HfLoadOptions { Strict = strict });
         }
 
         /// <summary>
@@ -76,19 +55,16 @@ namespace MoeLayers.Interop
         /// <param name="weightsPath">The .safetensors file to write.</param>
         /// <param name="config">The model's config (its family decides the names).</param>
         /// <param name="layerPrefix">The decoder layer's prefix.</param>
-        /// <param name="layout">Per-expert tensors (what most checkpoints hold) or v5's fused ones.</param>
-        /// <param name="dtype">Storage dtype (float32, float16 or bfloat16); the correction bias stays float32 as published.</param>
+        /// <param name="layout">Per-expert tensors (what most checkpoints hold) or the fused 3-D ones.</param>
+        /// <param name="dtype">Storage dtype (float32, float16 or bfloat16); a balance bias stays float32 as published.</param>
         public static void Save(MoeLayer layer, string weightsPath, HfMoeConfig config, string layerPrefix = "model.layers.0.",
             HfExpertLayout layout = HfExpertLayout.PerExpert, ScalarType dtype = ScalarType.Float32)
         {
             ArgumentNullException.ThrowIfNull(layer);
             ArgumentNullException.ThrowIfNull(config);
-            if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
-                throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"dtype must be Float32, Float16 or BFloat16; got {dtype}.");
+            ArgumentNullException.ThrowIfNull(layerPrefix);
             using var scope = NewDisposeScope();
-            var block = layerPrefix + (config.Architecture == HfArchitecture.Mixtral && layout == HfExpertLayout.PerExpert ? "block_sparse_moe." : "mlp.");
-            var tensors = FromMoeLayers(layer.state_dict(), config, layout)
-                .ToDictionary(kv => block + kv.Key, kv => kv.Key.EndsWith("e_score_correction_bias") ? kv.Value.to(ScalarType.Float32) : kv.Value.to(dtype));
+            var tensors = Published(layer, config, layerPrefix, layout, dtype);
             SafetensorsWriter.Write(weightsPath, tensors, new Dictionary<string, string> { ["format"] = "pt" });
         }
 
@@ -100,33 +76,7 @@ namespace MoeLayers.Interop
         {
             ArgumentNullException.ThrowIfNull(block);
             ArgumentNullException.ThrowIfNull(config);
-            Tensor Get(string key) => block.TryGetValue(key, out var t) ? t : throw new KeyNotFoundException($"the block has no '{key}'.");
-            var state = new Dictionary<string, Tensor> { ["router.weight"] = Get("gate.weight") };
-            if (config.HasBalanceBias) state["router.correction_bias"] = Get("gate.e_score_correction_bias");
-            var (gate, up, down) = ProjectionNames(config.Architecture);
-            if (layout == HfExpertLayout.Fused)
-            {
-                var gateUp = Get("experts.gate_up_proj"); // [E, 2h, d]
-                var h = config.ExpertWidth;
-                state["experts.w_gate"] = gateUp.narrow(1, 0, h).transpose(1, 2).contiguous();
-                state["experts.w_in"] = gateUp.narrow(1, h, h).transpose(1, 2).contiguous();
-                state["experts.w_out"] = Get("experts.down_proj").transpose(1, 2).contiguous(); // [E, d, h] → [E, h, d]
-            }
-            else
-            {
-                Tensor Stack(string projection) => stack(Enumerable.Range(0, config.NumExperts).Select(i => Get($"experts.{i}.{projection}.weight").t()).ToArray());
-                state["experts.w_gate"] = Stack(gate);
-                state["experts.w_in"] = Stack(up);
-                state["experts.w_out"] = Stack(down);
-            }
-            if (SharedPrefix(config.Architecture) is { } shared && config.SharedExperts > 0)
-            {
-                state["shared_experts.w_gate"] = Get($"{shared}gate_proj.weight").t().contiguous();
-                state["shared_experts.w_in"] = Get($"{shared}up_proj.weight").t().contiguous();
-                state["shared_experts.w_out"] = Get($"{shared}down_proj.weight").t().contiguous();
-                if (config.SharedExpertGate) state["shared_experts.gate"] = Get("shared_expert_gate.weight");
-            }
-            return state;
+            return ToState(key => block.TryGetValue(key, out var t) ? t : throw new KeyNotFoundException($"the block has no '{key}'."), config, layout);
         }
 
         /// <summary>Maps a MoeLayers state dict to block-relative Hugging Face tensors (the inverse of <see cref="ToMoeLayers"/>).</summary>
@@ -137,88 +87,135 @@ namespace MoeLayers.Interop
         {
             ArgumentNullException.ThrowIfNull(state);
             ArgumentNullException.ThrowIfNull(config);
-            Tensor Get(string key) => state.TryGetValue(key, out var t) ? t.detach() : throw new KeyNotFoundException($"the layer has no '{key}'; was it built from this config's options?");
-            var block = new Dictionary<string, Tensor> { ["gate.weight"] = Get("router.weight") };
-            if (config.HasBalanceBias) block["gate.e_score_correction_bias"] = Get("router.correction_bias");
-            var (gate, up, down) = ProjectionNames(config.Architecture);
-            var wGate = Get("experts.w_gate");
-            var wIn = Get("experts.w_in");
-            var wOut = Get("experts.w_out");
-            if (layout == HfExpertLayout.Fused)
-            {
-                block["experts.gate_up_proj"] = cat(new[] { wGate.transpose(1, 2), wIn.transpose(1, 2) }, 1).contiguous();
-                block["experts.down_proj"] = wOut.transpose(1, 2).contiguous();
-            }
-            else
-            {
-                for (var i = 0; i < config.NumExperts; i++)
-                {
-                    block[$"experts.{i}.{gate}.weight"] = wGate[i].t().contiguous();
-                    block[$"experts.{i}.{up}.weight"] = wIn[i].t().contiguous();
-                    block[$"experts.{i}.{down}.weight"] = wOut[i].t().contiguous();
-                }
-            }
-            if (SharedPrefix(config.Architecture) is { } shared && config.SharedExperts > 0)
-            {
-                block[$"{shared}gate_proj.weight"] = Get("shared_experts.w_gate").t().contiguous();
-                block[$"{shared}up_proj.weight"] = Get("shared_experts.w_in").t().contiguous();
-                block[$"{shared}down_proj.weight"] = Get("shared_experts.w_out").t().contiguous();
-                if (config.SharedExpertGate) block["shared_expert_gate.weight"] = Get("shared_experts.gate");
-            }
+            Tensor Get(string key) => state.TryGetValue(key, out var t) ? t.detach()
+                : throw new KeyNotFoundException($"the layer has no '{key}'; was it built from this config's options?");
+            var family = config.Family.Layout(config);
+            var block = new Dictionary<string, Tensor> { [family.Router.Weight] = Get("router.weight") };
+            if (config.RouterBias) block[Required(family.Router.Bias, "router bias", config)] = Get("router.bias");
+            if (config.HasBalanceBias) block[Required(family.Router.CorrectionBias, "balance bias", config)] = Get("router.correction_bias");
+            family.Codec(layout, config.Architecture).Encode(Get, config, block);
+            if (config.SharedExperts > 0) Required(family.Shared, "shared experts", config).Encode(Get, config, block);
             return block;
         }
 
-        /// <summary>Every tensor the block must hold, by full key, with its published shape.</summary>
-        internal static Dictionary<string, long[]> ExpectedShapes(HfMoeConfig c, HfExpertLayout layout, string block)
+        /// <summary>The layer's block as full checkpoint keys under <paramref name="layerPrefix"/>, in the storage dtype.</summary>
+        internal static Dictionary<string, Tensor> Published(MoeLayer layer, HfMoeConfig config, string layerPrefix, HfExpertLayout layout, ScalarType dtype)
         {
-            long d = c.HiddenSize, h = c.ExpertWidth, e = c.NumExperts;
-            var shapes = new Dictionary<string, long[]> { [block + "gate.weight"] = new[] { e, d } };
-            if (c.HasBalanceBias) shapes[block + "gate.e_score_correction_bias"] = new[] { e };
-            var (gate, up, down) = ProjectionNames(c.Architecture);
-            if (layout == HfExpertLayout.Fused)
+            if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
+                throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"dtype must be Float32, Float16 or BFloat16; got {dtype}.");
+            var family = config.Family.Layout(config);
+            var block = layerPrefix + family.Codec(layout, config.Architecture).BlockName;
+            var balanceBias = family.Router.CorrectionBias;
+            return FromMoeLayers(layer.state_dict(), config, layout)
+                .ToDictionary(kv => block + kv.Key, kv => kv.Key == balanceBias ? kv.Value.to(ScalarType.Float32) : kv.Value.to(dtype));
+        }
+
+        /// <summary>
+        /// Loads the block of decoder layer <paramref name="layerPrefix"/> from <paramref name="source"/>: the layout is
+        /// found by its keys, every key and shape checked, every tensor read (and, when asked, checked finite) before the
+        /// layer changes.
+        /// </summary>
+        internal static HfExpertLayout LoadFrom(MoeLayer layer, IHfTensorSource source, HfMoeConfig config, string layerPrefix, HfLoadOptions options)
+        {
+            using var scope = NewDisposeScope();
+            var (state, layout) = Prepare(layer, source, config, layerPrefix, options);
+            MoeStateDict.Load(layer, state, strict: true);
+            return layout;
+        }
+
+        /// <summary>
+        /// The layer's state read from the block at <paramref name="layerPrefix"/> (tensors in the caller's dispose scope),
+        /// after checking every key and shape, and the layout found; nothing is copied into the layer.
+        /// </summary>
+        internal static (Dictionary<string, Tensor> State, HfExpertLayout Layout) Prepare(MoeLayer layer, IHfTensorSource source, HfMoeConfig config,
+            string layerPrefix, HfLoadOptions options)
+        {
+            var family = config.Family.Layout(config);
+            var codec = FindCodec(source, family, config, layerPrefix);
+            var block = layerPrefix + codec.BlockName;
+            var expected = ExpectedShapes(config, family, codec).ToDictionary(s => block + s.Key, s => s.Shape);
+            var problems = new List<StateDictProblem>();
+            foreach (var (key, shape) in expected)
             {
-                shapes[block + "experts.gate_up_proj"] = new[] { e, 2 * h, d };
-                shapes[block + "experts.down_proj"] = new[] { e, d, h };
+                var name = key.Substring(block.Length);
+                if (!source.TryGetShape(key, out var actual)) problems.Add(new StateDictProblem(StateDictProblemKind.MissingKey, name, key, shape));
+                else if (!actual.SequenceEqual(shape)) problems.Add(new StateDictProblem(StateDictProblemKind.ShapeMismatch, name, key, shape, actual));
             }
-            else
+            if (options.Strict)
             {
-                for (var i = 0; i < e; i++)
+                foreach (var key in source.Keys.Where(k => k.StartsWith(block, StringComparison.Ordinal) && !expected.ContainsKey(k)))
                 {
-                    shapes[$"{block}experts.{i}.{gate}.weight"] = new[] { h, d };
-                    shapes[$"{block}experts.{i}.{up}.weight"] = new[] { h, d };
-                    shapes[$"{block}experts.{i}.{down}.weight"] = new[] { d, h };
+                    source.TryGetShape(key, out var actual);
+                    problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, key.Substring(block.Length), key, null, actual));
                 }
             }
-            if (SharedPrefix(c.Architecture) is { } shared && c.SharedExperts > 0)
+            if (problems.Count > 0) throw new StateDictMismatchException(source.Location, problems);
+
+            var target = layer.parameters().Select(p => p.dtype).FirstOrDefault(d => d != ScalarType.Float32, ScalarType.Float32);
+            var hf = new Dictionary<string, Tensor>();
+            foreach (var key in expected.Keys)
             {
-                long width = (long)c.SharedExperts * c.SharedWidth;
-                shapes[$"{block}{shared}gate_proj.weight"] = new[] { width, d };
-                shapes[$"{block}{shared}up_proj.weight"] = new[] { width, d };
-                shapes[$"{block}{shared}down_proj.weight"] = new[] { d, width };
-                if (c.SharedExpertGate) shapes[block + "shared_expert_gate.weight"] = new[] { 1, d };
+                var tensor = source.Read(key, target);
+                if (options.CheckFinite && !tensor.isfinite().all().item<bool>())
+                    throw new InvalidDataException($"{source.LocationOf(key)}: tensor '{key}' holds NaN or infinite values.");
+                hf[key.Substring(block.Length)] = tensor;
             }
-            return shapes;
+            return (ToState(k => hf[k], config, codec.Layout), codec.Layout);
         }
 
-        /// <summary>The block's full prefix: Mixtral's v4 "block_sparse_moe." or everyone's "mlp.".</summary>
-        private static string BlockPrefix(IReadOnlyList<string> keys, HfArchitecture architecture, string layerPrefix, string path)
+        /// <summary>Throws naming each key whose shape the layer does not share with <paramref name="state"/> (a layer built from other options).</summary>
+        internal static void CheckFits(MoeLayer layer, IReadOnlyDictionary<string, Tensor> state)
         {
-            if (architecture == HfArchitecture.Mixtral && keys.Any(k => k.StartsWith(layerPrefix + "block_sparse_moe.", StringComparison.Ordinal)))
-                return layerPrefix + "block_sparse_moe.";
-            if (keys.Any(k => k.StartsWith(layerPrefix + "mlp.", StringComparison.Ordinal))) return layerPrefix + "mlp.";
+            var own = layer.state_dict();
+            var problems = state.Where(kv => !own.TryGetValue(kv.Key, out var t) || !t.shape.SequenceEqual(kv.Value.shape))
+                .Select(kv => own.TryGetValue(kv.Key, out var t)
+                    ? new StateDictProblem(StateDictProblemKind.ShapeMismatch, kv.Key, kv.Key, t.shape, kv.Value.shape)
+                    : new StateDictProblem(StateDictProblemKind.UnexpectedKey, kv.Key, kv.Key, null, kv.Value.shape))
+                .Concat(own.Keys.Where(k => !state.ContainsKey(k)).Select(k => new StateDictProblem(StateDictProblemKind.MissingKey, k, k, own[k].shape)))
+                .ToList();
+            if (problems.Count > 0) throw new StateDictMismatchException(layer.GetName(), problems);
+        }
+
+        private static Dictionary<string, Tensor> ToState(Func<string, Tensor> get, HfMoeConfig config, HfExpertLayout layout)
+        {
+            var family = config.Family.Layout(config);
+            var state = new Dictionary<string, Tensor> { ["router.weight"] = get(family.Router.Weight) };
+            if (config.RouterBias) state["router.bias"] = get(Required(family.Router.Bias, "router bias", config));
+            if (config.HasBalanceBias) state["router.correction_bias"] = get(Required(family.Router.CorrectionBias, "balance bias", config));
+            family.Codec(layout, config.Architecture).Decode(get, config, state);
+            if (config.SharedExperts > 0) Required(family.Shared, "shared experts", config).Decode(get, config, state);
+            return state;
+        }
+
+        /// <summary>Every tensor the block holds in one layout, block-relative, with its published shape.</summary>
+        internal static IEnumerable<(string Key, long[] Shape)> ExpectedShapes(HfMoeConfig c, HfBlockLayout family, HfExpertsCodec codec)
+        {
+            long d = c.HiddenSize, e = c.NumExperts;
+            yield return (family.Router.Weight, new[] { e, d });
+            if (c.RouterBias) yield return (Required(family.Router.Bias, "router bias", c), new[] { e });
+            if (c.HasBalanceBias) yield return (Required(family.Router.CorrectionBias, "balance bias", c), new[] { e });
+            foreach (var shape in codec.Shapes(c)) yield return shape;
+            if (c.SharedExperts > 0)
+            {
+                foreach (var shape in Required(family.Shared, "shared experts", c).Shapes(c)) yield return shape;
+            }
+        }
+
+        /// <summary>The layout whose identifying key the source holds under <paramref name="layerPrefix"/>.</summary>
+        private static HfExpertsCodec FindCodec(IHfTensorSource source, HfBlockLayout family, HfMoeConfig config, string layerPrefix)
+        {
+            foreach (var codec in family.Experts)
+            {
+                if (source.TryGetShape(layerPrefix + codec.BlockName + codec.ProbeKey, out _)) return codec;
+            }
+            var blocks = family.Experts.Select(c => layerPrefix + c.BlockName).Distinct().ToArray();
+            if (blocks.Any(b => source.Keys.Any(k => k.StartsWith(b, StringComparison.Ordinal)))) return family.Experts[0];
             throw new InvalidDataException(
-                $"{path} holds no MoE block under '{layerPrefix}' (looked for '{layerPrefix}mlp.'{(architecture == HfArchitecture.Mixtral ? $" and '{layerPrefix}block_sparse_moe.'" : "")}); " +
-                $"its first keys are: {string.Join(", ", keys.Take(5))}.");
+                $"{source.Location} holds no MoE block under '{layerPrefix}' ({config.Architecture}: looked for {string.Join(" and ", blocks.Select(b => $"'{b}'"))}); " +
+                $"its first keys are: {string.Join(", ", source.Keys.Take(5))}.");
         }
 
-        private static (string Gate, string Up, string Down) ProjectionNames(HfArchitecture architecture) =>
-            architecture == HfArchitecture.Mixtral ? ("w1", "w3", "w2") : ("gate_proj", "up_proj", "down_proj");
-
-        private static string? SharedPrefix(HfArchitecture architecture) => architecture switch
-        {
-            HfArchitecture.Qwen2Moe => "shared_expert.",
-            HfArchitecture.DeepseekV3 => "shared_experts.",
-            _ => null,
-        };
+        private static T Required<T>(T? part, string what, HfMoeConfig config) where T : class =>
+            part ?? throw new InvalidOperationException($"The {config.Architecture} family names no {what} tensors, but the config asks for them.");
     }
 }

@@ -7,96 +7,127 @@ using System.Text.Json;
 namespace MoeLayers.Interop
 {
     /// <summary>
-    /// The sparse-MoE fields of a Hugging Face model's config.json, and the <see cref="MoeLayerOptions"/> that reproduce
-    /// its block. Fields read: model_type, hidden_size, num_local_experts / num_experts / n_routed_experts,
-    /// num_experts_per_tok, intermediate_size / moe_intermediate_size, norm_topk_prob, shared_expert_intermediate_size,
-    /// n_shared_experts, n_group, topk_group, topk_method, routed_scaling_factor, scoring_func, hidden_act,
-    /// router_aux_loss_coef.
+    /// The sparse-MoE fields of a Hugging Face model's config.json — read per family with transformers' defaults for
+    /// absent fields, contradictions refused naming the field — the model's schedule (which decoder layers are MoE), and
+    /// the <see cref="MoeLayerOptions"/> that reproduce its block. Each family's fields, defaults and sources are listed
+    /// in the package README (src/MoeLayers.Interop/README.md).
     /// </summary>
     public sealed class HfMoeConfig
     {
-        private HfMoeConfig(HfArchitecture architecture, int hiddenSize, int numExperts, int topK, int expertWidth, bool normalizeTopK,
-            int sharedExperts, int sharedWidth, bool sharedExpertGate, int expertGroups, int topKGroups, string topKMethod, double routedScalingFactor,
-            ScoreFunction scoreFunction, double auxiliaryLossCoefficient)
-        {
-            Architecture = architecture;
-            HiddenSize = hiddenSize;
-            NumExperts = numExperts;
-            TopK = topK;
-            ExpertWidth = expertWidth;
-            NormalizeTopK = normalizeTopK;
-            SharedExperts = sharedExperts;
-            SharedWidth = sharedWidth;
-            SharedExpertGate = sharedExpertGate;
-            ExpertGroups = expertGroups;
-            TopKGroups = topKGroups;
-            TopKMethod = topKMethod;
-            RoutedScalingFactor = routedScalingFactor;
-            ScoreFunction = scoreFunction;
-            AuxiliaryLossCoefficient = auxiliaryLossCoefficient;
-        }
+        private readonly IReadOnlyList<string?> _denseReasons;
+
+        internal HfMoeConfig(IReadOnlyList<string?> denseReasons) => _denseReasons = denseReasons;
+
+        /// <summary>The config.json text this was read from (written back unchanged when a folder is saved).</summary>
+        internal string Json { get; private set; } = "{}";
 
         /// <summary>The model family.</summary>
-        public HfArchitecture Architecture { get; }
+        public HfArchitecture Architecture { get; internal init; }
+
+        /// <summary>config.json's model_type (the nested text model's where the family nests one, e.g. "qwen3_5_moe_text").</summary>
+        public string ModelType { get; internal init; } = "";
+
+        /// <summary>Where the config was read from.</summary>
+        public string Source { get; internal init; } = "config.json";
 
         /// <summary>hidden_size (d).</summary>
-        public int HiddenSize { get; }
+        public int HiddenSize { get; internal init; }
 
         /// <summary>Routed experts E (num_local_experts, num_experts or n_routed_experts).</summary>
-        public int NumExperts { get; }
+        public int NumExperts { get; internal init; }
 
         /// <summary>num_experts_per_tok (k).</summary>
-        public int TopK { get; }
+        public int TopK { get; internal init; }
 
         /// <summary>Width of one routed expert.</summary>
-        public int ExpertWidth { get; }
+        public int ExpertWidth { get; internal init; }
 
-        /// <summary>norm_topk_prob (Mixtral always renormalizes).</summary>
-        public bool NormalizeTopK { get; }
+        /// <summary>Whether the k routing weights are rescaled to sum to 1 (norm_topk_prob; fixed by some families).</summary>
+        public bool NormalizeTopK { get; internal init; }
 
-        /// <summary>Shared experts (DeepSeek n_shared_experts; 1 for Qwen2-MoE with a shared expert; else 0).</summary>
-        public int SharedExperts { get; }
+        /// <summary>The order of softmax and top-k (top-k of the logits then softmax over the k: gpt-oss, Granite).</summary>
+        public TopKOrder TopKOrder { get; internal init; } = TopKOrder.SoftmaxThenTopK;
+
+        /// <summary>Shared experts (DeepSeek n_shared_experts; 1 for a family with one shared expert; else 0).</summary>
+        public int SharedExperts { get; internal init; }
 
         /// <summary>Width of each shared expert.</summary>
-        public int SharedWidth { get; }
+        public int SharedWidth { get; internal init; }
 
-        /// <summary>Whether the shared expert's output is gated (Qwen2-MoE's shared_expert_gate).</summary>
-        public bool SharedExpertGate { get; }
+        /// <summary>Whether the shared expert's output is gated by sigmoid(x·w) (Qwen's shared_expert_gate).</summary>
+        public bool SharedExpertGate { get; internal init; }
 
         /// <summary>n_group (1 when absent).</summary>
-        public int ExpertGroups { get; }
+        public int ExpertGroups { get; internal init; } = 1;
 
         /// <summary>topk_group (1 when absent).</summary>
-        public int TopKGroups { get; }
+        public int TopKGroups { get; internal init; } = 1;
 
         /// <summary>topk_method (DeepSeek: "noaux_tc", "group_limited_greedy" or "greedy"; "" elsewhere).</summary>
-        public string TopKMethod { get; }
+        public string TopKMethod { get; internal init; } = "";
 
-        /// <summary>routed_scaling_factor (1 when absent).</summary>
-        public double RoutedScalingFactor { get; }
+        /// <summary>How a group is scored when <see cref="ExpertGroups"/> &gt; 1.</summary>
+        public GroupScore GroupScore { get; internal init; } = GroupScore.SumOfTopTwo;
 
-        /// <summary>scoring_func.</summary>
-        public ScoreFunction ScoreFunction { get; }
+        /// <summary>routed_scaling_factor (1 when the family has none).</summary>
+        public double RoutedScalingFactor { get; internal init; } = 1.0;
 
-        /// <summary>router_aux_loss_coef (0.01 when absent).</summary>
-        public double AuxiliaryLossCoefficient { get; }
+        /// <summary>Affinities the router selects by: softmax or sigmoid (scoring_func, or the family's fixed rule).</summary>
+        public ScoreFunction ScoreFunction { get; internal init; } = ScoreFunction.Softmax;
 
-        /// <summary>Whether the router has an aux-loss-free balance bias (DeepSeek-V3 "noaux_tc"; gate.e_score_correction_bias in the checkpoint).</summary>
-        public bool HasBalanceBias => Architecture == HfArchitecture.DeepseekV3 && TopKMethod == "noaux_tc";
+        /// <summary>router_aux_loss_coef (the family's default when absent).</summary>
+        public double AuxiliaryLossCoefficient { get; internal init; } = 0.01;
 
-        /// <summary>Reads config.json; throws <see cref="InvalidDataException"/> naming a missing or bad field, or an unknown model_type.</summary>
+        /// <summary>Whether the router has a selection-only per-expert bias (DeepSeek-V3's e_score_correction_bias and its kin).</summary>
+        public bool HasBalanceBias { get; internal init; }
+
+        /// <summary>The experts' activation.</summary>
+        public ExpertActivation Activation { get; internal init; } = ExpertActivation.SwiGlu;
+
+        /// <summary>Whether the experts' projections have biases.</summary>
+        public bool ExpertBias { get; internal init; }
+
+        /// <summary>Whether the router adds a learned bias to its logits (gpt-oss's router.bias).</summary>
+        public bool RouterBias { get; internal init; }
+
+        /// <summary>num_hidden_layers.</summary>
+        public int NumLayers { get; internal init; }
+
+        /// <summary>The decoder layers whose feed-forward block is an MoE block, ascending.</summary>
+        public IReadOnlyList<int> MoeLayerIndices => Enumerable.Range(0, _denseReasons.Count).Where(i => _denseReasons[i] is null).ToArray();
+
+        /// <summary>Whether decoder layer <paramref name="layer"/> has an MoE block.</summary>
+        /// <param name="layer">A layer index in [0, <see cref="NumLayers"/>).</param>
+        public bool IsMoeLayer(int layer) => DenseReason(layer) is null;
+
+        /// <summary>
+        /// Why decoder layer <paramref name="layer"/> is dense, naming the config.json field that makes it so (e.g.
+        /// "first_k_dense_replace = 3 makes layers 0–2 dense"), or null when it is an MoE layer.
+        /// </summary>
+        /// <param name="layer">A layer index in [0, <see cref="NumLayers"/>).</param>
+        public string? DenseReason(int layer)
+        {
+            if (layer < 0 || layer >= _denseReasons.Count)
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer must be in [0, num_hidden_layers = {_denseReasons.Count}); got {layer}.");
+            return _denseReasons[layer];
+        }
+
+        /// <summary>The checkpoint key prefix of decoder layer <paramref name="layer"/>, e.g. "model.layers.3." (the family's naming).</summary>
+        /// <param name="layer">A layer index in [0, <see cref="NumLayers"/>).</param>
+        public string LayerPrefix(int layer)
+        {
+            if (layer < 0 || layer >= _denseReasons.Count)
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer must be in [0, num_hidden_layers = {_denseReasons.Count}); got {layer}.");
+            return Family.LayerPrefix(layer);
+        }
+
+        /// <summary>Reads config.json; throws <see cref="InvalidDataException"/> naming a missing, bad or contradictory field, or an unknown model_type.</summary>
         /// <param name="path">The config.json file.</param>
         public static HfMoeConfig Read(string path)
         {
             ArgumentNullException.ThrowIfNull(path);
-            try
-            {
-                return Parse(File.ReadAllText(path), path);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e);
-            }
+            if (!File.Exists(path)) throw new FileNotFoundException($"No config.json at {path}.", path);
+            return Parse(File.ReadAllText(path), path);
         }
 
         /// <summary>Parses the text of a config.json.</summary>
@@ -104,67 +135,31 @@ namespace MoeLayers.Interop
         /// <param name="source">Where it came from, for messages.</param>
         public static HfMoeConfig Parse(string json, string source = "config.json")
         {
-            using var document = JsonDocument.Parse(json);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{source} must hold a JSON object.");
-            var fields = root.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone());
-            var type = String(fields, "model_type", source);
-            var architecture = type switch
+            ArgumentNullException.ThrowIfNull(json);
+            try
             {
-                "mixtral" => HfArchitecture.Mixtral,
-                "qwen2_moe" => HfArchitecture.Qwen2Moe,
-                "qwen3_moe" => HfArchitecture.Qwen3Moe,
-                "olmoe" => HfArchitecture.Olmoe,
-                "deepseek_v3" => HfArchitecture.DeepseekV3,
-                _ => throw new InvalidDataException(
-                    $"{source}: model_type '{type}' is not a supported MoE architecture; expected mixtral, qwen2_moe, qwen3_moe, olmoe or deepseek_v3."),
-            };
-            var act = fields.TryGetValue("hidden_act", out var a) ? a.GetString() : "silu";
-            if (act != "silu")
-                throw new InvalidDataException($"{source}: hidden_act '{act}' is not supported; MoeLayers' SwiGLU experts use silu.");
-            var hidden = Int(fields, "hidden_size", source);
-            var (experts, width) = architecture switch
+                using var document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false });
+                var fields = HfConfigFields.Of(document.RootElement, source);
+                var type = fields.String("model_type", null);
+                var config = HfFamilies.For(type, fields).Read(fields);
+                config.Json = json;
+                return config;
+            }
+            catch (JsonException e)
             {
-                HfArchitecture.Mixtral => (Int(fields, "num_local_experts", source), Int(fields, "intermediate_size", source)),
-                HfArchitecture.Olmoe => (Int(fields, "num_experts", source), Int(fields, "intermediate_size", source)),
-                HfArchitecture.DeepseekV3 => (Int(fields, "n_routed_experts", source), Int(fields, "moe_intermediate_size", source)),
-                _ => (Int(fields, "num_experts", source), Int(fields, "moe_intermediate_size", source)),
-            };
-            var topK = Int(fields, "num_experts_per_tok", source);
-            var normalize = architecture == HfArchitecture.Mixtral || Bool(fields, "norm_topk_prob", false);
-            var (shared, sharedWidth, gate) = architecture switch
-            {
-                HfArchitecture.Qwen2Moe when Int(fields, "shared_expert_intermediate_size", source, 0) > 0 =>
-                    (1, Int(fields, "shared_expert_intermediate_size", source), true),
-                HfArchitecture.DeepseekV3 => (Int(fields, "n_shared_experts", source, 0), width, false),
-                _ => (0, 0, false),
-            };
-            var method = architecture == HfArchitecture.DeepseekV3 ? (fields.TryGetValue("topk_method", out var m) ? m.GetString() ?? "" : "noaux_tc") : "";
-            var groups = architecture == HfArchitecture.DeepseekV3 && method != "greedy" ? Int(fields, "n_group", source, 1) : 1;
-            var kept = groups > 1 ? Int(fields, "topk_group", source) : 1;
-            var score = fields.TryGetValue("scoring_func", out var sf)
-                ? sf.GetString() switch
-                {
-                    "sigmoid" => ScoreFunction.Sigmoid,
-                    "softmax" => ScoreFunction.Softmax,
-                    var other => throw new InvalidDataException($"{source}: scoring_func '{other}' is not supported; expected softmax or sigmoid."),
-                }
-                : architecture == HfArchitecture.DeepseekV3 ? ScoreFunction.Sigmoid : ScoreFunction.Softmax;
-            var scaling = fields.TryGetValue("routed_scaling_factor", out var rs) ? rs.GetDouble() : 1.0;
-            var aux = fields.TryGetValue("router_aux_loss_coef", out var ac) ? ac.GetDouble() : 0.01;
-            return new HfMoeConfig(architecture, hidden, experts, topK, width, normalize, shared, sharedWidth, gate, groups, kept, method,
-                scaling, score, aux);
+                throw new InvalidDataException($"{source} is not valid JSON: {e.Message}", e);
+            }
         }
 
         /// <summary>
-        /// Options of the <see cref="MoeLayer"/> that computes this block: SwiGLU experts without biases, the family's
-        /// routing rule, shared experts. Balance losses: the Switch loss with router_aux_loss_coef, or for DeepSeek-V3 the
-        /// aux-loss-free bias with no loss. No z-loss (none of these models uses one).
+        /// Options of the <see cref="MoeLayer"/> that computes this block: the family's routing rule, experts and shared
+        /// experts. Balance losses: the Switch loss with router_aux_loss_coef, or, with a balance bias, the aux-loss-free
+        /// bias and no loss. No z-loss (none of these models uses one).
         /// </summary>
         /// <remarks>
         /// Field by field (config.json field, the property here, the option it sets, and each family's rule and default
-        /// when absent): the table "config.json → MoeLayerOptions" in the package README (src/MoeLayers.Interop/README.md),
-        /// which a test keeps complete. Options the table does not name keep their defaults.
+        /// when absent): the tables in the package README (src/MoeLayers.Interop/README.md), which a test keeps complete.
+        /// Options the tables do not name keep their defaults.
         /// </remarks>
         public MoeLayerOptions ToOptions() => new()
         {
@@ -173,13 +168,14 @@ namespace MoeLayers.Interop
             NumExperts = NumExperts,
             TopK = TopK,
             Router = RouterKind.TopK,
+            TopKOrder = TopKOrder,
             RenormalizeWeights = TopK > 1 && NormalizeTopK,
-            Activation = ExpertActivation.SwiGlu,
-            ExpertBias = false,
+            Activation = Activation,
+            ExpertBias = ExpertBias,
             ScoreFunction = ScoreFunction,
             ExpertGroups = ExpertGroups,
             TopKGroups = TopKGroups,
-            GroupScore = TopKMethod == "group_limited_greedy" ? GroupScore.Max : GroupScore.SumOfTopTwo,
+            GroupScore = GroupScore,
             RoutedScalingFactor = RoutedScalingFactor,
             BalanceBias = HasBalanceBias,
             SharedExperts = SharedExperts,
@@ -190,21 +186,6 @@ namespace MoeLayers.Interop
             ZLossCoefficient = 0,
         };
 
-        private static int Int(Dictionary<string, JsonElement> fields, string name, string source, int? fallback = null)
-        {
-            if (!fields.TryGetValue(name, out var value) || value.ValueKind == JsonValueKind.Null)
-                return fallback ?? throw new InvalidDataException($"{source} has no '{name}', which the MoE block needs.");
-            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
-                throw new InvalidDataException($"{source}: '{name}' must be an integer; got {value.GetRawText()}.");
-            return number;
-        }
-
-        private static string String(Dictionary<string, JsonElement> fields, string name, string source) =>
-            fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String
-                ? value.GetString()!
-                : throw new InvalidDataException($"{source} has no string '{name}'.");
-
-        private static bool Bool(Dictionary<string, JsonElement> fields, string name, bool fallback) =>
-            fields.TryGetValue(name, out var value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : fallback;
+        internal HfFamily Family => HfFamilies.Of(Architecture);
     }
 }

@@ -155,9 +155,16 @@ namespace MoeLayers.Interop.Tests
 
         [Theory]
         [InlineData("""{ "model_type": "llama", "hidden_size": 8 }""", "*model_type 'llama' is not a supported MoE architecture*")]
-        [InlineData("""{ "model_type": "mixtral", "hidden_size": 8, "num_local_experts": 4, "num_experts_per_tok": 2 }""", "*has no 'intermediate_size'*")]
         [InlineData("""{ "model_type": "qwen3_moe", "hidden_size": 8, "num_experts": "four" }""", "*'num_experts' must be an integer*")]
-        [InlineData("""{ "model_type": "mixtral", "hidden_act": "gelu" }""", "*hidden_act 'gelu' is not supported*")]
+        [InlineData("""{ "model_type": "mixtral", "hidden_act": "gelu" }""", "*'hidden_act' must be 'silu'; got 'gelu'*")]
+        [InlineData("""{ "model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 5 }""", "*'num_experts_per_tok' must be in [1, num_local_experts = 4]; got 5*")]
+        [InlineData("""{ "model_type": "olmoe", "num_experts_per_tok": 0 }""", "*'num_experts_per_tok' must be in [1, num_experts = 64]; got 0*")]
+        [InlineData("""{ "model_type": "qwen3_moe", "num_experts": -8 }""", "*'num_experts' must be at least 1; got -8*")]
+        [InlineData("""{ "model_type": "deepseek_v3", "n_group": 4, "topk_group": 6 }""", "*'topk_group' must be in [1, n_group = 4]; got 6*")]
+        [InlineData("""{ "model_type": "deepseek_v3", "n_routed_experts": 10, "n_group": 4 }""", "*'n_group' = 4 must divide 'n_routed_experts' = 10*")]
+        [InlineData("""{ "model_type": "deepseek_v3", "routed_scaling_factor": -1 }""", "*'routed_scaling_factor' must be a finite number > 0; got -1*")]
+        [InlineData("""{ "model_type": "deepseek_v3", "topk_method": "group_limited_greedy" }""", "*'topk_method' must be 'noaux_tc'; got 'group_limited_greedy'*")]
+        [InlineData("""{ "model_type": "qwen2_moe", "decoder_sparse_step": 0 }""", "*'decoder_sparse_step' must be at least 1; got 0*")]
         public void BadConfigsAreRefusedNamingTheField(string json, string message)
         {
             var act = () => HfMoeConfig.Parse(json);

@@ -19,11 +19,11 @@ namespace MoeLayers.Interop.Tests
     {
         private static readonly string[] SyntheticConfigs =
         {
-            // Every optional field set away from its default, and DeepSeek-V3's other group rule.
+            // Every optional field set away from its default.
             """
             { "model_type": "deepseek_v3", "hidden_size": 8, "moe_intermediate_size": 4, "n_routed_experts": 8, "num_experts_per_tok": 2,
-              "n_shared_experts": 2, "n_group": 4, "topk_group": 2, "topk_method": "group_limited_greedy", "routed_scaling_factor": 2.0,
-              "scoring_func": "softmax", "norm_topk_prob": true, "router_aux_loss_coef": 0.05 }
+              "n_shared_experts": 2, "n_group": 4, "topk_group": 2, "routed_scaling_factor": 2.0, "norm_topk_prob": false,
+              "router_aux_loss_coef": 0.05 }
             """,
             """{ "model_type": "olmoe", "hidden_size": 8, "intermediate_size": 4, "num_experts": 4, "num_experts_per_tok": 1 }""",
         };

@@ -1,0 +1,31 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+
+namespace MoeLayers.Interop
+{
+    /// <summary>Every family MoeLayers reads, by architecture and by model_type.</summary>
+    internal static class HfFamilies
+    {
+        /// <summary>All families, in the order of <see cref="HfArchitecture"/>.</summary>
+        public static readonly IReadOnlyList<HfFamily> All = new HfFamily[]
+        {
+            new MixtralFamily(),
+            new Qwen2MoeFamily(),
+            new Qwen3MoeFamily(),
+            new OlmoeFamily(),
+            new DeepseekV3Family(),
+        };
+
+        /// <summary>The family of an architecture.</summary>
+        public static HfFamily Of(HfArchitecture architecture) =>
+            All.FirstOrDefault(f => f.Architecture == architecture) ?? throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "No such family.");
+
+        /// <summary>The family that reads <paramref name="modelType"/>, or an exception listing the supported ones.</summary>
+        public static HfFamily For(string modelType, HfConfigFields fields) =>
+            All.FirstOrDefault(f => f.ModelTypes.Contains(modelType)) ?? throw new InvalidDataException(
+                $"{fields.Source}: model_type '{modelType}' is not a supported MoE architecture; expected one of " +
+                $"{string.Join(", ", All.SelectMany(f => f.ModelTypes))}.");
+    }
+}
