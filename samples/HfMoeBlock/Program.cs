@@ -46,6 +46,49 @@ switch (command)
             Console.WriteLine($"output [{string.Join(", ", y.shape)}], mean {y.mean().item<float>():F4}; {moe.Statistics}");
             return 0;
         }
+    case "folder":
+        {
+            // A whole model folder: config.json + model.safetensors.index.json + shards. Defaults: the bundled tiny
+            // DeepSeek-V3 folder (layer 0 dense by first_k_dense_replace, layer 1's experts straddling two shards).
+            var path = Option("--path", Path.Combine(AppContext.BaseDirectory, "data", "hf-models", "deepseek_v3"));
+            using var checkpoint = HfCheckpoint.Open(path);
+            var config = checkpoint.Config;
+            Console.WriteLine($"{config.ModelType} at {checkpoint.Folder}: {config.NumLayers} layers, {checkpoint.TensorKeys.Count} tensors");
+            for (var i = 0; i < config.NumLayers; i++)
+                Console.WriteLine($"  layer {i}: {(config.DenseReason(i) is { } why ? "dense (" + why + ")" : $"MoE, E = {config.NumExperts}, k = {config.TopK}")}");
+
+            // Every MoE layer of a model loaded by its module path, as a model holding them would: model.layers.{i}.mlp.
+            var layers = nn.ModuleList(Enumerable.Range(0, config.NumLayers)
+                .Select(i => (nn.Module)(config.IsMoeLayer(i) ? new MoeLayer(config.ToOptions()) : nn.Identity())).ToArray());
+            var model = nn.Sequential(("layers", layers));
+            var loaded = checkpoint.LoadInto(model, "layers.", new HfLoadOptions { CheckFinite = true });
+            Console.WriteLine($"loaded {loaded.Count} MoE layers by module path: {string.Join(", ", loaded.Keys)}");
+
+            var reference = Path.Combine(checkpoint.Folder, "reference.safetensors");
+            var worst = 0f;
+            if (File.Exists(reference))
+            {
+                using var file = SafetensorsFile.Open(reference);
+                using var noGrad = no_grad();
+                model.eval();
+                foreach (var (module, layer) in loaded)
+                {
+                    var moe = (MoeLayer)layers[layer];
+                    var output = moe.Run(file.Read($"layers.{layer}.input"));
+                    var difference = (output.Output - file.Read($"layers.{layer}.output")).abs().max().item<float>();
+                    worst = Math.Max(worst, difference);
+                    Console.WriteLine($"  {module}: max |difference| against the published forward = {difference:E2}");
+                }
+            }
+
+            var output = Option("--out", "hf-folder-export");
+            var moeLayers = loaded.ToDictionary(kv => kv.Value, kv => (MoeLayer)layers[kv.Value]);
+            HfCheckpoint.Save(output, config, moeLayers, new HfSaveOptions { DType = ScalarType.BFloat16, MaxShardBytes = 16 * 1024 });
+            using var back = HfCheckpoint.Open(output);
+            var shards = Directory.GetFiles(output, "*.safetensors").Length;
+            Console.WriteLine($"saved to {Path.GetFullPath(output)}: {shards} shard(s), {back.TensorKeys.Count} tensors, MoE layers {string.Join(", ", back.MoeLayerIndices)}");
+            return worst < 1e-5f ? 0 : 1;
+        }
     case "export":
         {
             // A Qwen3-MoE-shaped layer trained for a few steps, written in the published per-expert layout with its
@@ -76,9 +119,13 @@ switch (command)
         }
     default:
         Console.WriteLine("""
-            usage: HfMoeBlock run    [--family mixtral|mixtral_fused|qwen2_moe|qwen3_moe|olmoe|deepseek_v3]
+            usage: HfMoeBlock folder [--path MODEL_FOLDER] [--out hf-folder-export]
+                   HfMoeBlock run    [--family mixtral|mixtral_fused|qwen2_moe|qwen3_moe|olmoe|deepseek_v3]
                                      [--config config.json --weights model.safetensors --layer-prefix model.layers.N. --io io.safetensors]
                    HfMoeBlock export [--out folder]
+            folder: opens a Hugging Face model folder (sharded or not), prints which layers are MoE and why the others are
+                    dense, loads every MoE layer of a model by its module path, checks them against the folder's
+                    reference.safetensors when it has one, and saves them back as a sharded folder.
             run:    loads one MoE block of a Hugging Face checkpoint into a TorchSharp model and runs it (with --io, against
                     the published forward's outputs). Defaults to the bundled tiny blocks.
             export: trains a Qwen3-MoE-shaped MoeLayer briefly and writes it in the published layout with its config.json.
