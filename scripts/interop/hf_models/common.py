@@ -31,7 +31,7 @@ INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
 REFERENCE_FILE = "reference.safetensors"
 SHARD_PATTERN = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-LAYER_PATTERN = re.compile(r"^model\.layers\.(\d+)\.")
+LAYER_PATTERN = re.compile(r"^(?:model\.layers|transformer\.blocks)\.(\d+)\.")  # DBRX: transformer.blocks.{i}.
 EXPERT_PATTERN = re.compile(r"\.experts\.(\d+)\.")
 
 
@@ -66,9 +66,10 @@ class Weights:
             raise ValueError(f"'{key}' stored twice")
         self.stored[key] = tensor
 
-    def linear(self, key, out_features, in_features):
-        """nn.Linear(in_features, out_features, bias=False).weight [out, in], std 1/sqrt(in)."""
-        value = torch.randn(out_features, in_features, generator=self.generator) / math.sqrt(in_features)
+    def linear(self, key, out_features, in_features, fan_in=None):
+        """nn.Linear(in_features, out_features, bias=False).weight [out, in], std 1/sqrt(fan_in) (default in; DBRX's
+        w2 is stored [E·h, d] but multiplies an h-wide activation)."""
+        value = torch.randn(out_features, in_features, generator=self.generator) / math.sqrt(fan_in or in_features)
         stored, used = rounded(value, self.dtype)
         self._put(key, stored)
         return used
@@ -119,6 +120,8 @@ class Fixture:
     layout: str
     sources: List[str]
     sharding: Sharding = field(default_factory=Sharding)
+    layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."
+    norms: Tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # the norms every decoder layer stores
 
 
 @dataclass(frozen=True)
@@ -237,18 +240,23 @@ def ascending(indices, weights):
     return torch.gather(indices, 1, order), torch.gather(weights.float(), 1, order)
 
 
+def layer_count(config):
+    """num_hidden_layers (DBRX: n_layers)."""
+    return config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"]
+
+
 def check_schedule(fixture):
-    layers = fixture.config["num_hidden_layers"]
+    layers = layer_count(fixture.config)
     moe, dense = sorted(fixture.moe_layers), sorted(fixture.dense_layers)
     if sorted(moe + dense) != list(range(layers)):
         raise ValueError(f"{fixture.name}: MoE layers {moe} and dense layers {dense} do not cover {layers} layers once")
     for layer in range(layers):
-        for norm in ("input_layernorm", "post_attention_layernorm"):
-            if f"model.layers.{layer}.{norm}.weight" not in fixture.stored:
+        for norm in fixture.norms:
+            if f"{fixture.layer_prefix}{layer}.{norm}.weight" not in fixture.stored:
                 raise ValueError(f"{fixture.name}: layer {layer} has no {norm}")
-    stray = [k for k in fixture.stored if layer_of(k) is None or layer_of(k) >= layers]
+    stray = [k for k in fixture.stored if not k.startswith(fixture.layer_prefix) or layer_of(k) is None or layer_of(k) >= layers]
     if stray:
-        raise ValueError(f"{fixture.name}: keys outside model.layers.0..{layers - 1}: {stray}")
+        raise ValueError(f"{fixture.name}: keys outside {fixture.layer_prefix}0..{layers - 1}: {stray}")
 
 
 def write_fixture(out, fixture):

@@ -13,13 +13,32 @@ from make_hf_fixtures import load_safetensors
 from .common import REFERENCE_FILE, read_folder
 
 TOLERANCE = 1e-5
-PREFIX = {"mixtral": "block_sparse_moe."}
+PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn."}
+DENSE_PREFIX = {"jamba": "feed_forward."}
+LAYER_PREFIX = {"dbrx": "transformer.blocks."}
+ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight"}
 EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts"}
 PROJECTIONS = {"mixtral": ("w1", "w3", "w2")}
 
 
+def layers_of(cfg):
+    return cfg["n_layers"] if cfg["model_type"] == "dbrx" else cfg["num_hidden_layers"]
+
+
+def experts_of(cfg):
+    if cfg["model_type"] == "dbrx":
+        return cfg["ffn_config"]["moe_num_experts"]
+    return cfg[EXPERT_COUNT.get(cfg["model_type"], "num_experts")]
+
+
+def top_k_of(cfg):
+    return cfg["ffn_config"]["moe_top_k"] if cfg["model_type"] == "dbrx" else cfg["num_experts_per_tok"]
+
+
 def schedule(cfg):
-    layers = range(cfg["num_hidden_layers"])
+    layers = range(layers_of(cfg))
+    if cfg["model_type"] == "jamba":
+        return [i for i in layers if cfg["num_experts"] > 1 and i % cfg["expert_layer_period"] == cfg["expert_layer_offset"]]
     if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
     if cfg["model_type"] == "deepseek_v3":
@@ -35,7 +54,11 @@ def mlp(x, gate, up, down):
     return down @ (silu(gate @ x) * (up @ x))
 
 
-def expert(weights, prefix, e, family):
+def expert(weights, prefix, e, family, cfg):
+    if family == "dbrx":  # [E·h, d] each; expert e's rows e·h .. (e+1)·h; w2 is applied as x @ w2, so down = w2ᵀ
+        h = cfg["ffn_config"]["ffn_hidden_size"]
+        w1, v1, w2 = (weights[f"{prefix}experts.mlp.{p}"][e * h:(e + 1) * h] for p in ("w1", "v1", "w2"))
+        return w1, v1, w2.t()
     if prefix + "experts.gate_up_proj" in weights:
         gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
         half = gate_up.shape[0] // 2
@@ -46,7 +69,7 @@ def expert(weights, prefix, e, family):
 
 def route(cfg, logits, bias):
     """(chosen experts ascending, their weights) for one token."""
-    family, k = cfg["model_type"], cfg["num_experts_per_tok"]
+    family, k = cfg["model_type"], top_k_of(cfg)
     if family == "deepseek_v3":
         scores = torch.sigmoid(logits)
         choice = scores + bias
@@ -65,6 +88,8 @@ def route(cfg, logits, bias):
     w = probs[chosen]
     if family == "mixtral" or cfg.get("norm_topk_prob", False):
         w = w / w.sum()
+    if family == "dbrx" and cfg["ffn_config"]["moe_normalize_expert_weights"] is not None:
+        w = w / w.abs().pow(cfg["ffn_config"]["moe_normalize_expert_weights"]).sum() ** (1 / cfg["ffn_config"]["moe_normalize_expert_weights"])
     return chosen, w
 
 
@@ -78,7 +103,7 @@ def verify(folder):
     problems += [f"{REFERENCE_FILE}: {p}" for p in layout]
     family = cfg["model_type"]
     moe_layers = schedule(cfg)
-    dense_layers = [l for l in range(cfg["num_hidden_layers"]) if l not in moe_layers]
+    dense_layers = [l for l in range(layers_of(cfg)) if l not in moe_layers]
     if metadata.get("family") != family:
         problems.append(f"metadata family {metadata.get('family')}, config model_type {family}")
     if metadata.get("moe_layers") != ",".join(map(str, moe_layers)) or metadata.get("dense_layers") != ",".join(map(str, dense_layers)):
@@ -88,19 +113,18 @@ def verify(folder):
         for p, shape in (("gate_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("up_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("down_proj", [cfg["hidden_size"], cfg["intermediate_size"]])):
-            key = f"model.layers.{layer}.mlp.{p}.weight"
+            key = f"model.layers.{layer}.{DENSE_PREFIX.get(family, 'mlp.')}{p}.weight"
             if key not in weights or list(weights[key].shape) != shape:
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
-        prefix = f"model.layers.{layer}.{PREFIX.get(family, 'mlp.')}"
-        count = cfg[EXPERT_COUNT.get(family, "num_experts")]
+        prefix = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}.{PREFIX.get(family, 'mlp.')}"
         x_all = reference[f"layers.{layer}.input"].double()
         bias = weights.get(prefix + "gate.e_score_correction_bias")
         for t in range(x_all.shape[0]):
             x = x_all[t]
-            logits = weights[prefix + "gate.weight"] @ x
+            logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
             chosen, w = route(cfg, logits, bias)
-            out = sum(wi * mlp(x, *expert(weights, prefix, e, family)) for e, wi in zip(chosen, w))
+            out = sum(wi * mlp(x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
             if family == "qwen2_moe":
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared

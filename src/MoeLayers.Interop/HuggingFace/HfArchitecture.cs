@@ -17,5 +17,11 @@ namespace MoeLayers.Interop
 
         /// <summary>DeepSeek-V3 ("deepseek_v3"): mlp.gate (+ e_score_correction_bias), mlp.experts.{i}.*, mlp.shared_experts.*.</summary>
         DeepseekV3,
+
+        /// <summary>Jamba ("jamba"): feed_forward.router, feed_forward.experts.{i}.gate_proj / up_proj / down_proj; MoE every expert_layer_period layers.</summary>
+        Jamba,
+
+        /// <summary>DBRX ("dbrx"): transformer.blocks.{i}.ffn.router.layer, ffn.experts.mlp.w1 / v1 / w2 flattened [E·h, d].</summary>
+        Dbrx,
     }
 }

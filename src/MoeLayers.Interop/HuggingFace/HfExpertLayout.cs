@@ -11,5 +11,11 @@ namespace MoeLayers.Interop
         /// experts.down_proj [E, d, h].
         /// </summary>
         Fused,
+
+        /// <summary>
+        /// DBRX's flattened experts: ffn.experts.mlp.w1 (gate), v1 (up) and w2 (down), each [E·h, d] with expert e in rows
+        /// e·h … (e+1)·h − 1; w1 and v1 are [out, in] per expert, w2 is [in, out] (applied as x·w2).
+        /// </summary>
+        Flattened,
     }
 }

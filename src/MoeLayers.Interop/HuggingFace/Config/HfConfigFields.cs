@@ -40,6 +40,9 @@ namespace MoeLayers.Interop
         /// <summary>Whether the field is present and not null.</summary>
         public bool Has(string field) => _fields.TryGetValue(field, out var value) && value.ValueKind != JsonValueKind.Null;
 
+        /// <summary>Whether the field is present with the value null (for fields where transformers gives null a meaning of its own).</summary>
+        public bool IsNull(string field) => _fields.TryGetValue(field, out var value) && value.ValueKind == JsonValueKind.Null;
+
         /// <summary>A nested object (e.g. text_config), or null when absent.</summary>
         public HfConfigFields? Nested(string field)
         {
@@ -48,6 +51,9 @@ namespace MoeLayers.Interop
             if (value.ValueKind != JsonValueKind.Object) throw Bad(field, "must be a JSON object", value);
             return new HfConfigFields(value.EnumerateObject().GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Last().Value.Clone()), Source, Name(field) + ".");
         }
+
+        /// <summary>A nested object, or an empty one when absent (so that every field takes its default and messages still name "parent.field").</summary>
+        public HfConfigFields NestedOrEmpty(string field) => Nested(field) ?? new HfConfigFields(new Dictionary<string, JsonElement>(), Source, Name(field) + ".");
 
         /// <summary>An integer field in [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="fallback"/> when absent (null: required).</summary>
         public int Int(string field, int? fallback, int min = int.MinValue, int max = int.MaxValue, string? range = null)

@@ -16,16 +16,32 @@ namespace MoeLayers.Interop
             new Qwen3MoeFamily(),
             new OlmoeFamily(),
             new DeepseekV3Family(),
+            new JambaFamily(),
+            new DbrxFamily(),
+        };
+
+        /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>
+        public static readonly IReadOnlyList<HfRefusal> Refused = new HfRefusal[]
+        {
+            new PhimoeRefusal(),
+            new LongcatFlashRefusal(),
+            new DeepseekV4Refusal(),
         };
 
         /// <summary>The family of an architecture.</summary>
         public static HfFamily Of(HfArchitecture architecture) =>
             All.FirstOrDefault(f => f.Architecture == architecture) ?? throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "No such family.");
 
-        /// <summary>The family that reads <paramref name="modelType"/>, or an exception listing the supported ones.</summary>
-        public static HfFamily For(string modelType, HfConfigFields fields) =>
-            All.FirstOrDefault(f => f.ModelTypes.Contains(modelType)) ?? throw new InvalidDataException(
+        /// <summary>
+        /// The family that reads <paramref name="modelType"/>; for a refused family an exception saying what MoeLayers
+        /// lacks, for an unknown one an exception listing the supported ones.
+        /// </summary>
+        public static HfFamily For(string modelType, HfConfigFields fields)
+        {
+            if (Refused.FirstOrDefault(r => r.ModelTypes.Contains(modelType)) is { } refusal) throw refusal.Refuse(fields, modelType);
+            return All.FirstOrDefault(f => f.ModelTypes.Contains(modelType)) ?? throw new InvalidDataException(
                 $"{fields.Source}: model_type '{modelType}' is not a supported MoE architecture; expected one of " +
                 $"{string.Join(", ", All.SelectMany(f => f.ModelTypes))}.");
+        }
     }
 }

@@ -29,7 +29,13 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
 
         public IReadOnlyList<int> DenseLayers => Layers("dense_layers");
 
-        public HfExpertLayout Layout => Metadata["layout"] == "fused" ? HfExpertLayout.Fused : HfExpertLayout.PerExpert;
+        public HfExpertLayout Layout => Metadata["layout"] switch
+        {
+            "per_expert" => HfExpertLayout.PerExpert,
+            "fused" => HfExpertLayout.Fused,
+            "dbrx_flat" => HfExpertLayout.Flattened,
+            var other => throw new InvalidDataException($"{Name}: unknown layout '{other}' in reference.safetensors"),
+        };
 
         /// <summary>Every fixture folder.</summary>
         public static IEnumerable<string> Names() =>

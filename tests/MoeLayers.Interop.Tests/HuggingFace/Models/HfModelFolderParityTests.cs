@@ -91,9 +91,13 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
             }
         }
 
-        private static string[] PublishedBlockKeys(HfModelFixture fixture, HfCheckpoint checkpoint) =>
-            checkpoint.TensorKeys.Where(k => fixture.MoeLayers.Any(i => k.StartsWith($"model.layers.{i}.", System.StringComparison.Ordinal))
-                && !k.EndsWith("layernorm.weight", System.StringComparison.Ordinal)).ToArray();
+        /// <summary>The keys under each MoE layer's block (the family's layer prefix and block names), not the layers' norms.</summary>
+        private static string[] PublishedBlockKeys(HfModelFixture fixture, HfCheckpoint checkpoint)
+        {
+            var blocks = checkpoint.Config.Family.Layout(checkpoint.Config).Experts.Select(c => c.BlockName).Distinct().ToArray();
+            var prefixes = fixture.MoeLayers.SelectMany(i => blocks.Select(b => checkpoint.Config.LayerPrefix(i) + b)).ToArray();
+            return checkpoint.TensorKeys.Where(k => prefixes.Any(p => k.StartsWith(p, System.StringComparison.Ordinal))).ToArray();
+        }
 
         private static double Worst(Tensor a, Tensor b) => a.to(ScalarType.Float32).sub(b).abs().max().item<float>();
     }
