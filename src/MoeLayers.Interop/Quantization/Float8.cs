@@ -114,6 +114,9 @@ namespace MoeLayers.Interop
                     parameterName);
         }
 
+        /// <summary>Whether two tensors are on one device (type and index; TorchSharp's Device compares by reference).</summary>
+        internal static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
+
         internal static string FormatShape(long[] shape) => SafetensorsTensorInfo.FormatShape(shape);
 
         private static Tensor Decode(Tensor codes, ScalarType dtype, Func<byte, float> value, string format)

@@ -65,7 +65,7 @@ namespace MoeLayers.Interop
                     nameof(scaleInv));
             if (scaleInv.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
                 throw new ArgumentException($"'scaleInv' must be Float32, BFloat16 or Float16; it is {scaleInv.dtype}.", nameof(scaleInv));
-            if (scaleInv.device != weight.device)
+            if (!Float8.SameDevice(scaleInv, weight))
                 throw new ArgumentException($"'scaleInv' is on {scaleInv.device} but 'weight' is on {weight.device}; put both on one device.", nameof(scaleInv));
 
             TorchSharpNative.EnsureAvailable();

@@ -74,7 +74,7 @@ namespace MoeLayers.Interop
                 throw new ArgumentException(
                     $"'scales' must be {Float8.FormatShape(shape[..^1])}, one e8m0 scale per group of blocks {Float8.FormatShape(shape)}; it is {Float8.FormatShape(scales.shape)}.",
                     nameof(scales));
-            if (scales.device != blocks.device)
+            if (!Float8.SameDevice(scales, blocks))
                 throw new ArgumentException($"'scales' is on {scales.device} but 'blocks' is on {blocks.device}; put both on one device.", nameof(scales));
 
             TorchSharpNative.EnsureAvailable();
