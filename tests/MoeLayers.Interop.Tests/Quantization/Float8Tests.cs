@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using FluentAssertions;
-using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Interop.Tests.Quantization

@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using FluentAssertions;
 using MoeLayers.Interop.Tests.Support;
 using static TorchSharp.torch;
