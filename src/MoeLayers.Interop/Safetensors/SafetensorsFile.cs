@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MoeLayers.Interop
 {
     /// <summary>
-    /// An open safetensors file: the header is read and validated on <see cref="Open"/>, tensors are read one at a time
+    /// An open safetensors file: the header is read and validated on <see cref="Open(string)"/>, tensors are read one at a time
     /// on <see cref="Read"/>, straight from the file into each tensor's native memory through a bounded buffer, so a file
     /// larger than managed memory (or than RAM, when you read one tensor at a time) loads fine.
     /// </summary>
@@ -25,13 +25,13 @@ namespace MoeLayers.Interop
         /// <summary>Bytes copied per read call when streaming a tensor from the file (1 MiB).</summary>
         private const int CopyBufferSize = 1 << 20;
 
-        private readonly FileStream _stream;
+        private readonly Stream _stream;
         private readonly object _gate = new();
         private readonly Dictionary<string, SafetensorsTensorInfo> _tensors;
         private readonly string[] _keys;
         private bool _disposed;
 
-        private SafetensorsFile(string path, FileStream stream, long headerLength, SafetensorsHeader.Result header)
+        private SafetensorsFile(string path, Stream stream, long headerLength, SafetensorsHeader.Result header)
         {
             FilePath = path;
             _stream = stream;
@@ -58,13 +58,20 @@ namespace MoeLayers.Interop
 
         /// <summary>Opens <paramref name="path"/> and validates its header; no tensor data is read yet.</summary>
         /// <param name="path">A safetensors file.</param>
-        /// <exception cref="SafetensorsFormatException">The file is not a valid safetensors file of F32/F16/BF16 tensors.</exception>
+        /// <exception cref="SafetensorsFormatException">
+        /// The file is not a valid safetensors file, or holds a dtype this library does not read (see <see cref="SafetensorsDType"/>).
+        /// </exception>
         /// <exception cref="FileNotFoundException">There is no such file.</exception>
-        public static SafetensorsFile Open(string path)
+        public static SafetensorsFile Open(string path) => Open(path, wrapStreamForTests: null);
+
+        /// <summary>As the public overload; <paramref name="wrapStreamForTests"/> wraps the file's stream (tests count the bytes read).</summary>
+        internal static SafetensorsFile Open(string path, Func<Stream, Stream>? wrapStreamForTests)
         {
             ArgumentException.ThrowIfNullOrEmpty(path);
             var fullPath = Path.GetFullPath(path);
-            var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.RandomAccess);
+            // Unbuffered (bufferSize 0): every read goes straight to the OS, so a tensor's bytes are the only data bytes read.
+            var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.RandomAccess);
+            var stream = wrapStreamForTests?.Invoke(file) ?? file;
             try
             {
                 var length = stream.Length;
@@ -88,6 +95,7 @@ namespace MoeLayers.Interop
             catch
             {
                 stream.Dispose();
+                file.Dispose();
                 throw;
             }
         }
@@ -116,10 +124,40 @@ namespace MoeLayers.Interop
         /// </summary>
         /// <param name="key">A tensor key.</param>
         /// <exception cref="KeyNotFoundException">The file has no such tensor.</exception>
+        /// <exception cref="NotSupportedException">The tensor is float8, which TorchSharp has no type for: use <see cref="ReadFloat8Codes"/>.</exception>
         /// <exception cref="SafetensorsFormatException">The file ended early (it changed after it was opened).</exception>
         public Tensor Read(string key)
         {
             var info = GetInfo(key);
+            if (info.DType.IsFloat8())
+                throw new NotSupportedException(
+                    $"tensor '{key}' in safetensors file '{FilePath}' is {info.DType.HeaderName()} {SafetensorsTensorInfo.FormatShape(info.Shape)}, which TorchSharp has no scalar type for: "
+                    + $"read its codes with ReadFloat8Codes and decode them with {nameof(Float8)}, {nameof(Fp8BlockDequantization)} or {nameof(Mxfp4Dequantization)}.");
+            return ReadData(info);
+        }
+
+        /// <summary>
+        /// Reads a float8 tensor (F8_E4M3, F8_E5M2, F8_E8M0) as its codes: a new CPU uint8 (<c>Byte</c>) tensor of the
+        /// stored shape, one code per element, for <see cref="Float8"/>, <see cref="Fp8BlockDequantization"/> or
+        /// <see cref="Mxfp4Dequantization"/> to decode. The caller owns it.
+        /// </summary>
+        /// <param name="key">A tensor key.</param>
+        /// <exception cref="KeyNotFoundException">The file has no such tensor.</exception>
+        /// <exception cref="NotSupportedException">The tensor is not float8: use <see cref="Read"/>.</exception>
+        /// <exception cref="SafetensorsFormatException">The file ended early (it changed after it was opened).</exception>
+        public Tensor ReadFloat8Codes(string key)
+        {
+            var info = GetInfo(key);
+            if (!info.DType.IsFloat8())
+                throw new NotSupportedException(
+                    $"tensor '{key}' in safetensors file '{FilePath}' is {info.DType.HeaderName()}, not a float8 dtype (F8_E4M3, F8_E5M2, F8_E8M0): read it with Read.");
+            return ReadData(info);
+        }
+
+        /// <summary>Streams the tensor's bytes from the file into a new tensor of <see cref="SafetensorsTensorInfo.ScalarType"/>.</summary>
+        private Tensor ReadData(SafetensorsTensorInfo info)
+        {
+            var key = info.Key;
             ObjectDisposedException.ThrowIf(_disposed, this);
             TorchSharpNative.EnsureAvailable();
             var tensor = empty(info.ShapeArray, info.ScalarType);
@@ -154,6 +192,7 @@ namespace MoeLayers.Interop
         /// </summary>
         /// <param name="prefix">A key prefix such as "model.layers.3.mlp.", or null for every tensor.</param>
         /// <exception cref="KeyNotFoundException">A prefix was given and no key starts with it.</exception>
+        /// <exception cref="NotSupportedException">A selected tensor is float8 (see <see cref="ReadFloat8Codes"/>).</exception>
         public Dictionary<string, Tensor> ReadAll(string? prefix = null)
         {
             var keys = KeysUnder(prefix);
@@ -193,10 +232,15 @@ namespace MoeLayers.Interop
             }
         }
 
-        private string Nearest(string wanted)
+        private string Nearest(string wanted) => NearestKey(_keys, wanted);
+
+        /// <summary>
+        /// "; the closest key is 'k'" for the key sharing the longest prefix with the one asked for (the likely typo or
+        /// wrong layer prefix), or "" when there are no keys.
+        /// </summary>
+        internal static string NearestKey(IEnumerable<string> keys, string wanted)
         {
-            // Name the key sharing the longest prefix with the one asked for: the likely typo or wrong layer prefix.
-            var best = _keys.Select(k => (Key: k, Common: CommonPrefix(k, wanted))).OrderByDescending(p => p.Common).FirstOrDefault();
+            var best = keys.Select(k => (Key: k, Common: CommonPrefix(k, wanted))).OrderByDescending(p => p.Common).FirstOrDefault();
             return best.Key is null ? "" : $"; the closest key is '{best.Key}'";
         }
 

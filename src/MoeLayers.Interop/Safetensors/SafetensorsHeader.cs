@@ -116,8 +116,8 @@ namespace MoeLayers.Interop
             if (!SafetensorsDTypes.TryParse(dtypeName, out var dtype))
             {
                 var what = SafetensorsDTypes.FormatNames.Contains(dtypeName, StringComparer.Ordinal)
-                    ? $"dtype '{dtypeName}' is not supported: MoeLayers.Interop reads F32, F16 and BF16 only"
-                    : $"dtype '{dtypeName}' is not a safetensors dtype (MoeLayers.Interop reads F32, F16 and BF16)";
+                    ? $"dtype '{dtypeName}' is not supported: MoeLayers.Interop reads {SafetensorsDTypes.ReadableNames} only"
+                    : $"dtype '{dtypeName}' is not a safetensors dtype (MoeLayers.Interop reads {SafetensorsDTypes.ReadableNames})";
                 throw SafetensorsFormatException.For(path, what, key);
             }
 
@@ -147,7 +147,7 @@ namespace MoeLayers.Interop
                 throw SafetensorsFormatException.For(path,
                     $"data_offsets [{begin}, {end}] reach past the end of the data section, which has {dataLength} bytes (truncated file or wrong offsets)",
                     key);
-            return new SafetensorsTensorInfo(key, dtype, shape, begin, end, count);
+            return new SafetensorsTensorInfo(key, dtype, shape, begin, end, count, path);
         }
 
         private static long[] ReadIntegers(JsonElement entry, string name, string key, string path, int? expectedCount)

@@ -8,8 +8,9 @@ namespace MoeLayers.Interop
     {
         private readonly long[] _shape;
 
-        internal SafetensorsTensorInfo(string key, SafetensorsDType dtype, long[] shape, long dataBegin, long dataEnd, long elementCount)
+        internal SafetensorsTensorInfo(string key, SafetensorsDType dtype, long[] shape, long dataBegin, long dataEnd, long elementCount, string filePath)
         {
+            FilePath = filePath;
             Key = key;
             DType = dtype;
             _shape = shape;
@@ -21,10 +22,13 @@ namespace MoeLayers.Interop
         /// <summary>The tensor's key, e.g. "model.layers.0.block_sparse_moe.gate.weight".</summary>
         public string Key { get; }
 
+        /// <summary>The full path of the safetensors file holding the tensor (in a sharded checkpoint, its shard).</summary>
+        public string FilePath { get; }
+
         /// <summary>The element type.</summary>
         public SafetensorsDType DType { get; }
 
-        /// <summary>The element type as a TorchSharp scalar type.</summary>
+        /// <summary>The element type as a TorchSharp scalar type (<c>Byte</c> for the float8 codes; see <see cref="SafetensorsDTypes.IsFloat8"/>).</summary>
         public torch.ScalarType ScalarType => DType.ToScalarType();
 
         /// <summary>The shape; empty for a scalar.</summary>

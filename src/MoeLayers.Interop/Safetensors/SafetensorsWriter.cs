@@ -25,30 +25,8 @@ namespace MoeLayers.Interop
     {
         private const int CopyBufferSize = 1 << 20;
 
-        internal sealed class Entry
-        {
-            public Entry(string key, Tensor tensor, SafetensorsDType dtype, long[] shape, long begin, long end)
-            {
-                Key = key;
-                Tensor = tensor;
-                DType = dtype;
-                Shape = shape;
-                Begin = begin;
-                End = end;
-            }
-
-            public string Key { get; }
-
-            public Tensor Tensor { get; }
-
-            public SafetensorsDType DType { get; }
-
-            public long[] Shape { get; }
-
-            public long Begin { get; }
-
-            public long End { get; }
-        }
+        /// <summary>One tensor's place in a file's data section.</summary>
+        internal sealed record Entry(SafetensorsTensorSource Source, long Begin, long End);
 
         /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/>, replacing any existing file atomically.</summary>
         /// <param name="path">The file to write; its folder must exist.</param>
@@ -78,18 +56,7 @@ namespace MoeLayers.Interop
             var temporary = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
             try
             {
-                using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-                {
-                    var stream = wrapStreamForTests?.Invoke(file) ?? file;
-                    Span<byte> length = stackalloc byte[8];
-                    BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                    stream.Write(length);
-                    stream.Write(header);
-                    foreach (var entry in entries) WriteData(stream, entry);
-                    stream.Flush();
-                    file.Flush(flushToDisk: true);
-                }
-
+                WriteNewFile(temporary, fullPath, entries, header, wrapStreamForTests);
                 File.Move(temporary, fullPath, overwrite: true);
             }
             catch
@@ -99,35 +66,79 @@ namespace MoeLayers.Interop
             }
         }
 
+        /// <summary>
+        /// Creates <paramref name="path"/> (which must not exist) holding the header and every entry's bytes, flushed to
+        /// disk before it returns. <paramref name="target"/> is the file name messages use.
+        /// </summary>
+        internal static void WriteNewFile(string path, string target, IReadOnlyList<Entry> entries, byte[] header, Func<Stream, Stream>? wrapStreamForTests)
+        {
+            using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            var stream = wrapStreamForTests?.Invoke(file) ?? file;
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var entry in entries) WriteData(stream, entry, target);
+            stream.Flush();
+            file.Flush(flushToDisk: true);
+        }
+
         /// <summary>Checks every tensor and lays out the data section, before anything touches the disk.</summary>
         internal static List<Entry> Plan(IReadOnlyDictionary<string, Tensor> tensors, string path)
         {
-            var planned = new List<(string Key, Tensor Tensor, SafetensorsDType DType, long[] Shape, long Bytes)>(tensors.Count);
+            var sources = new List<SafetensorsTensorSource>(tensors.Count);
             foreach (var (key, tensor) in tensors)
             {
-                if (string.IsNullOrEmpty(key))
-                    throw new ArgumentException($"cannot write safetensors file '{path}': a tensor key is empty.", nameof(tensors));
-                if (key == SafetensorsHeader.MetadataKey)
-                    throw new ArgumentException($"cannot write safetensors file '{path}': '{key}' is reserved for the metadata map.", nameof(tensors));
+                CheckKey(key, $"safetensors file '{path}'");
                 if (tensor is null || tensor.IsInvalid)
                     throw new ArgumentException($"cannot write safetensors file '{path}': tensor '{key}' is null or disposed.", nameof(tensors));
-                if (!SafetensorsDTypes.TryFromScalarType(tensor.dtype, out var dtype))
-                    throw new ArgumentException(
-                        $"cannot write safetensors file '{path}': tensor '{key}' has dtype {tensor.dtype}; MoeLayers.Interop writes Float32 (F32), Float16 (F16) and BFloat16 (BF16) only.",
-                        nameof(tensors));
-                var shape = tensor.shape;
-                planned.Add((key, tensor, dtype, shape, checked(tensor.numel() * dtype.ElementSize())));
+                if (!SafetensorsDTypes.TryFromScalarType(tensor.dtype, out _))
+                    throw new ArgumentException($"cannot write safetensors file '{path}': {SafetensorsTensorSource.UnwritableDType(key, tensor.dtype)}", nameof(tensors));
+                sources.Add(SafetensorsTensorSource.Of(key, tensor));
             }
 
-            var entries = new List<Entry>(planned.Count);
+            return Layout(sources, path);
+        }
+
+        /// <summary>
+        /// Lays out one file's data section as the reference writer does: sorted by dtype (F32, BF16, F16), then by key,
+        /// back to back. Keys must be valid and distinct.
+        /// </summary>
+        internal static List<Entry> Layout(IReadOnlyList<SafetensorsTensorSource> sources, string path)
+        {
+            CheckKeys(sources, $"safetensors file '{path}'");
+            var entries = new List<Entry>(sources.Count);
             long offset = 0;
-            foreach (var p in planned.OrderBy(p => p.DType.WriteRank()).ThenBy(p => p.Key, StringComparer.Ordinal))
+            foreach (var source in sources.OrderBy(p => p.DType.WriteRank()).ThenBy(p => p.Key, StringComparer.Ordinal))
             {
-                entries.Add(new Entry(p.Key, p.Tensor, p.DType, p.Shape, offset, offset + p.Bytes));
-                offset += p.Bytes;
+                entries.Add(new Entry(source, offset, offset + source.ByteLength));
+                offset += source.ByteLength;
             }
 
             return entries;
+        }
+
+        /// <summary>
+        /// Every key valid (not empty, not "__metadata__") and given once; <paramref name="target"/> says what is being
+        /// written in messages ("safetensors file '/x/a.safetensors'", "checkpoint folder '/x/ckpt'").
+        /// </summary>
+        internal static void CheckKeys(IReadOnlyList<SafetensorsTensorSource> sources, string target)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var source in sources)
+            {
+                CheckKey(source.Key, target);
+                if (!seen.Add(source.Key))
+                    throw new ArgumentException($"cannot write {target}: tensor '{source.Key}' is given twice.", "tensors");
+            }
+        }
+
+        private static void CheckKey(string key, string target)
+        {
+            if (string.IsNullOrEmpty(key))
+                throw new ArgumentException($"cannot write {target}: a tensor key is empty.", "tensors");
+            if (key == SafetensorsHeader.MetadataKey)
+                throw new ArgumentException($"cannot write {target}: '{key}' is reserved for the metadata map.", "tensors");
         }
 
         /// <summary>The JSON header, padded with spaces to a multiple of 8 bytes as the reference writer does.</summary>
@@ -151,10 +162,10 @@ namespace MoeLayers.Interop
 
                 foreach (var e in entries)
                 {
-                    json.WriteStartObject(e.Key);
-                    json.WriteString("dtype", e.DType.HeaderName());
+                    json.WriteStartObject(e.Source.Key);
+                    json.WriteString("dtype", e.Source.DType.HeaderName());
                     json.WriteStartArray("shape");
-                    foreach (var d in e.Shape) json.WriteNumberValue(d);
+                    foreach (var d in e.Source.Shape) json.WriteNumberValue(d);
                     json.WriteEndArray();
                     json.WriteStartArray("data_offsets");
                     json.WriteNumberValue(e.Begin);
@@ -171,19 +182,18 @@ namespace MoeLayers.Interop
             return buffer.ToArray();
         }
 
-        private static void WriteData(Stream stream, Entry entry)
+        private static void WriteData(Stream stream, Entry entry, string target)
         {
             if (entry.End == entry.Begin) return;
             TorchSharpNative.EnsureAvailable();
-            // detach() always returns a new handle, so disposing what this method creates never touches the caller's tensor.
-            using var detached = entry.Tensor.detach();
-            using var onCpu = detached.device_type == DeviceType.CPU ? null : detached.cpu();
-            var source = onCpu ?? detached;
+            using var created = entry.Source.Create(target);
+            using var onCpu = created.device_type == DeviceType.CPU ? null : created.cpu();
+            var source = onCpu ?? created;
             using var contiguous = source.is_contiguous() ? null : source.contiguous();
             (contiguous ?? source).WriteBytesToStream(stream, (int)Math.Min(CopyBufferSize, entry.End - entry.Begin));
         }
 
-        private static void TryDelete(string path)
+        internal static void TryDelete(string path)
         {
             try
             {

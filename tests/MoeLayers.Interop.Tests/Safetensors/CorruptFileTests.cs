@@ -92,14 +92,17 @@ namespace MoeLayers.Interop.Tests.Safetensors
         }
 
         [Theory]
-        [InlineData("F64")]
-        [InlineData("I64")]
-        [InlineData("U8")]
-        [InlineData("BOOL")]
-        [InlineData("F8_E4M3")]
+        [InlineData("U16")]
+        [InlineData("U32")]
+        [InlineData("U64")]
+        [InlineData("C64")]
+        [InlineData("F6_E2M3")]
+        [InlineData("F6_E3M2")]
+        [InlineData("F4")]
         public void UnsupportedDTypeIsRefusedByName(string dtype)
             => Refused(One($"{{\"dtype\":\"{dtype}\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]), "w")
-                .Message.Should().Contain($"dtype '{dtype}' is not supported: MoeLayers.Interop reads F32, F16 and BF16 only");
+                .Message.Should().Contain(
+                    $"dtype '{dtype}' is not supported: MoeLayers.Interop reads F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, F8_E4M3, F8_E5M2 and F8_E8M0 only");
 
         [Fact]
         public void UnknownDTypeIsRefusedByName()
