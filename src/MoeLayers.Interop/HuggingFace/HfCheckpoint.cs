@@ -56,19 +56,15 @@ namespace MoeLayers.Interop
         public static HfCheckpoint Open(string path)
         {
             ArgumentNullException.ThrowIfNull(path);
-            var weights = HfWeights.Open(path);
-            try
-            {
-                var configPath = Path.Combine(weights.Folder, "config.json");
-                if (!File.Exists(configPath))
-                    throw new FileNotFoundException($"{weights.Folder} has no config.json; a Hugging Face model folder keeps it beside its weights.", configPath);
-                return new HfCheckpoint(weights.Folder, HfMoeConfig.Read(configPath), weights.Tensors, weights.Owner);
-            }
-            catch
-            {
-                weights.Owner.Dispose();
-                throw;
-            }
+            var folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+            var configPath = Path.Combine(folder, "config.json");
+            if (!Directory.Exists(path) && !File.Exists(path))
+                throw new FileNotFoundException($"Nothing at {path}; expected a model folder, its model.safetensors.index.json or a .safetensors file.", path);
+            if (!File.Exists(configPath))
+                throw new FileNotFoundException($"{folder} has no config.json; a Hugging Face model folder keeps it beside its weights.", configPath);
+            var config = HfMoeConfig.Read(configPath);
+            var (checkpoint, tensors) = HfWeights.Open(path, config.Fp8BlockSize);
+            return new HfCheckpoint(checkpoint.FolderPath, config, tensors, checkpoint);
         }
 
         /// <summary>
@@ -164,17 +160,19 @@ namespace MoeLayers.Interop
                 if (config.DenseReason(index) is { } reason)
                     throw new ArgumentException($"layer {index} is dense in this config ({reason}); only MoE layers are written.", nameof(layers));
             }
-            var entries = layers.OrderBy(kv => kv.Key).Select(kv => (Layer: kv.Value, Prefix: config.LayerPrefix(kv.Key))).ToArray();
-            IEnumerable<KeyValuePair<string, Func<Tensor>>> Tensors()
+            if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
+                throw new ArgumentOutOfRangeException(nameof(options), options.DType, $"HfSaveOptions.DType must be Float32, Float16 or BFloat16; got {options.DType}.");
+            config.Family.Layout(config).Codec(options.Layout, config.Architecture);
+            var blocks = new PublishedBlocks(config, options);
+            var sources = layers.OrderBy(kv => kv.Key).SelectMany(kv => blocks.Sources(kv.Value, config.LayerPrefix(kv.Key))).ToList();
+            try
             {
-                foreach (var (layer, prefix) in entries)
-                {
-                    var block = HfMoeBlock.Published(layer, config, prefix, options.Layout, options.DType);
-                    foreach (var key in block.Keys.OrderBy(k => k, StringComparer.Ordinal)) yield return new(key, () => block[key]);
-                }
+                HfWeights.Write(folder, sources, options.MaxShardBytes, new Dictionary<string, string> { ["config.json"] = config.Json });
             }
-            using var scope = NewDisposeScope();
-            HfWeights.Write(folder, Tensors(), options.MaxShardBytes, new Dictionary<string, string> { ["config.json"] = config.Json });
+            finally
+            {
+                blocks.Dispose();
+            }
         }
 
         /// <summary>Writes every MoE layer of <paramref name="model"/> found by <see cref="Find"/>; see the other overload.</summary>

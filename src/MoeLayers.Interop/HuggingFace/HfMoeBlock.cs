@@ -43,8 +43,8 @@ namespace MoeLayers.Interop
             ArgumentNullException.ThrowIfNull(layer);
             ArgumentNullException.ThrowIfNull(config);
             ArgumentNullException.ThrowIfNull(layerPrefix);
-            using var file = SafetensorsFile.Open(weightsPath);
-            return LoadFrom(layer, new SafetensorsFileSource(file), config, layerPrefix, new HfLoadOptions { Strict = strict });
+            var (checkpoint, tensors) = HfWeights.Open(weightsPath, config.Fp8BlockSize);
+            using (checkpoint) return LoadFrom(layer, tensors, config, layerPrefix, new HfLoadOptions { Strict = strict });
         }
 
         /// <summary>

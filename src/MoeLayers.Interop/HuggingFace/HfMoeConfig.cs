@@ -90,6 +90,15 @@ namespace MoeLayers.Interop
         /// <summary>Whether the router adds a learned bias to its logits (gpt-oss's router.bias).</summary>
         public bool RouterBias { get; internal init; }
 
+        /// <summary>
+        /// quantization_config.quant_method: "" for unquantized weights, "fp8" (block-scaled F8_E4M3 weights with
+        /// weight_scale_inv) or "mxfp4" (gpt-oss's *_blocks and *_scales); quantized weights are dequantized on load.
+        /// </summary>
+        public string QuantizationMethod { get; private set; } = "";
+
+        /// <summary>quantization_config.weight_block_size of an FP8 checkpoint ([128, 128] when absent).</summary>
+        internal (int Rows, int Columns) Fp8BlockSize { get; private set; } = (128, 128);
+
         /// <summary>num_hidden_layers.</summary>
         public int NumLayers { get; internal init; }
 
@@ -143,6 +152,7 @@ namespace MoeLayers.Interop
                 var type = fields.String("model_type", null);
                 var config = HfFamilies.For(type, fields).Read(fields);
                 config.Json = json;
+                (config.QuantizationMethod, config.Fp8BlockSize) = Quantization(fields);
                 return config;
             }
             catch (JsonException e)
@@ -187,5 +197,28 @@ namespace MoeLayers.Interop
         };
 
         internal HfFamily Family => HfFamilies.Of(Architecture);
+
+        /// <summary>The quantization_config the loader can dequantize; any other method is refused naming it.</summary>
+        private static (string Method, (int Rows, int Columns) Fp8Block) Quantization(HfConfigFields root)
+        {
+            if (root.Nested("quantization_config") is not { } q) return ("", (128, 128));
+            var method = q.String("quant_method", null);
+            switch (method)
+            {
+                case "fp8":
+                    q.OneOf("fmt", "e4m3", "e4m3");
+                    q.OneOf("activation_scheme", "dynamic", "dynamic");
+                    var block = q.IntList("weight_block_size");
+                    if (!q.Has("weight_block_size")) return ("fp8", (128, 128));
+                    if (block.Count != 2 || block.Any(b => b < 1))
+                        throw new InvalidDataException($"{root.Source}: '{q.Name("weight_block_size")}' must be two positive integers [rows, columns]; got [{string.Join(", ", block)}].");
+                    return ("fp8", (block[0], block[1]));
+                case "mxfp4":
+                    return ("mxfp4", (128, 128));
+                default:
+                    throw new InvalidDataException(
+                        $"{root.Source}: '{q.Name("quant_method")}' = '{method}' is not supported; MoeLayers dequantizes 'fp8' (block-scaled F8_E4M3 with weight_scale_inv) and 'mxfp4' (gpt-oss) on load.");
+            }
+        }
     }
 }

@@ -1,39 +1,25 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
-using static TorchSharp.torch;
+using System.Text;
 
 namespace MoeLayers.Interop
 {
-    /// <summary>The weights of a Hugging Face model folder: where they are, how they are opened and written.</summary>
-    internal sealed record HfWeights(string Folder, IHfTensorSource Tensors, IDisposable Owner)
+    /// <summary>The weights of a Hugging Face model folder: opened as a block source, and written as a sharded folder.</summary>
+    internal static class HfWeights
     {
-        /// <summary>Opens the weights of a folder, an index file or a .safetensors file.</summary>
-        public static HfWeights Open(string path)
+        /// <summary>Opens a folder, an index file or a .safetensors file (only headers are read).</summary>
+        public static (SafetensorsCheckpoint Checkpoint, IHfTensorSource Tensors) Open(string path, (int Rows, int Columns) fp8Block)
         {
-            if (Directory.Exists(path))
-            {
-                var single = Path.Combine(path, "model.safetensors");
-                if (!File.Exists(single))
-                    throw new FileNotFoundException($"{path} holds neither model.safetensors nor model.safetensors.index.json; expected a Hugging Face model folder.", single);
-                path = single;
-            }
-            else if (!File.Exists(path))
-            {
-                throw new FileNotFoundException($"Nothing at {path}; expected a model folder, its model.safetensors.index.json or a .safetensors file.", path);
-            }
-            var file = SafetensorsFile.Open(path);
-            return new HfWeights(Path.GetDirectoryName(Path.GetFullPath(path))!, new SafetensorsFileSource(file), file);
+            var checkpoint = SafetensorsCheckpoint.Open(path);
+            return (checkpoint, new CheckpointTensorSource(checkpoint, fp8Block));
         }
 
-        /// <summary>Writes tensors and small text files as a model folder, atomically.</summary>
-        public static void Write(string folder, IEnumerable<KeyValuePair<string, Func<Tensor>>> tensors, long maxShardBytes, IReadOnlyDictionary<string, string> files)
+        /// <summary>Writes tensors (created one at a time, in order) and small text files as a model folder, atomically.</summary>
+        public static void Write(string folder, IEnumerable<SafetensorsTensorSource> tensors, long maxShardBytes, IReadOnlyDictionary<string, string> files)
         {
-            Directory.CreateDirectory(folder);
-            var all = new Dictionary<string, Tensor>();
-            foreach (var (key, read) in tensors) all[key] = read();
-            SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), all, new Dictionary<string, string> { ["format"] = "pt" });
-            foreach (var (name, text) in files) File.WriteAllText(Path.Combine(folder, name), text);
+            var extra = new Dictionary<string, byte[]>();
+            foreach (var (name, text) in files) extra[name] = Encoding.UTF8.GetBytes(text);
+            SafetensorsCheckpoint.Write(folder, tensors, maxShardBytes, null, extra);
         }
     }
 }
