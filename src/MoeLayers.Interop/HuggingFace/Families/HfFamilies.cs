@@ -16,6 +16,11 @@ namespace MoeLayers.Interop
             new Qwen3MoeFamily(),
             new OlmoeFamily(),
             new DeepseekV3Family(),
+            new KimiK2Family(),
+            new Glm4MoeFamily(),
+            new Dots1Family(),
+            new MiniMaxM2Family(),
+            new HunyuanV1MoeFamily(),
         };
 
         /// <summary>The family of an architecture.</summary>
