@@ -13,16 +13,31 @@ from make_hf_fixtures import load_safetensors
 from .common import REFERENCE_FILE, read_folder
 
 TOLERANCE = 1e-5
-PREFIX = {"mixtral": "block_sparse_moe."}
-EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts"}
-PROJECTIONS = {"mixtral": ("w1", "w3", "w2")}
+PREFIX = {"mixtral": "block_sparse_moe.", "minimax_m2": "block_sparse_moe."}
+EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts", "kimi_k2": "n_routed_experts",
+                "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts"}
+PROJECTIONS = {"mixtral": ("w1", "w3", "w2"), "minimax_m2": ("w1", "w3", "w2")}
+ROUTER = {"hunyuan_v1_moe": "gate.wg.weight"}
+BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias"}
+SHARED = {"deepseek_v3": "shared_experts.", "kimi_k2": "shared_experts.", "glm4_moe": "shared_experts.",
+          "dots1": "shared_experts.", "hunyuan_v1_moe": "shared_mlp."}
+# DeepseekV3MoE and its copies: sigmoid + correction bias, group-limited, / (sum + 1e-20), x routed_scaling_factor.
+DEEPSEEK_ROUTING = ("deepseek_v3", "kimi_k2", "glm4_moe", "dots1")
+
+
+def one_value(value):
+    """Hunyuan's num_experts / moe_topk: an integer or a per-layer list holding one value."""
+    if isinstance(value, list):
+        assert len(set(value)) == 1, f"per-layer values differ: {value}"
+        return value[0]
+    return value
 
 
 def schedule(cfg):
     layers = range(cfg["num_hidden_layers"])
     if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
-    if cfg["model_type"] == "deepseek_v3":
+    if cfg["model_type"] in DEEPSEEK_ROUTING:
         return [i for i in layers if i >= cfg["first_k_dense_replace"]]
     return list(layers)
 
@@ -46,8 +61,14 @@ def expert(weights, prefix, e, family):
 
 def route(cfg, logits, bias):
     """(chosen experts ascending, their weights) for one token."""
-    family, k = cfg["model_type"], cfg["num_experts_per_tok"]
-    if family == "deepseek_v3":
+    family = cfg["model_type"]
+    k = one_value(cfg["moe_topk"]) if family == "hunyuan_v1_moe" else cfg["num_experts_per_tok"]
+    if family == "minimax_m2":
+        scores = torch.sigmoid(logits)
+        chosen = sorted(sorted(range(len(scores)), key=lambda e: -float(scores[e] + bias[e]))[:k])
+        w = scores[chosen]
+        return chosen, w / w.sum()
+    if family in DEEPSEEK_ROUTING:
         scores = torch.sigmoid(logits)
         choice = scores + bias
         size = len(choice) // cfg["n_group"]
@@ -63,7 +84,7 @@ def route(cfg, logits, bias):
     probs = torch.softmax(logits, dim=0)
     chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(probs[e]))[:k])
     w = probs[chosen]
-    if family == "mixtral" or cfg.get("norm_topk_prob", False):
+    if family in ("mixtral", "hunyuan_v1_moe") or cfg.get("norm_topk_prob", False):
         w = w / w.sum()
     return chosen, w
 
@@ -93,19 +114,21 @@ def verify(folder):
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
         prefix = f"model.layers.{layer}.{PREFIX.get(family, 'mlp.')}"
-        count = cfg[EXPERT_COUNT.get(family, "num_experts")]
+        if not any(k.startswith(prefix) for k in weights):
+            prefix = f"model.layers.{layer}.mlp."  # the v5 name of a block published as block_sparse_moe
+        count = one_value(cfg[EXPERT_COUNT.get(family, "num_experts")])
         x_all = reference[f"layers.{layer}.input"].double()
-        bias = weights.get(prefix + "gate.e_score_correction_bias")
+        bias = weights.get(prefix + BALANCE_BIAS.get(family, "gate.e_score_correction_bias"))
         for t in range(x_all.shape[0]):
             x = x_all[t]
-            logits = weights[prefix + "gate.weight"] @ x
+            logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
             chosen, w = route(cfg, logits, bias)
             out = sum(wi * mlp(x, *expert(weights, prefix, e, family)) for e, wi in zip(chosen, w))
             if family == "qwen2_moe":
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
-            if family == "deepseek_v3":
-                out = out + mlp(x, *(weights[f"{prefix}shared_experts.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            if family in SHARED:
+                out = out + mlp(x, *(weights[f"{prefix}{SHARED[family]}{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
             checks = (("router_logits", logits), ("topk_weights", w), ("output", out))
             for name, value in checks:
                 diff = float((reference[f"layers.{layer}.{name}"][t].double() - value).abs().max())
