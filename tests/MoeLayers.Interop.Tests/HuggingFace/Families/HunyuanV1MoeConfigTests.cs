@@ -1,6 +1,5 @@
 using System.IO;
 using FluentAssertions;
-using Xunit;
 
 namespace MoeLayers.Interop.Tests.HuggingFace.Families
 {
