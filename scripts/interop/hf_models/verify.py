@@ -13,12 +13,26 @@ from make_hf_fixtures import load_safetensors
 from .common import REFERENCE_FILE, read_folder
 
 TOLERANCE = 1e-5
-PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn."}
+PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn.", "minimax_m2": "block_sparse_moe."}
 DENSE_PREFIX = {"jamba": "feed_forward."}
 LAYER_PREFIX = {"dbrx": "transformer.blocks."}
-ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight"}
-EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts"}
-PROJECTIONS = {"mixtral": ("w1", "w3", "w2")}
+ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight", "hunyuan_v1_moe": "gate.wg.weight"}
+EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts", "kimi_k2": "n_routed_experts",
+                "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts"}
+PROJECTIONS = {"mixtral": ("w1", "w3", "w2"), "minimax_m2": ("w1", "w3", "w2")}
+BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias"}
+SHARED = {"deepseek_v3": "shared_experts.", "kimi_k2": "shared_experts.", "glm4_moe": "shared_experts.",
+          "dots1": "shared_experts.", "hunyuan_v1_moe": "shared_mlp."}
+# DeepseekV3MoE and its copies: sigmoid + correction bias, group-limited, / (sum + 1e-20), x routed_scaling_factor.
+DEEPSEEK_ROUTING = ("deepseek_v3", "kimi_k2", "glm4_moe", "dots1")
+
+
+def one_value(value):
+    """Hunyuan's num_experts / moe_topk: an integer or a per-layer list holding one value."""
+    if isinstance(value, list):
+        assert len(set(value)) == 1, f"per-layer values differ: {value}"
+        return value[0]
+    return value
 
 
 def layers_of(cfg):
@@ -28,11 +42,13 @@ def layers_of(cfg):
 def experts_of(cfg):
     if cfg["model_type"] == "dbrx":
         return cfg["ffn_config"]["moe_num_experts"]
-    return cfg[EXPERT_COUNT.get(cfg["model_type"], "num_experts")]
+    return one_value(cfg[EXPERT_COUNT.get(cfg["model_type"], "num_experts")])
 
 
 def top_k_of(cfg):
-    return cfg["ffn_config"]["moe_top_k"] if cfg["model_type"] == "dbrx" else cfg["num_experts_per_tok"]
+    if cfg["model_type"] == "dbrx":
+        return cfg["ffn_config"]["moe_top_k"]
+    return one_value(cfg["moe_topk"]) if cfg["model_type"] == "hunyuan_v1_moe" else cfg["num_experts_per_tok"]
 
 
 def schedule(cfg):
@@ -41,7 +57,7 @@ def schedule(cfg):
         return [i for i in layers if cfg["num_experts"] > 1 and i % cfg["expert_layer_period"] == cfg["expert_layer_offset"]]
     if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
-    if cfg["model_type"] == "deepseek_v3":
+    if cfg["model_type"] in DEEPSEEK_ROUTING:
         return [i for i in layers if i >= cfg["first_k_dense_replace"]]
     return list(layers)
 
@@ -70,7 +86,12 @@ def expert(weights, prefix, e, family, cfg):
 def route(cfg, logits, bias):
     """(chosen experts ascending, their weights) for one token."""
     family, k = cfg["model_type"], top_k_of(cfg)
-    if family == "deepseek_v3":
+    if family == "minimax_m2":
+        scores = torch.sigmoid(logits)
+        chosen = sorted(sorted(range(len(scores)), key=lambda e: -float(scores[e] + bias[e]))[:k])
+        w = scores[chosen]
+        return chosen, w / w.sum()
+    if family in DEEPSEEK_ROUTING:
         scores = torch.sigmoid(logits)
         choice = scores + bias
         size = len(choice) // cfg["n_group"]
@@ -86,7 +107,7 @@ def route(cfg, logits, bias):
     probs = torch.softmax(logits, dim=0)
     chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(probs[e]))[:k])
     w = probs[chosen]
-    if family == "mixtral" or cfg.get("norm_topk_prob", False):
+    if family in ("mixtral", "hunyuan_v1_moe") or cfg.get("norm_topk_prob", False):
         w = w / w.sum()
     if family == "dbrx" and cfg["ffn_config"]["moe_normalize_expert_weights"] is not None:
         w = w / w.abs().pow(cfg["ffn_config"]["moe_normalize_expert_weights"]).sum() ** (1 / cfg["ffn_config"]["moe_normalize_expert_weights"])
@@ -118,8 +139,10 @@ def verify(folder):
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
         prefix = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}.{PREFIX.get(family, 'mlp.')}"
+        if not any(k.startswith(prefix) for k in weights):
+            prefix = f"model.layers.{layer}.mlp."  # the v5 name of a block published as block_sparse_moe
         x_all = reference[f"layers.{layer}.input"].double()
-        bias = weights.get(prefix + "gate.e_score_correction_bias")
+        bias = weights.get(prefix + BALANCE_BIAS.get(family, "gate.e_score_correction_bias"))
         for t in range(x_all.shape[0]):
             x = x_all[t]
             logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
@@ -128,8 +151,8 @@ def verify(folder):
             if family == "qwen2_moe":
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
-            if family == "deepseek_v3":
-                out = out + mlp(x, *(weights[f"{prefix}shared_experts.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            if family in SHARED:
+                out = out + mlp(x, *(weights[f"{prefix}{SHARED[family]}{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
             checks = (("router_logits", logits), ("topk_weights", w), ("output", out))
             for name, value in checks:
                 diff = float((reference[f"layers.{layer}.{name}"][t].double() - value).abs().max())

@@ -23,5 +23,20 @@ namespace MoeLayers.Interop
 
         /// <summary>DBRX ("dbrx"): transformer.blocks.{i}.ffn.router.layer, ffn.experts.mlp.w1 / v1 / w2 flattened [E·h, d].</summary>
         Dbrx,
+
+        /// <summary>Kimi K2 ("kimi_k2"): DeepSeek-V3's block and key names under Moonshot's model_type (per-expert layout only).</summary>
+        KimiK2,
+
+        /// <summary>GLM-4.5/4.6/4.7 MoE ("glm4_moe"): DeepSeek-V3's block; mlp.gate (+ e_score_correction_bias), mlp.experts.{i}.*, mlp.shared_experts.*.</summary>
+        Glm4Moe,
+
+        /// <summary>dots.llm1 ("dots1"): DeepSeek-V3's block; mlp.gate (+ e_score_correction_bias), mlp.experts.{i}.*, mlp.shared_experts.*.</summary>
+        Dots1,
+
+        /// <summary>MiniMax-M2 ("minimax_m2"): block_sparse_moe.gate, block_sparse_moe.e_score_correction_bias, block_sparse_moe.experts.{i}.w1 / w3 / w2.</summary>
+        MiniMaxM2,
+
+        /// <summary>Hunyuan MoE ("hunyuan_v1_moe"): mlp.gate.wg, mlp.experts.{i}.*_proj, mlp.shared_mlp.*.</summary>
+        HunyuanV1Moe,
     }
 }

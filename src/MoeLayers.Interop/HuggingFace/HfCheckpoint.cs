@@ -202,8 +202,11 @@ namespace MoeLayers.Interop
         /// <summary>The floating dtype the layer's router weight is stored in (quantized checkpoints: bfloat16).</summary>
         private ScalarType StoredDType(int layer)
         {
-            var router = Config.LayerPrefix(layer) + Config.Family.Layout(Config).Experts[0].BlockName;
-            return _tensors.StoredDType(_tensors.Keys.FirstOrDefault(k => k.StartsWith(router, StringComparison.Ordinal)) ?? "");
+            // The router weight under whichever layout's block name the folder uses (not the block's first key: a
+            // float32 balance bias may sort first, as MiniMax-M2's block_sparse_moe.e_score_correction_bias does).
+            var family = Config.Family.Layout(Config);
+            var routers = family.Experts.Select(c => Config.LayerPrefix(layer) + c.BlockName + family.Router.Weight).ToHashSet();
+            return _tensors.StoredDType(_tensors.Keys.FirstOrDefault(routers.Contains) ?? "");
         }
 
         private static Dictionary<string, (MoeLayer Target, int Layer)> MoeLayersOf(nn.Module model, string modulePrefix)

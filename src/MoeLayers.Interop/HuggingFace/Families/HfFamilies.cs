@@ -18,6 +18,11 @@ namespace MoeLayers.Interop
             new DeepseekV3Family(),
             new JambaFamily(),
             new DbrxFamily(),
+            new KimiK2Family(),
+            new Glm4MoeFamily(),
+            new Dots1Family(),
+            new MiniMaxM2Family(),
+            new HunyuanV1MoeFamily(),
         };
 
         /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>
