@@ -60,7 +60,7 @@ switch (command)
             // Every MoE layer of a model loaded by its module path, as a model holding them would: model.layers.{i}.mlp.
             var layers = nn.ModuleList(Enumerable.Range(0, config.NumLayers)
                 .Select(i => (nn.Module)(config.IsMoeLayer(i) ? new MoeLayer(config.ToOptions()) : nn.Identity())).ToArray());
-            var model = nn.Sequential(("layers", layers));
+            var model = new Decoder(layers);
             var loaded = checkpoint.LoadInto(model, "layers.", new HfLoadOptions { CheckFinite = true });
             Console.WriteLine($"loaded {loaded.Count} MoE layers by module path: {string.Join(", ", loaded.Keys)}");
 
@@ -74,19 +74,19 @@ switch (command)
                 foreach (var (module, layer) in loaded)
                 {
                     var moe = (MoeLayer)layers[layer];
-                    var output = moe.Run(file.Read($"layers.{layer}.input"));
-                    var difference = (output.Output - file.Read($"layers.{layer}.output")).abs().max().item<float>();
+                    var result = moe.Run(file.Read($"layers.{layer}.input"));
+                    var difference = (result.Output - file.Read($"layers.{layer}.output")).abs().max().item<float>();
                     worst = Math.Max(worst, difference);
                     Console.WriteLine($"  {module}: max |difference| against the published forward = {difference:E2}");
                 }
             }
 
-            var output = Option("--out", "hf-folder-export");
+            var exported = Option("--out", "hf-folder-export");
             var moeLayers = loaded.ToDictionary(kv => kv.Value, kv => (MoeLayer)layers[kv.Value]);
-            HfCheckpoint.Save(output, config, moeLayers, new HfSaveOptions { DType = ScalarType.BFloat16, MaxShardBytes = 16 * 1024 });
-            using var back = HfCheckpoint.Open(output);
-            var shards = Directory.GetFiles(output, "*.safetensors").Length;
-            Console.WriteLine($"saved to {Path.GetFullPath(output)}: {shards} shard(s), {back.TensorKeys.Count} tensors, MoE layers {string.Join(", ", back.MoeLayerIndices)}");
+            HfCheckpoint.Save(exported, config, moeLayers, new HfSaveOptions { DType = ScalarType.BFloat16, MaxShardBytes = 16 * 1024 });
+            using var back = HfCheckpoint.Open(exported);
+            var shards = Directory.GetFiles(exported, "*.safetensors").Length;
+            Console.WriteLine($"saved to {Path.GetFullPath(exported)}: {shards} shard(s), {back.TensorKeys.Count} tensors, MoE layers {string.Join(", ", back.MoeLayerIndices)}");
             return worst < 1e-5f ? 0 : 1;
         }
     case "export":
@@ -131,4 +131,16 @@ switch (command)
             export: trains a Qwen3-MoE-shaped MoeLayer briefly and writes it in the published layout with its config.json.
             """);
         return command is "--help" or "-h" or "help" ? 0 : 2;
+}
+
+/// <summary>A stand-in for a decoder that holds its layers' feed-forward blocks at "layers.{i}".</summary>
+internal sealed class Decoder : nn.Module
+{
+    private readonly TorchSharp.Modules.ModuleList<nn.Module> layers;
+
+    public Decoder(TorchSharp.Modules.ModuleList<nn.Module> layers) : base("decoder")
+    {
+        this.layers = layers;
+        RegisterComponents();
+    }
 }

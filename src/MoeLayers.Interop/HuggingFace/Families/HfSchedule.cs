@@ -22,7 +22,7 @@ namespace MoeLayers.Interop
             var reasons = new string?[layers];
             for (var i = 0; i < layers; i++)
             {
-                if (i < firstDense) reasons[i] = $"{f.Name("first_k_dense_replace")} = {firstDense} makes layers 0–{firstDense - 1} dense";
+                if (i < firstDense) reasons[i] = $"{f.Name("first_k_dense_replace")} = {firstDense} makes {(firstDense == 1 ? "layer 0" : $"layers 0–{firstDense - 1}")} dense";
                 else if (i % frequency != 0) reasons[i] = $"{f.Name("moe_layer_freq")} = {frequency} makes only layers divisible by {frequency} MoE";
             }
             return reasons;
