@@ -17,8 +17,10 @@ namespace MoeLayers
         /// <summary>Creates the part from the layer's options; <paramref name="only"/> is the dispatcher every forward uses, or null to choose per forward.</summary>
         public DispatchPaths(MoeLayerOptions options, IExpertDispatcher? only)
         {
-            // Expert choice gives every token a variable number of experts, which only the TorchSharp dispatch handles.
-            _mode = options.Router == RouterKind.ExpertChoice ? CudaDispatchMode.Never : options.UseCudaDispatch;
+            // Expert choice gives every token a variable number of experts, and weighting the experts' inputs moves the
+            // weights before the experts: only the TorchSharp dispatch handles either (the validator refuses Always with the
+            // latter).
+            _mode = options.Router == RouterKind.ExpertChoice || options.WeightExpertInputs ? CudaDispatchMode.Never : options.UseCudaDispatch;
             _strategy = options.Dispatch;
             _portable = _strategy == DispatchStrategy.Reference ? new ReferenceDispatcher() : new SortedDispatcher(_strategy);
             _only = only;

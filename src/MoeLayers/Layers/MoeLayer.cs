@@ -74,7 +74,7 @@ namespace MoeLayers
             _experts = experts.Value;
             if (_options.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(_options.SharedExperts, _options.InputDim, _options.EffectiveSharedHiddenDim,
-                    _options.EffectiveOutputDim, _options.Activation, _options.ExpertBias, _options.SharedExpertGate);
+                    _options.EffectiveOutputDim, ActivationFunction.From(_options), _options.ExpertBias, _options.SharedExpertGate);
             _dispatch = new DispatchPaths(_options, dispatcher);
             _losses = new LayerLosses(_options);
             _finite = _options.CheckFinite ? new FiniteCheck(name) : null;
@@ -233,7 +233,10 @@ namespace MoeLayers
             return (input.reshape(-1, InputDim), lead, TokenMask.From(tokenMask, lead, weight.device, nameof(tokenMask)));
         }
 
-        /// <summary>Capacity and drop policy of this forward; none of the layer's own when the router applied one (expert choice).</summary>
+        /// <summary>
+        /// Capacity, drop policy and where the weights apply, for this forward; no capacity of the layer's own when the router
+        /// applied one (expert choice).
+        /// </summary>
         private DispatchRules Rules(long realTokens, int k, long? routerCapacity, TokenMask? mask)
         {
             var factor = routerCapacity is null ? (training ? _options.CapacityFactor : _options.EvalCapacityFactor) : null;
@@ -241,6 +244,7 @@ namespace MoeLayers
             {
                 CapacityFactor = factor,
                 MinCapacity = _options.MinCapacity,
+                WeightExpertInputs = _options.WeightExpertInputs,
             };
         }
 
