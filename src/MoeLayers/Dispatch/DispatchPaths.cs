@@ -1,3 +1,4 @@
+using System;
 using static TorchSharp.torch;
 
 namespace MoeLayers
@@ -30,9 +31,16 @@ namespace MoeLayers
         public IExpertDispatcher? Only => _only;
 
         /// <summary>This forward's path for the flattened input [T, d], E experts and the current mode's k.</summary>
-        public DispatchPath Choose(Tensor flat, int numExperts, int topK) => _only is not null
-            ? new DispatchPath(_only, null)
-            : DispatchAccelerators.Choose(_mode, _strategy, flat.device, accelerator => accelerator.Unavailable(flat, numExperts, topK), _portable,
-                () => DispatchAccelerators.Cuda);
+        public DispatchPath Choose(Tensor flat, int numExperts, int topK) =>
+            Choose(flat.device, accelerator => accelerator.Unavailable(flat, numExperts, topK), () => DispatchAccelerators.Cuda);
+
+        /// <summary>
+        /// The path for an input on <paramref name="device"/>: <paramref name="unavailable"/> asks the accelerator
+        /// <paramref name="findCuda"/> finds whether it can take the input (the tests pass a stand-in accelerator).
+        /// </summary>
+        internal DispatchPath Choose(Device device, Func<IDispatchAccelerator, string?> unavailable, Func<IDispatchAccelerator?> findCuda) =>
+            _only is not null
+                ? new DispatchPath(_only, null)
+                : DispatchAccelerators.Choose(_mode, _strategy, device, unavailable, _portable, findCuda);
     }
 }
