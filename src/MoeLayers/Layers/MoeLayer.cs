@@ -18,9 +18,10 @@ namespace MoeLayers
     /// anywhere a <c>Module&lt;Tensor, Tensor&gt;</c> does. The router's parameters, buffers and math stay float32 under
     /// any <c>.to(dtype)</c>; the experts take the model's dtype.
     /// <para>
-    /// State dict names: router.weight (router.noise_weight, router.correction_bias: the balance bias), experts.w_in,
-    /// experts.w_gate, experts.w_out, experts.b_in, experts.b_out (Autonomy-of-Experts: experts.w_down, experts.w_up,
-    /// experts.w_in, experts.w_out), shared_experts.w_in, .w_gate, .w_out, .b_in, .b_out, .gate.
+    /// State dict names: router.weight (router.bias with RouterBias, router.noise_weight, router.correction_bias: the
+    /// balance bias), experts.w_in, experts.w_gate, experts.w_out, experts.b_in, experts.b_gate, experts.b_out
+    /// (Autonomy-of-Experts: experts.w_down, experts.w_up, experts.w_in, experts.w_out), shared_experts.w_in, .w_gate,
+    /// .w_out, .b_in, .b_gate, .b_out, .gate.
     /// </para>
     /// <para>
     /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
