@@ -1,4 +1,3 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
@@ -111,13 +110,13 @@ namespace MoeLayers.Tests.Layers
 
         private static MoeLayerOptions Options(ExpertActivation activation, bool weightInputs, double? capacityFactor, DispatchStrategy strategy,
             bool memoryOptimized) => new()
-        {
-            InputDim = 6, HiddenDim = 5, OutputDim = 4, NumExperts = 5, TopK = 2, RouterBias = true, ExpertBias = true, Activation = activation,
-            SwiGluAlpha = activation == ExpertActivation.ClampedSwiGlu ? 1.3 : MoeLayerOptions.DefaultSwiGluAlpha,
-            SwiGluLimit = activation == ExpertActivation.ClampedSwiGlu ? 0.7 : MoeLayerOptions.DefaultSwiGluLimit,
-            SharedExperts = 1, WeightExpertInputs = weightInputs, CapacityFactor = capacityFactor, MinCapacity = 1, Dispatch = strategy,
-            MemoryOptimizedExperts = memoryOptimized, CollectStatistics = false,
-        };
+            {
+                InputDim = 6, HiddenDim = 5, OutputDim = 4, NumExperts = 5, TopK = 2, RouterBias = true, ExpertBias = true, Activation = activation,
+                SwiGluAlpha = activation == ExpertActivation.ClampedSwiGlu ? 1.3 : MoeLayerOptions.DefaultSwiGluAlpha,
+                SwiGluLimit = activation == ExpertActivation.ClampedSwiGlu ? 0.7 : MoeLayerOptions.DefaultSwiGluLimit,
+                SharedExperts = 1, WeightExpertInputs = weightInputs, CapacityFactor = capacityFactor, MinCapacity = 1, Dispatch = strategy,
+                MemoryOptimizedExperts = memoryOptimized, CollectStatistics = false,
+            };
 
         /// <summary>The output (as "output") and every parameter's gradient after one backward of the task and auxiliary losses.</summary>
         private static Dictionary<string, Tensor> Gradients(MoeLayer layer, Tensor x, Tensor upstream)

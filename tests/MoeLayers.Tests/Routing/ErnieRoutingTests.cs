@@ -1,8 +1,6 @@
 using System;
-using System.Linq;
 using FluentAssertions;
 using MoeLayers.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Routing
