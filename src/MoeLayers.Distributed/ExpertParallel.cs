@@ -22,8 +22,8 @@ namespace MoeLayers.Distributed
     /// <see cref="GradientAllReduce.Average"/> equal the one-process gradients when each rank's task loss is likewise W ×
     /// its share (with equal token counts: the mean over its own tokens).
     /// </para>
-    /// Supports the top-k (softmax or sigmoid, groups, balance bias) and Switch routers without jitter, Switch
-    /// load-balancing and z-loss, dropless or capacity with <see cref="DropPolicy.ByPosition"/> or
+    /// Supports the top-k (softmax or sigmoid, groups, balance bias, router bias, weights on the expert inputs) and
+    /// Switch routers without jitter, Switch load-balancing and z-loss, dropless or capacity with <see cref="DropPolicy.ByPosition"/> or
     /// <see cref="DropPolicy.ByChoiceThenPosition"/>, no token mask. Every forward, <c>forward</c> and
     /// <see cref="MoeLayer.Run"/> alike, is a collective: all ranks call it, in the same order.
     /// </summary>

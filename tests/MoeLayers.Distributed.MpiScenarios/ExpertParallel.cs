@@ -60,6 +60,22 @@ namespace MoeLayers.Distributed.MpiScenarios
             o.CapacityFactor = 1.0;
             o.ExpertBias = true;
             yield return ("switch k=1 cf=1.0 with biases", o);
+            // Llama 4: sigmoid top-1, the weight on the expert's input, a shared expert.
+            o = Base(small, topK: 1);
+            o.ScoreFunction = ScoreFunction.Sigmoid;
+            o.Activation = ExpertActivation.SwiGlu;
+            o.WeightExpertInputs = true;
+            o.SharedExperts = 1;
+            yield return ("llama4 sigmoid k=1 weighted inputs shared", o);
+            // gpt-oss: router bias, top-k then softmax, clamped SwiGLU with gate, hidden and output biases.
+            o = Base(small);
+            o.TopKOrder = TopKOrder.TopKThenSoftmax;
+            o.RouterBias = true;
+            o.Activation = ExpertActivation.ClampedSwiGlu;
+            o.SwiGluLimit = 0.5;
+            o.ExpertBias = true;
+            o.CapacityFactor = 0.75;
+            yield return ("gpt-oss router bias clamped swiglu cf=0.75", o);
         }
 
         public static int Equivalence(TimeSpan timeout, int tokensPerRank)

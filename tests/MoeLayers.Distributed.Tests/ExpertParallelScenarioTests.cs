@@ -40,7 +40,8 @@ namespace MoeLayers.Distributed.Tests
                 int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture).Should().BeGreaterThanOrEqualTo(208, "no comparison may silently drop out");
                 match.Groups[2].Value.Should().Be("0");
                 foreach (var name in new[] { "topk-softmax dropless", "topk-softmax cf=0.5 by-position", "topk-softmax cf=0.75 by-choice-then-position",
-                             "deepseek sigmoid groups bias shared dropless", "deepseek sigmoid groups bias shared cf=0.6", "switch k=1 cf=1.0 with biases" })
+                             "deepseek sigmoid groups bias shared dropless", "deepseek sigmoid groups bias shared cf=0.6", "switch k=1 cf=1.0 with biases",
+                             "llama4 sigmoid k=1 weighted inputs shared", "gpt-oss router bias clamped swiglu cf=0.75" })
                 {
                     lines.Should().Contain(l => l.StartsWith($"ok   {name} step 1: gradient of experts.w_in", StringComparison.Ordinal), "case {0} ran", name);
                     lines.Should().Contain(l => l.StartsWith($"ok   {name} step 1: gradient of router.weight", StringComparison.Ordinal), "case {0} ran", name);

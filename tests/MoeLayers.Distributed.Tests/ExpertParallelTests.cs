@@ -48,6 +48,36 @@ namespace MoeLayers.Distributed.Tests
             b.Statistics!.KeptPerExpert.Should().Equal(a.Statistics!.KeptPerExpert);
         }
 
+        /// <summary>Llama 4's weights on the expert inputs go through the plan's gather, before the rows leave for their experts' rank.</summary>
+        [Fact]
+        public void WeightedExpertInputsEqualMoeLayerIncludingGradients()
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            var options = Options(0.75);
+            options.TopK = 1;
+            options.ScoreFunction = ScoreFunction.Sigmoid;
+            options.Activation = ExpertActivation.SwiGlu;
+            options.WeightExpertInputs = true;
+            manual_seed(5);
+            var full = new MoeLayer(options);
+            full.to(ScalarType.Float64);
+            var ep = ExpertParallel.Create(options, comm);
+            ep.to(ScalarType.Float64);
+            ep.LoadShardFrom(full.state_dict());
+
+            var x = randn(20, 6, ScalarType.Float64);
+            var a = full.Run(x);
+            var b = ep.Run(x);
+            (a.Output - b.Output).abs().max().item<double>().Should().BeLessThan(1e-12);
+            (a.Output.sum() + a.AuxiliaryLoss).backward();
+            (b.Output.sum() + b.AuxiliaryLoss).backward();
+            var grads = full.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+            foreach (var (name, p) in ep.named_parameters())
+                (p.grad!.to(ScalarType.Float64) - grads[name].to(ScalarType.Float64)).abs().max().item<double>().Should().BeLessThan(name.StartsWith("router", StringComparison.Ordinal) ? 1e-6 : 1e-12, name);
+            grads["router.weight"].abs().sum().item<float>().Should().BeGreaterThan(0);
+        }
+
         [Fact]
         public void AsAMoeLayerItFeedsCollectAndTheBalanceStepLikeMoeLayer()
         {

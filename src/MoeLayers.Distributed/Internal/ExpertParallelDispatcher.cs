@@ -12,7 +12,8 @@ namespace MoeLayers.Distributed
     /// <see cref="DispatchPlan"/> then keeps exactly the pairs one process would keep on that batch (the one capacity and
     /// drop rule, <see cref="Capacity.KeptPerExpert"/>, applied to every rank's counts gives both exchanges' sizes); the
     /// kept rows go to their expert's rank with one all-to-all, run through the experts' grouped products, return with a
-    /// second, and the core's combine sums them with the local routing weights. Backward runs the mirror exchanges (a
+    /// second, and the core's combine sums them with the local routing weights (the plan's gather and combine, so a layer
+    /// that weights the experts' inputs scales the rows before they leave). Backward runs the mirror exchanges (a
     /// collective: every rank calls backward, or none does). The dispatch output's counts are every rank's, so the layer's
     /// losses, statistics and balance bias see what one process would see on all ranks' tokens.
     /// </summary>
@@ -52,7 +53,8 @@ namespace MoeLayers.Distributed
             var sendCounts = Enumerable.Range(0, world).Select(q => plan.KeptPerExpert.Skip(q * local).Take(local).Sum()).ToArray();
             var keptFrom = Enumerable.Range(0, world).Select(q => keptOf[q].Skip(rank * local).Take(local).ToArray()).ToArray();
 
-            var rows = input.index_select(0, plan.TokenOfKept);
+            var weights = routing.CombineWeights.to(input.dtype);
+            var rows = plan.GatherRows(input, weights);
             var received = AllToAllFunction.apply(rows, _communicator, sendCounts, keptFrom.Select(k => k.Sum()).ToArray());
             var (toExperts, perExpert) = ExpertMajor(keptFrom);
             var order = tensor(toExperts, ScalarType.Int64, input.device);
@@ -63,7 +65,7 @@ namespace MoeLayers.Distributed
                 LibraryGroupedMatmul.Default);
             var bySource = zeros_like(expertOutput).index_copy(0, order, expertOutput);
             var returned = AllToAllFunction.apply(bySource, _communicator, keptFrom.Select(k => k.Sum()).ToArray(), sendCounts);
-            var output = plan.Combine(returned, routing.CombineWeights.to(input.dtype));
+            var output = plan.Combine(returned, weights);
 
             var assigned = Enumerable.Range(0, _numExperts).Select(e => Enumerable.Range(0, topK).Sum(j => total[e, j])).ToArray();
             var kept = Enumerable.Range(0, _numExperts).Select(e => keptOf.Sum(k => k[e])).ToArray();

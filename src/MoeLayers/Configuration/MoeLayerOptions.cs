@@ -42,6 +42,13 @@ namespace MoeLayers
         /// </summary>
         public bool? RenormalizeWeights { get; set; }
 
+        /// <summary>
+        /// Top-k router: add a learned float32 bias b [E] to the logits, z = x·Wᵀ + b, before any selection (gpt-oss's router,
+        /// an nn.Linear with bias). State-dict name router.bias; initialized to zeros, so a new layer routes as one without
+        /// it and a seed draws the same weights. Only for <see cref="RouterKind.TopK"/>. Default false.
+        /// </summary>
+        public bool RouterBias { get; set; }
+
         /// <summary>Top-k router: affinities by softmax (the default) or sigmoid (DeepSeek-V3).</summary>
         public ScoreFunction ScoreFunction { get; set; } = ScoreFunction.Softmax;
 
@@ -119,8 +126,32 @@ namespace MoeLayers
         /// <summary>Expert hidden activation. Default GELU.</summary>
         public ExpertActivation Activation { get; set; } = ExpertActivation.Gelu;
 
-        /// <summary>Biases in the expert projections. Default false.</summary>
+        /// <summary>
+        /// The α of <see cref="ExpertActivation.ClampedSwiGlu"/>: G ⊙ σ(α·G). A finite number &gt; 0; must keep its
+        /// default for every other activation. Default 1.702 (gpt-oss).
+        /// </summary>
+        public double SwiGluAlpha { get; set; } = DefaultSwiGluAlpha;
+
+        /// <summary>
+        /// The limit of <see cref="ExpertActivation.ClampedSwiGlu"/>: the gate is clamped to at most it, the hidden to
+        /// [−limit, limit]. A finite number &gt; 0; must keep its default for every other activation. Default 7.0 (gpt-oss).
+        /// </summary>
+        public double SwiGluLimit { get; set; } = DefaultSwiGluLimit;
+
+        /// <summary>
+        /// Biases in the expert projections: b_in [E, h] and b_out [E, out], and for the gated activations
+        /// (<see cref="ExpertActivation.SwiGlu"/>, <see cref="ExpertActivation.ClampedSwiGlu"/>) b_gate [E, h] on the gate
+        /// projection; the shared experts likewise. Default false.
+        /// </summary>
         public bool ExpertBias { get; set; }
+
+        /// <summary>
+        /// Apply each pair's routing weight to the expert's input instead of its output (Llama 4's Llama4TextMoe):
+        /// y_t = Σⱼ E_j(w_{t,j}·x_t) instead of Σⱼ w_{t,j}·E_j(x_t). Gradients reach the router through the scaled inputs.
+        /// The fused CUDA dispatch does not implement it: such a layer runs the portable dispatch on CUDA tensors too, and
+        /// <see cref="UseCudaDispatch"/> = Always is refused. Default false.
+        /// </summary>
+        public bool WeightExpertInputs { get; set; }
 
         /// <summary>
         /// Capacity factor cf in training (&gt; 0), or null for dropless routing (the default). Each expert keeps at most
@@ -174,6 +205,12 @@ namespace MoeLayers
         /// tensor, before any expert is picked from them (one host sync per forward). Default false.
         /// </summary>
         public bool CheckFinite { get; set; }
+
+        /// <summary>The default of <see cref="SwiGluAlpha"/>, gpt-oss's α.</summary>
+        internal const double DefaultSwiGluAlpha = 1.702;
+
+        /// <summary>The default of <see cref="SwiGluLimit"/>, gpt-oss's limit.</summary>
+        internal const double DefaultSwiGluLimit = 7.0;
 
         /// <summary>The effective output width.</summary>
         public int EffectiveOutputDim => OutputDim == 0 ? InputDim : OutputDim;

@@ -66,7 +66,28 @@ namespace MoeLayers
             if (o.UseCudaDispatch == CudaDispatchMode.Always && o.Dispatch == DispatchStrategy.Reference)
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
             AutonomyOfExpertsFailures(f, o);
+            ActivationFailures(f, o);
+            if (o.WeightExpertInputs && o.UseCudaDispatch == CudaDispatchMode.Always)
+                f.Add($"{p}{nameof(o.WeightExpertInputs)} = true is not implemented by the fused CUDA dispatch, so {nameof(o.UseCudaDispatch)} cannot be Always (Auto runs the portable dispatch for such a layer).");
             return f;
+        }
+
+        /// <summary>The clamped SwiGLU's constants: in range, and left at their defaults by every other activation.</summary>
+        private static void ActivationFailures(List<string> f, MoeLayerOptions o)
+        {
+            const string p = nameof(MoeLayerOptions) + ".";
+            var clamped = o.Activation == ExpertActivation.ClampedSwiGlu;
+            foreach (var (field, value, fallback) in new[]
+                     {
+                         (nameof(o.SwiGluAlpha), o.SwiGluAlpha, MoeLayerOptions.DefaultSwiGluAlpha),
+                         (nameof(o.SwiGluLimit), o.SwiGluLimit, MoeLayerOptions.DefaultSwiGluLimit),
+                     })
+            {
+                if (!(value > 0) || double.IsInfinity(value))
+                    f.Add($"{p}{field} must be a finite number > 0; got {value}.");
+                else if (!clamped && value != fallback)
+                    f.Add($"{p}{field} = {value} is only used by Activation = ClampedSwiGlu; got Activation = {o.Activation}. Leave it at its default {fallback}.");
+            }
         }
 
         private static void AutonomyOfExpertsFailures(List<string> f, MoeLayerOptions o)
@@ -84,6 +105,8 @@ namespace MoeLayers
                 f.Add($"{p}{nameof(o.Activation)} must be SwiGlu for the AutonomyOfExperts router (its experts are SwiGLU blocks with a factorized gate); got {o.Activation}.");
             if (o.ExpertBias)
                 f.Add($"{p}{nameof(o.ExpertBias)} must be false for the AutonomyOfExperts router (its experts have no biases; one on W_down would shift the norms it routes on).");
+            if (o.WeightExpertInputs)
+                f.Add($"{p}{nameof(o.WeightExpertInputs)} must be false for the AutonomyOfExperts router (its experts continue from x·W_down of the unweighted token, which it routed on).");
             if (o.ZLossCoefficient != 0)
                 f.Add($"{p}{nameof(o.ZLossCoefficient)} must be 0 for the AutonomyOfExperts router (its scores are activation norms, not logits: the z-loss would shrink the experts' own activations); got {o.ZLossCoefficient}.");
         }
@@ -100,6 +123,7 @@ namespace MoeLayers
                 if (o.ExpertGroups != 1) f.Add($"{p}{nameof(o.ExpertGroups)} = {o.ExpertGroups} {only}; got Router = {o.Router}.");
                 if (o.BalanceBias) f.Add($"{p}{nameof(o.BalanceBias)} {only}; got Router = {o.Router}.");
                 if (o.RoutedScalingFactor != 1.0) f.Add($"{p}{nameof(o.RoutedScalingFactor)} = {o.RoutedScalingFactor} {only}; got Router = {o.Router}.");
+                if (o.RouterBias) f.Add($"{p}{nameof(o.RouterBias)} {only}; got Router = {o.Router}.");
             }
             if (!(o.RoutedScalingFactor > 0) || double.IsInfinity(o.RoutedScalingFactor))
                 f.Add($"{p}{nameof(o.RoutedScalingFactor)} must be a finite number > 0; got {o.RoutedScalingFactor}.");

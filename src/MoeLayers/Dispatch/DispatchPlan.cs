@@ -14,7 +14,7 @@ namespace MoeLayers
     /// microseconds, where the same work as a dozen tensor ops costs a dozen dispatch overheads (and their autograd nodes).
     /// </summary>
     internal sealed class DispatchPlan(int numExperts, int topK, long tokens, long[] order, long[] expertOfKept, long[] positionInExpert,
-        long[] rowOfPair, long[] assigned, long[] kept, long? capacity, Device device)
+        long[] rowOfPair, long[] assigned, long[] kept, long? capacity, bool weightsInputs, Device device)
     {
         private readonly long[] _order = order;
         private readonly long[] _expertOfKept = expertOfKept;
@@ -39,6 +39,12 @@ namespace MoeLayers
         /// <summary>Capacity C, or null when dropless.</summary>
         public long? Capacity { get; } = capacity;
 
+        /// <summary>
+        /// Whether each pair's weight scales its row before the expert (<see cref="DispatchRules.WeightExpertInputs"/>) and
+        /// the combine sums the outputs with weight 1; else the combine weighs the outputs.
+        /// </summary>
+        public bool WeightsInputs { get; } = weightsInputs;
+
         /// <summary>Pairs the experts run.</summary>
         public long KeptCount => _order.Length;
 
@@ -49,7 +55,7 @@ namespace MoeLayers
         public Tensor Order => _orderTensor ??= tensor(_order, ScalarType.Int64, _device);
 
         /// <summary>Token of each kept pair, in <see cref="Order"/> [M].</summary>
-        public Tensor TokenOfKept => _tokenOfKept ??= tensor(_order.Select(p => p / TopK).ToArray(), ScalarType.Int64, _device);
+        private Tensor TokenOfKept => _tokenOfKept ??= tensor(_order.Select(p => p / TopK).ToArray(), ScalarType.Int64, _device);
 
         /// <summary>Flat (token, expert) index t·E + e of each kept pair [M].</summary>
         public Tensor AssignmentOfKept =>
@@ -116,7 +122,7 @@ namespace MoeLayers
                 }
             }
             return new DispatchPlan(numExperts, topK, tokens, order, expertOfKept, positionInExpert, rowOfPair, assigned, kept,
-                rules.Capacity, expertIndices.device);
+                rules.Capacity, rules.WeightExpertInputs, expertIndices.device);
         }
 
         /// <summary>Pairs per (expert, choice) [E, k] of routing indices [T, k], every pair counted (no mask, no selection).</summary>
@@ -161,14 +167,27 @@ namespace MoeLayers
         }
 
         /// <summary>
-        /// Padded layout with C = <paramref name="capacity"/> rows per expert: for every buffer row the token it reads
-        /// (padding rows read token 0: their outputs are never gathered, so they get no gradient), and for every pair its
-        /// buffer row (pairs that are not run read row 0 and must be masked by the caller).
+        /// The kept pairs' rows in plan order [M, d], each its token's row of <paramref name="input"/>, scaled by the pair's
+        /// weight when <see cref="WeightsInputs"/>: what the experts run on.
         /// </summary>
-        public (Tensor TokenOfSlot, Tensor SlotOfPair, Tensor AssignmentOfSlot) PaddedLayout(long capacity)
+        /// <param name="input">Tokens [T, d].</param>
+        /// <param name="weights">Combine weights [T, k] in the input's dtype.</param>
+        public Tensor GatherRows(Tensor input, Tensor weights) => Weighted(input.index_select(0, TokenOfKept), weights, Order);
+
+        /// <summary>
+        /// The padded buffer [E, C, d] with C = <paramref name="capacity"/> rows per expert (expert e's r-th kept pair in row
+        /// r of block e; padding rows read token 0, their outputs are never gathered, so they get no gradient), rows scaled
+        /// as in <see cref="GatherRows"/>; with the buffer row of every pair for <see cref="CombinePadded"/> and the flat
+        /// (token, expert) index of every buffer row.
+        /// </summary>
+        /// <param name="input">Tokens [T, d].</param>
+        /// <param name="weights">Combine weights [T, k] in the input's dtype.</param>
+        /// <param name="capacity">Rows per expert, at least the largest kept count.</param>
+        public (Tensor Buffer, Tensor SlotOfPair, Tensor AssignmentOfSlot) GatherPadded(Tensor input, Tensor weights, long capacity)
         {
             var slots = NumExperts * capacity;
             var tokenOfSlot = new long[slots];
+            var pairOfSlot = new long[slots];
             var assignmentOfSlot = new long[slots];
             var slotOfKept = new long[_order.Length];
             for (var i = 0; i < _order.Length; i++)
@@ -176,12 +195,15 @@ namespace MoeLayers
                 var slot = _expertOfKept[i] * capacity + _positionInExpert[i];
                 var token = _order[i] / TopK;
                 tokenOfSlot[slot] = token;
+                pairOfSlot[slot] = _order[i];
                 assignmentOfSlot[slot] = token * NumExperts + _expertOfKept[i];
                 slotOfKept[i] = slot;
             }
             var slotOfPair = new long[_rowOfPair.Length];
             for (var p = 0; p < slotOfPair.Length; p++) slotOfPair[p] = _rowOfPair[p] < 0 ? 0 : slotOfKept[_rowOfPair[p]];
-            return (tensor(tokenOfSlot, ScalarType.Int64, _device), tensor(slotOfPair, ScalarType.Int64, _device),
+            var rows = Weighted(input.index_select(0, tensor(tokenOfSlot, ScalarType.Int64, _device)), weights,
+                tensor(pairOfSlot, ScalarType.Int64, _device));
+            return (rows.view(NumExperts, capacity, input.shape[1]), tensor(slotOfPair, ScalarType.Int64, _device),
                 tensor(assignmentOfSlot, ScalarType.Int64, _device));
         }
 
@@ -191,7 +213,8 @@ namespace MoeLayers
 
         /// <summary>
         /// The outputs of the kept pairs in plan order [M, out] back to tokens, y [T, out]: each row to its (token, slot)
-        /// position (unique indices, no atomics), then <see cref="WeightedSum"/>; pairs that are not run add nothing.
+        /// position (unique indices, no atomics), then the fixed-order sum over the k slots, weighted unless the weights
+        /// went into the inputs; pairs that are not run add nothing.
         /// </summary>
         /// <param name="sortedOutput">Expert outputs in <see cref="Order"/> [M, out].</param>
         /// <param name="weights">Combine weights [T, k] in the output's dtype.</param>
@@ -200,21 +223,40 @@ namespace MoeLayers
             var perPair = SkippedCount == 0
                 ? sortedOutput.index_select(0, InversePermutation(0))
                 : zeros(new[] { Tokens * TopK, sortedOutput.shape[1] }, sortedOutput.dtype, sortedOutput.device).index_copy(0, Order, sortedOutput);
-            return WeightedSum(perPair, weights);
+            return SumOverSlots(perPair, WeightsInputs ? null : weights);
         }
 
-        /// <summary>y_t = Σⱼ w_{t,j}·out_{t,j} over per-pair outputs [T·k, out]: a fixed-order sum over the k slots (deterministic, no atomics).</summary>
-        /// <param name="perPair">One output row per (token, slot) pair.</param>
-        /// <param name="weights">Combine weights [T, k].</param>
-        public Tensor WeightedSum(Tensor perPair, Tensor weights)
+        /// <summary>
+        /// The padded buffer's outputs [E·C, out] back to tokens, y [T, out], as <see cref="Combine"/>: pairs that are not
+        /// run read row 0 of the buffer and are masked out.
+        /// </summary>
+        /// <param name="slotOutput">Expert outputs in buffer order [E·C, out].</param>
+        /// <param name="slotOfPair">Buffer row of each pair, from <see cref="GatherPadded"/>.</param>
+        /// <param name="weights">Combine weights [T, k] in the output's dtype.</param>
+        public Tensor CombinePadded(Tensor slotOutput, Tensor slotOfPair, Tensor weights)
         {
-            if (TopK == 1) return perPair * weights;
-            var width = perPair.shape[1];
-            return perPair.view(Tokens, TopK, width).mul(weights.unsqueeze(-1)).sum(1);
+            var keep = KeepMask(weights.dtype);
+            var pairWeights = WeightsInputs ? keep : keep is null ? weights : weights * keep;
+            return SumOverSlots(slotOutput.index_select(0, slotOfPair), pairWeights);
         }
+
+        /// <summary>
+        /// y_t = Σⱼ w_{t,j}·out_{t,j} over per-pair outputs [T·k, out], or Σⱼ out_{t,j} with no weights: a fixed-order sum
+        /// over the k slots (deterministic, no atomics).
+        /// </summary>
+        private Tensor SumOverSlots(Tensor perPair, Tensor? weights)
+        {
+            if (TopK == 1) return weights is null ? perPair : perPair * weights;
+            var perSlot = perPair.view(Tokens, TopK, perPair.shape[1]);
+            return (weights is null ? perSlot : perSlot.mul(weights.unsqueeze(-1))).sum(1);
+        }
+
+        /// <summary>Rows gathered for pairs <paramref name="pairs"/>, scaled by those pairs' weights when <see cref="WeightsInputs"/>.</summary>
+        private Tensor Weighted(Tensor rows, Tensor weights, Tensor pairs) =>
+            WeightsInputs ? rows * weights.reshape(Tokens * TopK).index_select(0, pairs).unsqueeze(1) : rows;
 
         /// <summary>1 for pairs that are run, 0 for the others, [T, k]; null when every pair is run.</summary>
-        public Tensor? KeepMask(ScalarType dtype)
+        private Tensor? KeepMask(ScalarType dtype)
         {
             if (SkippedCount == 0) return null;
             return tensor(_rowOfPair.Select(r => r < 0 ? 0f : 1f).ToArray(), ScalarType.Float32, _device)

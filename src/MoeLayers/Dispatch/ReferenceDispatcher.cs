@@ -6,7 +6,8 @@ namespace MoeLayers
 {
     /// <summary>
     /// The plain reference: for each expert, find its pairs on the host, apply capacity with simple list logic, run the
-    /// expert on its rows and index_add the weighted outputs into place. Slow and obviously correct; the tests' oracle.
+    /// expert on its rows (each scaled by its weight first, with <see cref="DispatchRules.WeightExpertInputs"/>) and
+    /// index_add the weighted (or, then, plain) outputs into place. Slow and obviously correct; the tests' oracle.
     /// </summary>
     internal sealed class ReferenceDispatcher : IExpertDispatcher
     {
@@ -47,8 +48,12 @@ namespace MoeLayers
 
                 var pairIndex = tensor(pairs.ToArray(), ScalarType.Int64, input.device);
                 var tokenIndex = tensor(pairs.Select(p => p / topK).ToArray(), ScalarType.Int64, input.device);
-                var expertOutput = experts.ForwardExpert(e, input.index_select(0, tokenIndex), tokenIndex);
-                output = output.index_add(0, tokenIndex, expertOutput * flatWeights.index_select(0, pairIndex).unsqueeze(1), 1.0);
+                var pairWeights = flatWeights.index_select(0, pairIndex).unsqueeze(1);
+                var expertInput = input.index_select(0, tokenIndex);
+                var contribution = rules.WeightExpertInputs
+                    ? experts.ForwardExpert(e, expertInput * pairWeights, tokenIndex)
+                    : experts.ForwardExpert(e, expertInput, tokenIndex) * pairWeights;
+                output = output.index_add(0, tokenIndex, contribution, 1.0);
             }
             return new DispatchOutput(output, assigned, kept, rules.Capacity, rules.Mask?.RealCount ?? tokens);
         }

@@ -7,7 +7,8 @@ namespace MoeLayers
     /// Sort-based dispatch: stable-sort the T·k pairs by expert, gather rows, run the experts either per contiguous block
     /// (<see cref="DispatchStrategy.Grouped"/>) or as one batched product over a padded [E, C, d] buffer
     /// (<see cref="DispatchStrategy.Padded"/>), then combine deterministically: outputs are copied back to their (token, slot)
-    /// position (unique indices, no atomics) and the [T, k, out] tensor is summed with the weights.
+    /// position (unique indices, no atomics) and the [T, k, out] tensor is summed with the weights. Where the weights apply
+    /// (outputs, or inputs) is the plan's (<see cref="DispatchPlan.GatherRows"/>, <see cref="DispatchPlan.Combine"/>).
     /// </summary>
     internal sealed class SortedDispatcher : IExpertDispatcher
     {
@@ -76,22 +77,20 @@ namespace MoeLayers
         /// <summary>Gather kept rows in expert order, one grouped product per projection, then put rows back per pair.</summary>
         private static Tensor RunGrouped(DispatchPlan plan, Tensor input, Tensor weights, IExpertBank experts, IGroupedMatmul matmul)
         {
-            var rows = input.index_select(0, plan.TokenOfKept);
+            var rows = plan.GatherRows(input, weights);
             return plan.Combine(experts.ForwardSorted(rows, plan.KeptPerExpert, plan.AssignmentOfKept, matmul), weights);
         }
 
         /// <summary>
         /// One batched product over a [E, C, d] buffer (C = largest block). Padding rows read an arbitrary real token and
-        /// their outputs are never gathered, so they add nothing to any gradient; pairs that are not run are masked in the weights.
+        /// their outputs are never gathered, so they add nothing to any gradient; pairs that are not run are masked in the combine.
         /// </summary>
         private static Tensor RunPadded(DispatchPlan plan, Tensor input, Tensor weights, IExpertBank experts)
         {
             var capacity = PaddedCapacity(plan);
-            var (tokenOfSlot, slotOfPair, assignmentOfSlot) = plan.PaddedLayout(capacity);
-            var buffer = input.index_select(0, tokenOfSlot).view(plan.NumExperts, capacity, input.shape[1]);
+            var (buffer, slotOfPair, assignmentOfSlot) = plan.GatherPadded(input, weights, capacity);
             var output = experts.ForwardPadded(buffer, assignmentOfSlot).reshape(plan.NumExperts * capacity, experts.OutputDim);
-            var keep = plan.KeepMask(weights.dtype);
-            return plan.WeightedSum(output.index_select(0, slotOfPair), keep is null ? weights : weights * keep);
+            return plan.CombinePadded(output, slotOfPair, weights);
         }
     }
 }

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace MoeLayers
 {
     /// <summary>
-    /// E two-layer feed-forward experts with stacked weights — w_in [E, d, h], w_gate [E, d, h] (SwiGLU only),
-    /// w_out [E, h, out], optional biases b_in [E, h] and b_out [E, out] — so a dispatcher can run them as one batched
+    /// E two-layer feed-forward experts with stacked weights — w_in [E, d, h], w_gate [E, d, h] (gated activations only),
+    /// w_out [E, h, out], optional biases b_in [E, h], b_gate [E, h] (gated activations only) and b_out [E, out] — so a
+    /// dispatcher can run them as one batched
     /// product or as per-expert products on contiguous row blocks. The output width may differ from the input width.
     /// </summary>
     internal sealed class ExpertBank : nn.Module, IExpertBank
@@ -23,32 +24,35 @@ namespace MoeLayers
         [ComponentName(Name = "b_in")]
         private readonly Parameter? _bIn;
 
+        [ComponentName(Name = "b_gate")]
+        private readonly Parameter? _bGate;
+
         [ComponentName(Name = "b_out")]
         private readonly Parameter? _bOut;
 
-        private readonly ExpertActivation _activation;
+        private readonly ActivationFunction _activation;
 
         /// <summary>Creates E experts initialized like nn.Linear (uniform ±1/√fan_in for weights and biases).</summary>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
         /// <param name="inputDim">Input width d.</param>
         /// <param name="hiddenDim">Hidden width h.</param>
         /// <param name="outputDim">Output width (often d).</param>
-        /// <param name="activation">Hidden activation.</param>
-        /// <param name="bias">Add biases to both projections.</param>
+        /// <param name="activation">Hidden activation (an <see cref="ExpertActivation"/> converts, with gpt-oss's constants).</param>
+        /// <param name="bias">Add biases to every projection: b_in, b_out and, for a gated activation, b_gate.</param>
         /// <param name="memoryOptimized">
         /// Run the sorted and padded forwards as one <see cref="ExpertMlpFunction"/> that recomputes the activation in
         /// backward (<see cref="MoeLayerOptions.MemoryOptimizedExperts"/>); false composes autograd ops as before.
         /// </param>
         /// <param name="name">Module name.</param>
         public ExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim,
-            ExpertActivation activation = ExpertActivation.Gelu, bool bias = false, bool memoryOptimized = true, string name = "experts")
+            ActivationFunction activation, bool bias = false, bool memoryOptimized = true, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
             Guard.Positive(outputDim, nameof(outputDim));
-            Guard.Defined(activation, nameof(activation));
+            Guard.Defined(activation.Kind, nameof(activation));
             NumExperts = numExperts;
             InputDim = inputDim;
             OutputDim = outputDim;
@@ -56,12 +60,14 @@ namespace MoeLayers
             MemoryOptimized = memoryOptimized;
 
             _wIn = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
-            if (activation == ExpertActivation.SwiGlu) _wGate = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
+            if (activation.IsGated) _wGate = Init.Parameter(Init.Uniform(inputDim, numExperts, inputDim, hiddenDim));
             _wOut = Init.Parameter(Init.Uniform(hiddenDim, numExperts, hiddenDim, outputDim));
             if (bias)
             {
                 _bIn = Init.Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
                 _bOut = Init.Parameter(Init.Uniform(hiddenDim, numExperts, outputDim));
+                // Drawn last, so the other parameters get the values a seed gave them before the gate had a bias.
+                if (activation.IsGated) _bGate = Init.Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
             }
             RegisterComponents();
         }
@@ -81,8 +87,14 @@ namespace MoeLayers
         /// <summary>Input projection [E, d, h].</summary>
         public Parameter InputWeight => _wIn;
 
-        /// <summary>Gate projection [E, d, h] (SwiGLU only), else null.</summary>
+        /// <summary>Gate projection [E, d, h] (gated activations only), else null.</summary>
         public Parameter? GateWeight => _wGate;
+
+        /// <summary>Gate bias [E, h] (biases with a gated activation), else null.</summary>
+        public Parameter? GateBias => _bGate;
+
+        /// <summary>The hidden activation.</summary>
+        public ActivationFunction Activation => _activation;
 
         /// <summary>Output projection [E, h, out].</summary>
         public Parameter OutputWeight => _wOut;
@@ -96,6 +108,6 @@ namespace MoeLayers
         /// <inheritdoc />
         public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens) => Mlp.Single(expert, rows, null);
 
-        private ExpertMlp Mlp => new(_wIn, _wGate, _wOut, _bIn, _bOut, _activation, MemoryOptimized);
+        private ExpertMlp Mlp => new(_wIn, _wGate, _wOut, _bIn, _bGate, _bOut, _activation, MemoryOptimized);
     }
 }

@@ -14,7 +14,7 @@ namespace MoeLayers
             var o = options;
             return o.Router == RouterKind.AutonomyOfExperts
                 ? new LowRankExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank, o.MemoryOptimizedExperts)
-                : new ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.Activation, o.ExpertBias, o.MemoryOptimizedExperts);
+                : new ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, ActivationFunction.From(o), o.ExpertBias, o.MemoryOptimizedExperts);
         }
 
         /// <summary>The first projection of an experts part, whose device and dtype the layer's inputs must match.</summary>

@@ -5,15 +5,16 @@ using static TorchSharp.torch;
 namespace MoeLayers
 {
     /// <summary>
-    /// The expert MLP of a bank, written once for every way a dispatcher runs it: Y = act(X·W_in + b_in [, X_g·W_gate])·W_out
-    /// + b_out per expert (weights [E, d, h], [E, d_g, h] or null, [E, h, out]; biases [E, h], [E, out] or null), where the
-    /// gate reads the rows themselves (SwiGLU) or other rows (the Autonomy-of-Experts experts' cached low-rank activations,
-    /// with W_gate = W_up). Memory-optimized, the grouped and padded forms run as one <see cref="ExpertMlpFunction"/>;
-    /// otherwise each projection is one grouped-product op. The reference loop's single expert composes plain products.
-    /// A value over the bank's parameters; it holds nothing else.
+    /// The expert MLP of a bank, written once for every way a dispatcher runs it:
+    /// Y = act(X·W_in + b_in [, X_g·W_gate + b_gate])·W_out + b_out per expert (weights [E, d, h], [E, d_g, h] or null,
+    /// [E, h, out]; biases [E, h], [E, h], [E, out] or null), where the gate reads the rows themselves (the gated
+    /// activations) or other rows (the Autonomy-of-Experts experts' cached low-rank activations, with W_gate = W_up).
+    /// Memory-optimized, the grouped and padded forms run as one <see cref="ExpertMlpFunction"/>; otherwise each projection
+    /// is one grouped-product op. The reference loop's single expert composes plain products. A value over the bank's
+    /// parameters; it holds nothing else.
     /// </summary>
     internal readonly record struct ExpertMlp(Tensor InputWeight, Tensor? GateWeight, Tensor OutputWeight, Tensor? InputBias,
-        Tensor? OutputBias, ExpertActivation Activation, bool MemoryOptimized)
+        Tensor? GateBias, Tensor? OutputBias, ActivationFunction Activation, bool MemoryOptimized)
     {
         /// <summary>
         /// Expert-contiguous rows [M, d] with per-expert counts → [M, out]; <paramref name="gateRows"/> [M, d_g] are the
@@ -41,11 +42,11 @@ namespace MoeLayers
         private Tensor Composed(Tensor rows, Tensor? gateRows, Func<Tensor, Tensor, Tensor?, Tensor> project)
         {
             var hidden = project(rows, InputWeight, InputBias);
-            var gate = GateWeight is null ? null : project(gateRows ?? rows, GateWeight, null);
-            return project(ExpertActivations.Apply(Activation, hidden, gate), OutputWeight, OutputBias);
+            var gate = GateWeight is null ? null : project(gateRows ?? rows, GateWeight, GateBias);
+            return project(Activation.Apply(hidden, gate), OutputWeight, OutputBias);
         }
 
         private Tensor Fused(Tensor rows, Tensor? gateRows, long[] counts, GroupedProducts products) =>
-            ExpertMlpFunction.Apply(rows, gateRows, InputWeight, GateWeight, OutputWeight, InputBias, OutputBias, counts, products, Activation);
+            ExpertMlpFunction.Apply(rows, gateRows, this, counts, products);
     }
 }

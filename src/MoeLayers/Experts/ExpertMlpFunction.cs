@@ -7,18 +7,21 @@ namespace MoeLayers
 {
     /// <summary>
     /// A whole expert MLP over expert-contiguous rows as one autograd function, memory-optimized as MegaBlocks'
-    /// memory_optimized_mlp: Y = act(X·W_in + b_in [, G = X_g·W_gate]) · W_out + b_out, every projection one grouped
-    /// product (<see cref="GroupedProducts"/>). Forward keeps only what backward needs — the rows, the pre-activation
-    /// H = X·W_in + b_in and, for SwiGLU, the gate G — and frees the activation A = act(H, G) as soon as Y is formed;
-    /// backward recomputes A once, in chunks of whole experts, for both dW_out and the activation's derivative (libtorch's
+    /// memory_optimized_mlp: Y = act(X·W_in + b_in [, G = X_g·W_gate + b_gate]) · W_out + b_out, every projection one
+    /// grouped product (<see cref="GroupedProducts"/>). Forward keeps only what backward needs — the rows, the
+    /// pre-activation H = X·W_in + b_in and, for the gated activations, the gate G — and frees the activation
+    /// A = act(H, G) as soon as Y is formed; backward recomputes A once, in chunks of whole experts, with the same
+    /// <see cref="ActivationFunction.Apply"/> the forward used, for both dW_out and the activation's derivative (libtorch's
     /// own derivative kernels, through a small autograd graph per chunk), forming dH in place in dA, so no [M, h]
-    /// temporary beyond dA lives at once. Against autograd over the composed ops this drops A from the saved
+    /// temporary beyond dA (and dG) lives at once. Against autograd over the composed ops this drops A from the saved
     /// tensors and three [M, h] gradients from the step's live set.
     /// <para>
-    /// Arguments: rows X [M, d]; gate rows X_g [M, d_g] or null (SwiGLU's gate reads X; the Autonomy-of-Experts gate
-    /// reads its cached low-rank activations); W_in [E, d, h]; W_gate [E, d_g, h] or null (SwiGLU only); W_out [E, h, o];
-    /// b_in [E, h] or null; b_out [E, o] or null; counts (long[], rows per expert); <see cref="GroupedProducts"/>;
-    /// <see cref="ExpertActivation"/>. Gradients are computed only for the tensors that require them.
+    /// Arguments: rows X [M, d]; gate rows X_g [M, d_g] or null (a gated activation's gate reads X; the
+    /// Autonomy-of-Experts gate reads its cached low-rank activations); W_in [E, d, h]; W_gate [E, d_g, h] or null (gated
+    /// activations only); W_out [E, h, o]; b_in [E, h] or null; b_gate [E, h] or null (with W_gate only); b_out [E, o] or
+    /// null; counts (long[], rows per expert); <see cref="GroupedProducts"/>; <see cref="ActivationFunction"/>. Gradients
+    /// are computed only for the tensors that require them; a bias's gradient is the per-expert column sums of the
+    /// gradient at its projection's output (dH for b_in, dG for b_gate, dY for b_out).
     /// </para>
     /// </summary>
     internal sealed class ExpertMlpFunction : autograd.SingleTensorFunction<ExpertMlpFunction>
@@ -26,43 +29,54 @@ namespace MoeLayers
         /// <summary>The backward recomputes the activation in chunks of whole experts of about this many elements, to bound its temporaries.</summary>
         internal const long ChunkElements = 1 << 21;
 
+        // Positions of the tensor arguments, in the order apply receives them and backward returns their gradients.
+        private const int Rows = 0, GateRows = 1, InputWeight = 2, GateWeight = 3, OutputWeight = 4, InputBias = 5, GateBias = 6, OutputBias = 7;
+        private const int TensorArguments = 8;
+
         public override string Name => "MoeExpertMlp";
 
-        /// <summary>Runs the MLP; see the class summary for the arguments.</summary>
-        public static Tensor Apply(Tensor rows, Tensor? gateRows, Tensor inputWeight, Tensor? gateWeight, Tensor outputWeight,
-            Tensor? inputBias, Tensor? outputBias, long[] counts, GroupedProducts products, ExpertActivation activation)
+        /// <summary>Runs <paramref name="mlp"/> on expert-contiguous rows; see the class summary for the arguments.</summary>
+        public static Tensor Apply(Tensor rows, Tensor? gateRows, ExpertMlp mlp, long[] counts, GroupedProducts products)
         {
-            if ((activation == ExpertActivation.SwiGlu) != (gateWeight is not null))
-                throw new ArgumentException($"{activation} {(gateWeight is null ? "needs" : "takes no")} gate weights.", nameof(gateWeight));
-            var tracked = is_grad_enabled() && (rows.requires_grad || (gateRows?.requires_grad ?? false) || inputWeight.requires_grad
-                || (gateWeight?.requires_grad ?? false) || outputWeight.requires_grad || (inputBias?.requires_grad ?? false)
-                || (outputBias?.requires_grad ?? false));
+            if (mlp.Activation.IsGated != (mlp.GateWeight is not null))
+                throw new ArgumentException($"{mlp.Activation.Kind} {(mlp.GateWeight is null ? "needs" : "takes no")} gate weights.", "gateWeight");
+            if (mlp.GateBias is not null && mlp.GateWeight is null)
+                throw new ArgumentException("a gate bias needs gate weights.", "gateBias");
+            var tensors = new[] { rows, gateRows, mlp.InputWeight, mlp.GateWeight, mlp.OutputWeight, mlp.InputBias, mlp.GateBias, mlp.OutputBias };
+            var tracked = is_grad_enabled() && tensors.Any(t => t?.requires_grad ?? false);
             // Inference (no_grad, or nothing to differentiate) needs no autograd node and nothing kept.
-            if (!tracked) return Evaluate(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
-            return apply(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
+            if (!tracked) return Evaluate(tensors, counts, products, mlp.Activation);
+            return apply(rows, gateRows, mlp.InputWeight, mlp.GateWeight, mlp.OutputWeight, mlp.InputBias, mlp.GateBias, mlp.OutputBias,
+                counts, products, mlp.Activation);
         }
 
-        /// <summary>The forward computation alone: Y and, for backward, the pre-activation H and the gate G.</summary>
-        private static (Tensor Output, Tensor Hidden, Tensor? Gate) Compute(Tensor rows, Tensor? gateRows, Tensor inputWeight, Tensor? gateWeight,
-            Tensor outputWeight, Tensor? inputBias, Tensor? outputBias, long[] counts, GroupedProducts products, ExpertActivation activation)
+        /// <summary>The forward computation alone over the tensor arguments: Y and, for backward, the pre-activation H and the gate G.</summary>
+        private static (Tensor Output, Tensor Hidden, Tensor? Gate) Compute(Tensor?[] t, long[] counts, GroupedProducts products, ActivationFunction activation)
         {
-            var hidden = products.Multiply(rows, counts, inputWeight);
-            if (inputBias is not null) GroupedProducts.AddGroupBias(hidden, inputBias, counts);
-            var gate = gateWeight is null ? null : products.Multiply(gateRows ?? rows, counts, gateWeight);
+            var rows = t[Rows]!;
+            var hidden = products.Multiply(rows, counts, t[InputWeight]!);
+            if (t[InputBias] is { } inputBias) GroupedProducts.AddGroupBias(hidden, inputBias, counts);
+            Tensor? gate = null;
+            if (t[GateWeight] is { } gateWeight)
+            {
+                gate = products.Multiply(t[GateRows] ?? rows, counts, gateWeight);
+                if (t[GateBias] is { } gateBias) GroupedProducts.AddGroupBias(gate, gateBias, counts);
+            }
             Tensor output;
-            using (var activated = Activate(activation, hidden, gate))
-                output = products.Multiply(activated, counts, outputWeight);
-            if (outputBias is not null) GroupedProducts.AddGroupBias(output, outputBias, counts);
+            using (var activated = activation.Apply(hidden, gate))
+                output = products.Multiply(activated, counts, t[OutputWeight]!);
+            if (t[OutputBias] is { } outputBias) GroupedProducts.AddGroupBias(output, outputBias, counts);
             return (output, hidden, gate);
         }
 
-        private static Tensor Evaluate(Tensor rows, Tensor? gateRows, Tensor inputWeight, Tensor? gateWeight, Tensor outputWeight,
-            Tensor? inputBias, Tensor? outputBias, long[] counts, GroupedProducts products, ExpertActivation activation)
+        private static Tensor Evaluate(Tensor?[] tensors, long[] counts, GroupedProducts products, ActivationFunction activation)
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var (output, _, _) = Compute(rows.contiguous(), gateRows?.contiguous(), inputWeight, gateWeight, outputWeight, inputBias, outputBias,
-                counts, products, activation);
+            var t = (Tensor?[])tensors.Clone();
+            t[Rows] = t[Rows]!.contiguous();
+            t[GateRows] = t[GateRows]?.contiguous();
+            var (output, _, _) = Compute(t, counts, products, activation);
             return output.MoveToOuterDisposeScope();
         }
 
@@ -71,23 +85,20 @@ namespace MoeLayers
             // Aliases and temporaries made here must not keep their storage alive until the caller's scope ends; what
             // backward needs and the output move out of this scope.
             using var scope = NewDisposeScope();
-            var rows = ((Tensor)vars[0]).contiguous();
-            var gateRows = (vars[1] as Tensor)?.contiguous();
-            var (inputWeight, gateWeight, outputWeight) = ((Tensor)vars[2], vars[3] as Tensor, (Tensor)vars[4]);
-            var (inputBias, outputBias) = (vars[5] as Tensor, vars[6] as Tensor);
-            var (counts, products, activation) = ((long[])vars[7], (GroupedProducts)vars[8], (ExpertActivation)vars[9]);
+            var t = new Tensor?[TensorArguments];
+            for (var i = 0; i < TensorArguments; i++) t[i] = vars[i] as Tensor;
+            var needs = t.Select(x => x?.requires_grad ?? false).ToArray();
+            t[Rows] = t[Rows]!.contiguous();
+            t[GateRows] = t[GateRows]?.contiguous();
+            var (counts, products, activation) = ((long[])vars[TensorArguments], (GroupedProducts)vars[TensorArguments + 1], (ActivationFunction)vars[TensorArguments + 2]);
 
-            var (output, hidden, gate) = Compute(rows, gateRows, inputWeight, gateWeight, outputWeight, inputBias, outputBias, counts, products, activation);
-            foreach (var made in new[] { rows, gateRows, hidden, gate }) made?.MoveToOuterDisposeScope();
-            ctx.save_for_backward(new List<Tensor> { rows, gateRows!, inputWeight, gateWeight!, outputWeight, hidden, gate! });
+            var (output, hidden, gate) = Compute(t, counts, products, activation);
+            foreach (var made in new[] { t[Rows], t[GateRows], hidden, gate }) made?.MoveToOuterDisposeScope();
+            ctx.save_for_backward(new List<Tensor> { t[Rows]!, t[GateRows]!, t[InputWeight]!, t[GateWeight]!, t[OutputWeight]!, hidden, gate! });
             ctx.save_data("counts", counts);
             ctx.save_data("products", products);
             ctx.save_data("activation", activation);
-            ctx.save_data("needs", new[]
-            {
-                ((Tensor)vars[0]).requires_grad, gateRows?.requires_grad ?? false, inputWeight.requires_grad, gateWeight?.requires_grad ?? false,
-                outputWeight.requires_grad, inputBias?.requires_grad ?? false, outputBias?.requires_grad ?? false,
-            });
+            ctx.save_data("needs", needs);
             return output.MoveToOuterDisposeScope();
         }
 
@@ -98,20 +109,20 @@ namespace MoeLayers
                 (saved[0], Defined(saved[1]), saved[2], Defined(saved[3]), saved[4], saved[5], Defined(saved[6]));
             var counts = (long[])ctx.get_data("counts");
             var products = (GroupedProducts)ctx.get_data("products");
-            var activation = (ExpertActivation)ctx.get_data("activation");
+            var activation = (ActivationFunction)ctx.get_data("activation");
             var needs = (bool[])ctx.get_data("needs");
-            var gradients = new Tensor?[10];
+            var gradients = new Tensor?[TensorArguments + 3];
             using var scope = NewDisposeScope();
 
             using var gradOutput = grad_output.to(hidden.dtype).contiguous();
-            if (needs[6]) gradients[6] = GroupedProducts.GroupSums(gradOutput, counts);
-            var needsInner = needs[0] || needs[1] || needs[2] || needs[3] || needs[5];
-            if (!needs[4] && !needsInner) return Listed(gradients);
+            if (needs[OutputBias]) gradients[OutputBias] = GroupedProducts.GroupSums(gradOutput, counts);
+            var needsInner = needs[Rows] || needs[GateRows] || needs[InputWeight] || needs[GateWeight] || needs[InputBias] || needs[GateBias];
+            if (!needs[OutputWeight] && !needsInner) return Listed(gradients);
 
             // dA = dY·W_outᵀ, then per chunk of whole experts: the activation recomputed once, serving dW_out of those
-            // experts and the derivative that turns dA into dH in place (and, for SwiGLU, dG next to it).
+            // experts and the derivative that turns dA into dH in place (and, for a gated activation, dG next to it).
             var gradHidden = needsInner ? products.MultiplyTransposed(gradOutput, counts, outputWeight) : null;
-            if (needs[4] && counts.Length > 0 && ExpertChunks(counts, hidden.shape[1]).Skip(1).Any()) gradients[4] = empty_like(outputWeight);
+            if (needs[OutputWeight] && counts.Length > 0 && ExpertChunks(counts, hidden.shape[1]).Skip(1).Any()) gradients[OutputWeight] = empty_like(outputWeight);
             var gradGate = gate is null || !needsInner ? null : empty_like(gate);
             using (var gradMode = enable_grad())
             {
@@ -120,15 +131,14 @@ namespace MoeLayers
                     using var chunkScope = NewDisposeScope();
                     var h = hidden.narrow(0, chunk.FirstRow, chunk.Rows).detach().requires_grad_(true);
                     var z = gate?.narrow(0, chunk.FirstRow, chunk.Rows).detach().requires_grad_(true);
-                    // Out of place: autograd must see SwiGLU's product as an op of its own.
-                    var activated = z is null ? Activate(activation, h, null) : z.silu() * h;
-                    if (needs[4])
+                    var activated = activation.Apply(h, z);
+                    if (needs[OutputWeight])
                     {
                         var chunkCounts = counts.AsSpan(chunk.FirstExpert, chunk.Experts).ToArray();
                         using var noGrad = no_grad();
                         var part = products.WeightGradient(activated.detach(), gradOutput.narrow(0, chunk.FirstRow, chunk.Rows), chunkCounts);
-                        if (chunk.Experts == counts.Length) gradients[4] = part.MoveToOuterDisposeScope();
-                        else gradients[4]!.narrow(0, chunk.FirstExpert, chunk.Experts).copy_(part);
+                        if (chunk.Experts == counts.Length) gradients[OutputWeight] = part.MoveToOuterDisposeScope();
+                        else gradients[OutputWeight]!.narrow(0, chunk.FirstExpert, chunk.Experts).copy_(part);
                     }
                     if (!needsInner || chunk.Rows == 0) continue;
                     var g = gradHidden!.narrow(0, chunk.FirstRow, chunk.Rows);
@@ -140,18 +150,19 @@ namespace MoeLayers
             if (gradHidden is null) return Listed(gradients);
             try
             {
-                if (needs[5]) gradients[5] = GroupedProducts.GroupSums(gradHidden, counts);
-                if (needs[2]) gradients[2] = products.WeightGradient(rows, gradHidden, counts);
-                if (needs[0]) gradients[0] = products.MultiplyTransposed(gradHidden, counts, inputWeight);
+                if (needs[InputBias]) gradients[InputBias] = GroupedProducts.GroupSums(gradHidden, counts);
+                if (needs[InputWeight]) gradients[InputWeight] = products.WeightGradient(rows, gradHidden, counts);
+                if (needs[Rows]) gradients[Rows] = products.MultiplyTransposed(gradHidden, counts, inputWeight);
                 if (gradGate is not null)
                 {
                     var gateInput = gateRows ?? rows;
-                    if (needs[3]) gradients[3] = products.WeightGradient(gateInput, gradGate, counts);
-                    if (gateRows is not null && needs[1]) gradients[1] = products.MultiplyTransposed(gradGate, counts, gateWeight!);
-                    if (gateRows is null && needs[0])
+                    if (needs[GateBias]) gradients[GateBias] = GroupedProducts.GroupSums(gradGate, counts);
+                    if (needs[GateWeight]) gradients[GateWeight] = products.WeightGradient(gateInput, gradGate, counts);
+                    if (gateRows is not null && needs[GateRows]) gradients[GateRows] = products.MultiplyTransposed(gradGate, counts, gateWeight!);
+                    if (gateRows is null && needs[Rows])
                     {
                         using var viaGate = products.MultiplyTransposed(gradGate, counts, gateWeight!);
-                        gradients[0]!.add_(viaGate);
+                        gradients[Rows]!.add_(viaGate);
                     }
                 }
             }
@@ -162,15 +173,6 @@ namespace MoeLayers
             }
             return Listed(gradients);
         }
-
-        /// <summary>A = ReLU(H), GELU(H) or SiLU(G) ⊙ H, as a new tensor.</summary>
-        private static Tensor Activate(ExpertActivation activation, Tensor hidden, Tensor? gate) => activation switch
-        {
-            ExpertActivation.Relu => hidden.relu(),
-            ExpertActivation.Gelu => hidden.gelu(),
-            ExpertActivation.SwiGlu => gate!.silu().mul_(hidden),
-            _ => throw new InvalidOperationException($"Unknown activation {activation}."),
-        };
 
         /// <summary>
         /// Consecutive experts grouped so that each group's rows hold at most <see cref="ChunkElements"/> elements of a

@@ -121,7 +121,7 @@ namespace MoeLayers
                 Mlp.Single(expert, rows, _activations.Gather(tokens * NumExperts + expert));
 
             /// <summary>A SwiGLU MLP whose gate reads the cached activations a through W_up: (SiLU(a·W_up) ⊙ x·W_in)·W_out.</summary>
-            private ExpertMlp Mlp => new(_bank._wIn, _bank._wUp, _bank._wOut, null, null, ExpertActivation.SwiGlu, _bank.MemoryOptimized);
+            private ExpertMlp Mlp => new(_bank._wIn, _bank._wUp, _bank._wOut, null, null, null, ExpertActivation.SwiGlu, _bank.MemoryOptimized);
 
             /// <summary>Frees the cached activations once the experts have run (autograd keeps what it needs).</summary>
             public void Dispose() => _activations.Dispose();

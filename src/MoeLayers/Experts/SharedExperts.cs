@@ -8,7 +8,8 @@ namespace MoeLayers
     /// Always-on shared experts (DeepSeek's shared_experts, Qwen2-MoE's shared_expert): n experts of width h_s that every
     /// token goes through, run as one dense FFN of width n·h_s (the same function as n separate experts summed), never
     /// through dispatch. With a gate (Qwen2-MoE's shared_expert_gate) the output is scaled by σ(x·w_g), one unit per token.
-    /// State dict names: w_in [d, n·h_s], w_gate (SwiGLU), w_out [n·h_s, out], b_in, b_out, gate [1, d].
+    /// State dict names: w_in [d, n·h_s], w_gate (gated activations), w_out [n·h_s, out], b_in, b_gate (biases with a gated
+    /// activation), b_out, gate [1, d]. The activation is the routed experts' (<see cref="ActivationFunction.Apply"/>).
     /// </summary>
     internal sealed class SharedExperts : nn.Module<Tensor, Tensor>
     {
@@ -24,13 +25,16 @@ namespace MoeLayers
         [ComponentName(Name = "b_in")]
         private readonly Parameter? _bIn;
 
+        [ComponentName(Name = "b_gate")]
+        private readonly Parameter? _bGate;
+
         [ComponentName(Name = "b_out")]
         private readonly Parameter? _bOut;
 
         [ComponentName(Name = "gate")]
         private readonly Parameter? _gate;
 
-        private readonly ExpertActivation _activation;
+        private readonly ActivationFunction _activation;
 
         /// <summary>Creates n shared experts initialized like nn.Linear.</summary>
         /// <param name="count">Number of shared experts n (at least 1).</param>
@@ -38,10 +42,10 @@ namespace MoeLayers
         /// <param name="hiddenDim">Hidden width h_s of each shared expert.</param>
         /// <param name="outputDim">Output width.</param>
         /// <param name="activation">Hidden activation.</param>
-        /// <param name="bias">Biases in both projections.</param>
+        /// <param name="bias">Biases in every projection: b_in, b_out and, for a gated activation, b_gate.</param>
         /// <param name="gated">Scale the output by σ(x·w_g).</param>
         /// <param name="name">Module name.</param>
-        public SharedExperts(int count, int inputDim, int hiddenDim, int outputDim, ExpertActivation activation, bool bias, bool gated,
+        public SharedExperts(int count, int inputDim, int hiddenDim, int outputDim, ActivationFunction activation, bool bias, bool gated,
             string name = "shared_experts")
             : base(TorchSharpNative.Checked(name))
         {
@@ -49,14 +53,14 @@ namespace MoeLayers
             Guard.Positive(inputDim, nameof(inputDim));
             Guard.Positive(hiddenDim, nameof(hiddenDim));
             Guard.Positive(outputDim, nameof(outputDim));
-            Guard.Defined(activation, nameof(activation));
+            Guard.Defined(activation.Kind, nameof(activation));
             var width = (long)count * hiddenDim;
             Count = count;
             HiddenDim = hiddenDim;
             _activation = activation;
             // Each expert's block of the fused weight is initialized as that expert alone would be (fan-in d, and h_s for w_out).
             _wIn = Init.Parameter(Init.Uniform(inputDim, inputDim, width));
-            if (activation == ExpertActivation.SwiGlu) _wGate = Init.Parameter(Init.Uniform(inputDim, inputDim, width));
+            if (activation.IsGated) _wGate = Init.Parameter(Init.Uniform(inputDim, inputDim, width));
             _wOut = Init.Parameter(Init.Uniform(hiddenDim, width, outputDim));
             if (bias)
             {
@@ -64,6 +68,8 @@ namespace MoeLayers
                 _bOut = Init.Parameter(Init.Uniform(hiddenDim, outputDim));
             }
             if (gated) _gate = Init.Parameter(Init.Uniform(inputDim, 1, inputDim));
+            // Drawn last, so the other parameters get the values a seed gave them before the gate projection had a bias.
+            if (bias && activation.IsGated) _bGate = Init.Parameter(Init.Uniform(inputDim, width));
             RegisterComponents();
         }
 
@@ -76,8 +82,11 @@ namespace MoeLayers
         /// <summary>Fused input projection [d, n·h_s].</summary>
         public Parameter InputWeight => _wIn;
 
-        /// <summary>Fused gate projection [d, n·h_s] (SwiGLU), else null.</summary>
+        /// <summary>Fused gate projection [d, n·h_s] (gated activations), else null.</summary>
         public Parameter? GateWeight => _wGate;
+
+        /// <summary>Fused gate bias [n·h_s] (biases with a gated activation), else null.</summary>
+        public Parameter? GateBias => _bGate;
 
         /// <summary>Fused output projection [n·h_s, out].</summary>
         public Parameter OutputWeight => _wOut;
@@ -89,7 +98,8 @@ namespace MoeLayers
         public override Tensor forward(Tensor input)
         {
             var hidden = _bIn is null ? input.matmul(_wIn) : _bIn.addmm(input, _wIn);
-            hidden = ExpertActivations.Apply(_activation, hidden, _wGate is null ? null : input.matmul(_wGate));
+            var gate = _wGate is null ? null : _bGate is null ? input.matmul(_wGate) : _bGate.addmm(input, _wGate);
+            hidden = _activation.Apply(hidden, gate);
             var output = _bOut is null ? hidden.matmul(_wOut) : _bOut.addmm(hidden, _wOut);
             return _gate is null ? output : output * nn.functional.linear(input, _gate).sigmoid();
         }

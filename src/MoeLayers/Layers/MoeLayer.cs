@@ -18,9 +18,10 @@ namespace MoeLayers
     /// anywhere a <c>Module&lt;Tensor, Tensor&gt;</c> does. The router's parameters, buffers and math stay float32 under
     /// any <c>.to(dtype)</c>; the experts take the model's dtype.
     /// <para>
-    /// State dict names: router.weight (router.noise_weight, router.correction_bias: the balance bias), experts.w_in,
-    /// experts.w_gate, experts.w_out, experts.b_in, experts.b_out (Autonomy-of-Experts: experts.w_down, experts.w_up,
-    /// experts.w_in, experts.w_out), shared_experts.w_in, .w_gate, .w_out, .b_in, .b_out, .gate.
+    /// State dict names: router.weight (router.bias with RouterBias, router.noise_weight, router.correction_bias: the
+    /// balance bias), experts.w_in, experts.w_gate, experts.w_out, experts.b_in, experts.b_gate, experts.b_out
+    /// (Autonomy-of-Experts: experts.w_down, experts.w_up, experts.w_in, experts.w_out), shared_experts.w_in, .w_gate,
+    /// .w_out, .b_in, .b_gate, .b_out, .gate.
     /// </para>
     /// <para>
     /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
@@ -74,7 +75,7 @@ namespace MoeLayers
             _experts = experts.Value;
             if (_options.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(_options.SharedExperts, _options.InputDim, _options.EffectiveSharedHiddenDim,
-                    _options.EffectiveOutputDim, _options.Activation, _options.ExpertBias, _options.SharedExpertGate);
+                    _options.EffectiveOutputDim, ActivationFunction.From(_options), _options.ExpertBias, _options.SharedExpertGate);
             _dispatch = new DispatchPaths(_options, dispatcher);
             _losses = new LayerLosses(_options);
             _finite = _options.CheckFinite ? new FiniteCheck(name) : null;
@@ -233,7 +234,10 @@ namespace MoeLayers
             return (input.reshape(-1, InputDim), lead, TokenMask.From(tokenMask, lead, weight.device, nameof(tokenMask)));
         }
 
-        /// <summary>Capacity and drop policy of this forward; none of the layer's own when the router applied one (expert choice).</summary>
+        /// <summary>
+        /// Capacity, drop policy and where the weights apply, for this forward; no capacity of the layer's own when the router
+        /// applied one (expert choice).
+        /// </summary>
         private DispatchRules Rules(long realTokens, int k, long? routerCapacity, TokenMask? mask)
         {
             var factor = routerCapacity is null ? (training ? _options.CapacityFactor : _options.EvalCapacityFactor) : null;
@@ -241,6 +245,7 @@ namespace MoeLayers
             {
                 CapacityFactor = factor,
                 MinCapacity = _options.MinCapacity,
+                WeightExpertInputs = _options.WeightExpertInputs,
             };
         }
 

@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace MoeLayers
 {
     /// <summary>
-    /// Base of the learned routers: a bias-free linear map from d to E logits followed by a selection rule. The router's
+    /// Base of the learned routers: a linear map from d to E logits (bias-free, or with a bias for the top-k router's
+    /// <see cref="MoeLayerOptions.RouterBias"/>) followed by a selection rule. The router's
     /// parameters and all of its math stay float32 whatever the model's dtype: a whole-model <c>.to(bfloat16)</c> moves
     /// them between devices but never converts them (the rule TorchSharp's own modules express by overriding
     /// <c>_to</c>). The router knows nothing of dispatch, and k comes with each call: the layer holds it.
@@ -15,8 +16,14 @@ namespace MoeLayers
         [ComponentName(Name = "weight")]
         private readonly Parameter _weight;
 
-        /// <summary>Creates the router weight with nn.Linear's default initialization, or zeros.</summary>
-        private protected Router(string name, int inputDim, int numExperts, bool zeroInit)
+        [ComponentName(Name = "bias")]
+        private readonly Parameter? _bias;
+
+        /// <summary>
+        /// Creates the router weight with nn.Linear's default initialization, or zeros, and with <paramref name="bias"/> a
+        /// float32 bias [E] of zeros (so the initial routing is the bias-free one and no random draw is spent on it).
+        /// </summary>
+        private protected Router(string name, int inputDim, int numExperts, bool zeroInit, bool bias = false)
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(inputDim, nameof(inputDim));
@@ -24,6 +31,7 @@ namespace MoeLayers
             InputDim = inputDim;
             NumExperts = numExperts;
             _weight = Init.Parameter(zeroInit ? zeros(numExperts, inputDim, float32) : Init.Uniform(inputDim, numExperts, inputDim));
+            if (bias) _bias = Init.Parameter(zeros(numExperts, float32));
         }
 
         /// <summary>Model width d.</summary>
@@ -34,6 +42,9 @@ namespace MoeLayers
 
         /// <summary>The router weight W_r, float32 [E, d].</summary>
         public Parameter Weight => _weight;
+
+        /// <summary>The router bias b_r, float32 [E] (<see cref="MoeLayerOptions.RouterBias"/>), else null.</summary>
+        public Parameter? Bias => _bias;
 
         /// <summary>Routes T tokens x [T, d] (any floating dtype) to k experts each.</summary>
         /// <param name="input">Tokens [T, d].</param>
@@ -61,8 +72,8 @@ namespace MoeLayers
         private protected static IExpertBank Experts(RoutingRequest request) =>
             request.Experts ?? throw new System.InvalidOperationException("A learned router needs the layer's experts in the routing request.");
 
-        /// <summary>Logits z = x·Wᵀ in float32 [T, E] of a float32 input [T, d].</summary>
-        public virtual Tensor Logits(Tensor input32) => nn.functional.linear(input32, _weight);
+        /// <summary>Logits z = x·Wᵀ (+ b) in float32 [T, E] of a float32 input [T, d]: what every selection, fused or not, reads.</summary>
+        public virtual Tensor Logits(Tensor input32) => nn.functional.linear(input32, _weight, _bias);
 
         /// <summary>The selection rule: which k experts each token goes to, and with which weights.</summary>
         /// <param name="input32">The float32 input [T, d] (noisy routers compute their noise scale from it).</param>

@@ -16,7 +16,7 @@ namespace MoeLayers
             var o = options;
             return o.Router switch
             {
-                RouterKind.TopK => new TopKRouter(o.InputDim, o.NumExperts, TopKRule.From(o)),
+                RouterKind.TopK => new TopKRouter(o.InputDim, o.NumExperts, TopKRule.From(o), o.RouterBias),
                 RouterKind.NoisyTopK => new NoisyTopKRouter(o.InputDim, o.NumExperts, o.NoisyZeroInit),
                 RouterKind.Switch => new SwitchRouter(o.InputDim, o.NumExperts, o.SwitchJitter),
                 RouterKind.ExpertChoice => new ExpertChoiceRouter(o.InputDim, o.NumExperts, o.CapacityFactor ?? 1.0, o.MinCapacity),

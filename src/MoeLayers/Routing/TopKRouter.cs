@@ -13,7 +13,8 @@ namespace MoeLayers
     /// topk_group best groups kept, the experts of the other groups scored 0.0 (not −∞) before the top-k, weights
     /// s.gather(top-k), normalized when k &gt; 1 and norm_topk_prob, times routed_scaling_factor. DeepSeek-V2 scores a
     /// group by its maximum softmax affinity. <see cref="TopKOrder.TopKThenSoftmax"/> applies softmax to the k largest
-    /// logits (Shazeer et al. 2017). Ties among affinities (and among group scores) go to the lower expert index.
+    /// logits (Shazeer et al. 2017). Ties among affinities (and among group scores) go to the lower expert index. The
+    /// logits may carry a learned bias (gpt-oss); the fused selection of an accelerator reads the same logits.
     /// </summary>
     internal sealed class TopKRouter : Router, IRouting
     {
@@ -24,9 +25,10 @@ namespace MoeLayers
         /// <param name="inputDim">Model width d.</param>
         /// <param name="numExperts">Number of experts E (at least 1).</param>
         /// <param name="rule">Selection and weighting rule (validated by the options validator); the plain softmax rule by default.</param>
+        /// <param name="bias">Add a learned bias [E] to the logits (<see cref="MoeLayerOptions.RouterBias"/>, gpt-oss).</param>
         /// <param name="name">Module name.</param>
-        public TopKRouter(int inputDim, int numExperts, TopKRule? rule = null, string name = "topk_router")
-            : base(name, inputDim, numExperts, zeroInit: false)
+        public TopKRouter(int inputDim, int numExperts, TopKRule? rule = null, bool bias = false, string name = "topk_router")
+            : base(name, inputDim, numExperts, zeroInit: false, bias)
         {
             rule ??= new TopKRule(TopKOrder.SoftmaxThenTopK, null);
             Guard.Defined(rule.Order, "order");
@@ -74,6 +76,11 @@ namespace MoeLayers
             if (Rule.Groups > 1) choice = LimitToBestGroups(choice);
             var indices = StableTopKIndices(choice, topK);
             var weights = scores.gather(1, indices);
+            // ÷ (Σ + 1e-20), DeepSeek-V3's form. ERNIE 4.5 (softmax scores chosen with its e_score_correction_bias) divides
+            // by max(Σ, moe_norm_min = 1e-12) instead (transformers, models/ernie4_5_moe/modeling_ernie4_5_moe.py,
+            // Ernie4_5_MoeSparseMoeBlock.forward, commit 01187e21cda13b3f08fdb45b7e32b78d173d702a). In float32 the two
+            // divisors are the same number whenever Σ ≥ 1e-12, since 1e-20 is less than half an ulp of such a Σ; they differ
+            // only when the chosen experts' probabilities sum to less than 1e-12, where ERNIE's weights sum to Σ/1e-12 < 1.
             if (Rule.Renormalizes(topK)) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
             if (Rule.ScalingFactor != 1.0) weights = weights * Rule.ScalingFactor;
             var probabilities = Rule.Score == ScoreFunction.Softmax ? scores : scores / scores.sum(-1, keepdim: true);

@@ -126,8 +126,8 @@ namespace MoeLayers.Tests.Experts
         {
             var rows = ones(2, 3, ScalarType.Float64);
             var weights = ones(1, 3, 4, ScalarType.Float64);
-            var act = () => ExpertMlpFunction.Apply(rows, null, weights, null, ones(1, 4, 3, ScalarType.Float64), null, null,
-                new long[] { 2 }, GroupedProducts.PerExpert, ExpertActivation.SwiGlu);
+            var mlp = new ExpertMlp(weights, null, ones(1, 4, 3, ScalarType.Float64), null, null, null, ExpertActivation.SwiGlu, MemoryOptimized: true);
+            var act = () => ExpertMlpFunction.Apply(rows, null, mlp, new long[] { 2 }, GroupedProducts.PerExpert);
             act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "gateWeight" && e.Message.Contains("needs gate weights"));
         }
 

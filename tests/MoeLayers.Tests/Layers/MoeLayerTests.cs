@@ -138,7 +138,7 @@ namespace MoeLayers.Tests.Layers
             options.ExpertBias = true;
             var layer = new MoeLayer(options);
             layer.state_dict().Keys.Should().BeEquivalentTo("router.weight", "router.noise_weight", "experts.w_in", "experts.w_gate",
-                "experts.w_out", "experts.b_in", "experts.b_out");
+                "experts.w_out", "experts.b_in", "experts.b_gate", "experts.b_out");
             var path = Path.Combine(Path.GetTempPath(), $"moe-{Guid.NewGuid():N}.bin");
             try
             {
