@@ -46,7 +46,7 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Families
             var config = HfMoeConfig.Parse($$"""{ "model_type": "dots1", {{Required}}, "num_hidden_layers": 4, "first_k_dense_replace": 1 }""");
 
             config.MoeLayerIndices.Should().Equal(1, 2, 3);
-            config.DenseReason(0).Should().Be("first_k_dense_replace = 1 makes layers 0–0 dense");
+            config.DenseReason(0).Should().Be("first_k_dense_replace = 1 makes layer 0 dense");
         }
 
         [Theory]

@@ -28,7 +28,7 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Families
             config.ExpertGroups.Should().Be(1);
             config.RoutedScalingFactor.Should().Be(2.827);
             config.MoeLayerIndices.Should().HaveCount(60).And.NotContain(0);
-            config.DenseReason(0).Should().Be("first_k_dense_replace = 1 makes layers 0–0 dense");
+            config.DenseReason(0).Should().Be("first_k_dense_replace = 1 makes layer 0 dense");
             config.ToOptions().Should().BeEquivalentTo(HfMoeConfig.Parse(Published.Replace("\"kimi_k2\"", "\"deepseek_v3\"")).ToOptions());
         }
 
