@@ -16,6 +16,11 @@ namespace MoeLayers.Interop
             new Qwen3MoeFamily(),
             new OlmoeFamily(),
             new DeepseekV3Family(),
+            new Qwen3NextFamily(),
+            new Qwen35MoeFamily(),
+            new Ernie45MoeFamily(),
+            new GraniteMoeFamily(shared: false),
+            new GraniteMoeFamily(shared: true),
         };
 
         /// <summary>The family of an architecture.</summary>

@@ -30,6 +30,17 @@ namespace MoeLayers.Interop
         protected static int TopK(HfConfigFields f, int experts, string expertsField, int fallback) =>
             f.Int("num_experts_per_tok", fallback, 1, experts, $"in [1, {f.Name(expertsField)} = {experts}]");
 
+        /// <summary>
+        /// Refuses k = 1 where the family always divides the chosen weights by their sum (or softmaxes over them): transformers
+        /// then weights the single expert by exactly 1, whereas MoeLayers refuses that rule for k = 1 (the router would learn
+        /// nothing) and would weight it by its probability.
+        /// </summary>
+        protected static void RequireTopKAboveOne(HfConfigFields f, int topK, string topKField, string rule)
+        {
+            if (topK == 1)
+                throw f.Contradiction($"'{f.Name(topKField)}' = 1 with {rule} gives the one chosen expert a weight of exactly 1, which MoeLayers does not compute (it weights by the probability); use k ≥ 2.");
+        }
+
         /// <summary>hidden_act, which must be one of the activations the family's experts can use.</summary>
         protected static void RequireActivation(HfConfigFields f, string fallback, params string[] allowed) =>
             f.OneOf("hidden_act", fallback, allowed);
