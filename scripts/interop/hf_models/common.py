@@ -31,8 +31,14 @@ INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
 REFERENCE_FILE = "reference.safetensors"
 SHARD_PATTERN = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-LAYER_PATTERN = re.compile(r"^model\.layers\.(\d+)\.")
+LAYER_PATTERN = re.compile(r"^model\.(?:language_model\.)?layers\.(\d+)\.")  # Qwen3.5-MoE: model.language_model.layers.
 EXPERT_PATTERN = re.compile(r"\.experts\.(\d+)\.")
+
+
+def text_config(cfg):
+    """The text model's fields: the root of config.json, or its text_config where a multimodal family nests them
+    (Qwen3.5-MoE)."""
+    return cfg.get("text_config", cfg)
 
 
 def seed_of(*parts):
@@ -79,6 +85,14 @@ class Weights:
         self._put(key, stored)
         return used
 
+    def stacked(self, key, count, out_features, in_features):
+        """count nn.Linear weights stacked [count, out, in] in one parameter (Granite's GraniteMoeParallelExperts),
+        std 1/sqrt(in)."""
+        value = torch.randn(count, out_features, in_features, generator=self.generator) / math.sqrt(in_features)
+        stored, used = rounded(value, self.dtype)
+        self._put(key, stored)
+        return used
+
     def buffer(self, key, shape, std, dtype=torch.float32):
         """A buffer stored in its own dtype whatever the weights' (DeepSeek's e_score_correction_bias is F32)."""
         stored, used = rounded(std * torch.randn(*shape, generator=self.generator), dtype)
@@ -119,6 +133,7 @@ class Fixture:
     layout: str
     sources: List[str]
     sharding: Sharding = field(default_factory=Sharding)
+    layer_prefix: str = "model.layers."  # Qwen3.5-MoE: "model.language_model.layers."
 
 
 @dataclass(frozen=True)
@@ -238,17 +253,17 @@ def ascending(indices, weights):
 
 
 def check_schedule(fixture):
-    layers = fixture.config["num_hidden_layers"]
+    layers = text_config(fixture.config)["num_hidden_layers"]
     moe, dense = sorted(fixture.moe_layers), sorted(fixture.dense_layers)
     if sorted(moe + dense) != list(range(layers)):
         raise ValueError(f"{fixture.name}: MoE layers {moe} and dense layers {dense} do not cover {layers} layers once")
     for layer in range(layers):
         for norm in ("input_layernorm", "post_attention_layernorm"):
-            if f"model.layers.{layer}.{norm}.weight" not in fixture.stored:
+            if f"{fixture.layer_prefix}{layer}.{norm}.weight" not in fixture.stored:
                 raise ValueError(f"{fixture.name}: layer {layer} has no {norm}")
     stray = [k for k in fixture.stored if layer_of(k) is None or layer_of(k) >= layers]
     if stray:
-        raise ValueError(f"{fixture.name}: keys outside model.layers.0..{layers - 1}: {stray}")
+        raise ValueError(f"{fixture.name}: keys outside {fixture.layer_prefix}0..{layers - 1}: {stray}")
 
 
 def write_fixture(out, fixture):
@@ -273,7 +288,7 @@ def write_fixture(out, fixture):
         reference[f"layers.{layer}.topk_weights"] = weights.detach()
         margins.append(result.margin)
     metadata = {
-        "family": fixture.config["model_type"],
+        "family": text_config(fixture.config)["model_type"],
         "source": "; ".join(fixture.sources),
         "moe_layers": ",".join(str(l) for l in sorted(fixture.moe_layers)),
         "dense_layers": ",".join(str(l) for l in sorted(fixture.dense_layers)),

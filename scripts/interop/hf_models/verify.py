@@ -10,20 +10,26 @@ import torch
 
 from make_hf_fixtures import load_safetensors
 
-from .common import REFERENCE_FILE, read_folder
+from .common import REFERENCE_FILE, read_folder, text_config
 
 TOLERANCE = 1e-5
-PREFIX = {"mixtral": "block_sparse_moe."}
-EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts"}
+PREFIX = {"mixtral": "block_sparse_moe.", "granitemoe": "block_sparse_moe.", "granitemoeshared": "block_sparse_moe."}
+LAYERS = {"qwen3_5_moe_text": "model.language_model.layers."}
+TOP_K = {"ernie4_5_moe": "moe_k"}
+ROUTER = {"granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight"}
+BALANCE_BIAS = {"deepseek_v3": "gate.e_score_correction_bias", "ernie4_5_moe": "moe_statics.e_score_correction_bias"}
 PROJECTIONS = {"mixtral": ("w1", "w3", "w2")}
 
 
 def schedule(cfg):
     layers = range(cfg["num_hidden_layers"])
-    if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
+    if cfg["model_type"] in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
     if cfg["model_type"] == "deepseek_v3":
         return [i for i in layers if i >= cfg["first_k_dense_replace"]]
+    if cfg["model_type"] == "ernie4_5_moe":
+        end = cfg["num_hidden_layers"] - 1 if cfg["moe_layer_end_index"] == -1 else cfg["moe_layer_end_index"]
+        return [i for i in layers if (i + 1) % cfg["moe_layer_interval"] == 0 and cfg["moe_layer_start_index"] <= i <= end]
     return list(layers)
 
 
@@ -35,7 +41,14 @@ def mlp(x, gate, up, down):
     return down @ (silu(gate @ x) * (up @ x))
 
 
+def halves(gate_up):
+    half = gate_up.shape[0] // 2
+    return gate_up[:half], gate_up[half:]
+
+
 def expert(weights, prefix, e, family):
+    if prefix + "input_linear.weight" in weights:  # Granite: [E, 2h, d], gate rows first
+        return (*halves(weights[prefix + "input_linear.weight"][e]), weights[prefix + "output_linear.weight"][e])
     if prefix + "experts.gate_up_proj" in weights:
         gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
         half = gate_up.shape[0] // 2
@@ -46,7 +59,16 @@ def expert(weights, prefix, e, family):
 
 def route(cfg, logits, bias):
     """(chosen experts ascending, their weights) for one token."""
-    family, k = cfg["model_type"], cfg["num_experts_per_tok"]
+    family, k = cfg["model_type"], cfg[TOP_K.get(cfg["model_type"], "num_experts_per_tok")]
+    if family in ("granitemoe", "granitemoeshared"):  # top-k of the logits, softmax over the k
+        chosen = sorted(sorted(range(len(logits)), key=lambda e: -float(logits[e]))[:k])
+        return chosen, torch.softmax(logits[chosen], dim=0)
+    if family == "ernie4_5_moe":  # chosen by p + bias, weighted by p / max(sum, moe_norm_min)
+        probs = torch.softmax(logits, dim=0)
+        choice = probs + bias.reshape(-1)
+        chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(choice[e]))[:k])
+        w = probs[chosen]
+        return chosen, w / max(float(w.sum()), cfg["moe_norm_min"])
     if family == "deepseek_v3":
         scores = torch.sigmoid(logits)
         choice = scores + bias
@@ -63,7 +85,7 @@ def route(cfg, logits, bias):
     probs = torch.softmax(logits, dim=0)
     chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(probs[e]))[:k])
     w = probs[chosen]
-    if family == "mixtral" or cfg.get("norm_topk_prob", False):
+    if family in ("mixtral", "qwen3_5_moe_text") or cfg.get("norm_topk_prob", False):
         w = w / w.sum()
     return chosen, w
 
@@ -71,7 +93,7 @@ def route(cfg, logits, bias):
 def verify(folder):
     """Problems found in one fixture folder (empty when it holds)."""
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
+        cfg = text_config(json.load(f))
     weights, _, problems = read_folder(folder)
     weights = {k: v.double() for k, v in weights.items()}
     reference, metadata, layout = load_safetensors(os.path.join(folder, REFERENCE_FILE), check_layout=True)
@@ -88,24 +110,27 @@ def verify(folder):
         for p, shape in (("gate_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("up_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("down_proj", [cfg["hidden_size"], cfg["intermediate_size"]])):
-            key = f"model.layers.{layer}.mlp.{p}.weight"
+            key = f"{LAYERS.get(family, 'model.layers.')}{layer}.mlp.{p}.weight"
             if key not in weights or list(weights[key].shape) != shape:
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
-        prefix = f"model.layers.{layer}.{PREFIX.get(family, 'mlp.')}"
-        count = cfg[EXPERT_COUNT.get(family, "num_experts")]
+        layer_prefix = f"{LAYERS.get(family, 'model.layers.')}{layer}."
+        prefix = layer_prefix + PREFIX.get(family, "mlp.")
         x_all = reference[f"layers.{layer}.input"].double()
-        bias = weights.get(prefix + "gate.e_score_correction_bias")
+        bias = weights.get(prefix + BALANCE_BIAS.get(family, ""))
         for t in range(x_all.shape[0]):
             x = x_all[t]
-            logits = weights[prefix + "gate.weight"] @ x
+            logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
             chosen, w = route(cfg, logits, bias)
             out = sum(wi * mlp(x, *expert(weights, prefix, e, family)) for e, wi in zip(chosen, w))
-            if family == "qwen2_moe":
+            if family in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
-            if family == "deepseek_v3":
+            if family == "deepseek_v3" or (family == "ernie4_5_moe" and cfg["moe_num_shared_experts"] > 0):
                 out = out + mlp(x, *(weights[f"{prefix}shared_experts.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            if family == "granitemoeshared" and cfg["shared_intermediate_size"] > 0:  # beside the block, on the same input
+                shared = layer_prefix + "shared_mlp."
+                out = out + mlp(x, *halves(weights[shared + "input_linear.weight"]), weights[shared + "output_linear.weight"])
             checks = (("router_logits", logits), ("topk_weights", w), ("output", out))
             for name, value in checks:
                 diff = float((reference[f"layers.{layer}.{name}"][t].double() - value).abs().max())

@@ -92,7 +92,7 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
         }
 
         private static string[] PublishedBlockKeys(HfModelFixture fixture, HfCheckpoint checkpoint) =>
-            checkpoint.TensorKeys.Where(k => fixture.MoeLayers.Any(i => k.StartsWith($"model.layers.{i}.", System.StringComparison.Ordinal))
+            checkpoint.TensorKeys.Where(k => fixture.MoeLayers.Any(i => k.StartsWith(checkpoint.Config.LayerPrefix(i), System.StringComparison.Ordinal))
                 && !k.EndsWith("layernorm.weight", System.StringComparison.Ordinal)).ToArray();
 
         private static double Worst(Tensor a, Tensor b) => a.to(ScalarType.Float32).sub(b).abs().max().item<float>();
