@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using FluentAssertions;
 using MoeLayers.Interop.Tests.HuggingFace.Models;
 using MoeLayers.Interop.Tests.Support;
