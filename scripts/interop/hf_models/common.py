@@ -31,8 +31,14 @@ INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
 REFERENCE_FILE = "reference.safetensors"
 SHARD_PATTERN = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-LAYER_PATTERN = re.compile(r"^(?:model\.layers|transformer\.blocks)\.(\d+)\.")  # DBRX: transformer.blocks.{i}.
+LAYER_PATTERN = re.compile(r"^(?:model\.(?:language_model\.)?layers|transformer\.blocks)\.(\d+)\.")  # DBRX: transformer.blocks.{i}.; Qwen3.5-MoE: model.language_model.layers.{i}.
 EXPERT_PATTERN = re.compile(r"\.experts\.(\d+)\.")
+
+
+def text_config(cfg):
+    """The text model's fields: the root of config.json, or its text_config where a multimodal family nests them
+    (Qwen3.5-MoE)."""
+    return cfg.get("text_config", cfg)
 
 
 def seed_of(*parts):
@@ -80,6 +86,14 @@ class Weights:
         self._put(key, stored)
         return used
 
+    def stacked(self, key, count, out_features, in_features):
+        """count nn.Linear weights stacked [count, out, in] in one parameter (Granite's GraniteMoeParallelExperts),
+        std 1/sqrt(in)."""
+        value = torch.randn(count, out_features, in_features, generator=self.generator) / math.sqrt(in_features)
+        stored, used = rounded(value, self.dtype)
+        self._put(key, stored)
+        return used
+
     def buffer(self, key, shape, std, dtype=torch.float32):
         """A buffer stored in its own dtype whatever the weights' (DeepSeek's e_score_correction_bias is F32)."""
         stored, used = rounded(std * torch.randn(*shape, generator=self.generator), dtype)
@@ -120,7 +134,7 @@ class Fixture:
     layout: str
     sources: List[str]
     sharding: Sharding = field(default_factory=Sharding)
-    layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."
+    layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."; Qwen3.5-MoE: "model.language_model.layers."
     norms: Tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # the norms every decoder layer stores
 
 
@@ -241,7 +255,8 @@ def ascending(indices, weights):
 
 
 def layer_count(config):
-    """num_hidden_layers (DBRX: n_layers)."""
+    """num_hidden_layers (DBRX: n_layers; Qwen3.5-MoE: text_config.num_hidden_layers)."""
+    config = text_config(config)
     return config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"]
 
 
@@ -281,7 +296,7 @@ def write_fixture(out, fixture):
         reference[f"layers.{layer}.topk_weights"] = weights.detach()
         margins.append(result.margin)
     metadata = {
-        "family": fixture.config["model_type"],
+        "family": text_config(fixture.config)["model_type"],
         "source": "; ".join(fixture.sources),
         "moe_layers": ",".join(str(l) for l in sorted(fixture.moe_layers)),
         "dense_layers": ",".join(str(l) for l in sorted(fixture.dense_layers)),

@@ -10,17 +10,19 @@ import torch
 
 from make_hf_fixtures import load_safetensors
 
-from .common import REFERENCE_FILE, read_folder
+from .common import REFERENCE_FILE, read_folder, text_config
 
 TOLERANCE = 1e-5
-PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn.", "minimax_m2": "block_sparse_moe."}
+PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn.", "minimax_m2": "block_sparse_moe.",
+          "granitemoe": "block_sparse_moe.", "granitemoeshared": "block_sparse_moe."}
 DENSE_PREFIX = {"jamba": "feed_forward."}
-LAYER_PREFIX = {"dbrx": "transformer.blocks."}
-ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight", "hunyuan_v1_moe": "gate.wg.weight"}
+LAYER_PREFIX = {"dbrx": "transformer.blocks.", "qwen3_5_moe_text": "model.language_model.layers."}
+ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight", "hunyuan_v1_moe": "gate.wg.weight",
+          "granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight"}
 EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts", "kimi_k2": "n_routed_experts",
                 "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts"}
 PROJECTIONS = {"mixtral": ("w1", "w3", "w2"), "minimax_m2": ("w1", "w3", "w2")}
-BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias"}
+BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias", "ernie4_5_moe": "moe_statics.e_score_correction_bias"}
 SHARED = {"deepseek_v3": "shared_experts.", "kimi_k2": "shared_experts.", "glm4_moe": "shared_experts.",
           "dots1": "shared_experts.", "hunyuan_v1_moe": "shared_mlp."}
 # DeepseekV3MoE and its copies: sigmoid + correction bias, group-limited, / (sum + 1e-20), x routed_scaling_factor.
@@ -48,6 +50,8 @@ def experts_of(cfg):
 def top_k_of(cfg):
     if cfg["model_type"] == "dbrx":
         return cfg["ffn_config"]["moe_top_k"]
+    if cfg["model_type"] == "ernie4_5_moe":
+        return cfg["moe_k"]
     return one_value(cfg["moe_topk"]) if cfg["model_type"] == "hunyuan_v1_moe" else cfg["num_experts_per_tok"]
 
 
@@ -55,10 +59,13 @@ def schedule(cfg):
     layers = range(layers_of(cfg))
     if cfg["model_type"] == "jamba":
         return [i for i in layers if cfg["num_experts"] > 1 and i % cfg["expert_layer_period"] == cfg["expert_layer_offset"]]
-    if cfg["model_type"] in ("qwen2_moe", "qwen3_moe"):
+    if cfg["model_type"] in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
     if cfg["model_type"] in DEEPSEEK_ROUTING:
         return [i for i in layers if i >= cfg["first_k_dense_replace"]]
+    if cfg["model_type"] == "ernie4_5_moe":
+        end = cfg["num_hidden_layers"] - 1 if cfg["moe_layer_end_index"] == -1 else cfg["moe_layer_end_index"]
+        return [i for i in layers if (i + 1) % cfg["moe_layer_interval"] == 0 and cfg["moe_layer_start_index"] <= i <= end]
     return list(layers)
 
 
@@ -70,11 +77,18 @@ def mlp(x, gate, up, down):
     return down @ (silu(gate @ x) * (up @ x))
 
 
+def halves(gate_up):
+    half = gate_up.shape[0] // 2
+    return gate_up[:half], gate_up[half:]
+
+
 def expert(weights, prefix, e, family, cfg):
     if family == "dbrx":  # [E·h, d] each; expert e's rows e·h .. (e+1)·h; w2 is applied as x @ w2, so down = w2ᵀ
         h = cfg["ffn_config"]["ffn_hidden_size"]
         w1, v1, w2 = (weights[f"{prefix}experts.mlp.{p}"][e * h:(e + 1) * h] for p in ("w1", "v1", "w2"))
         return w1, v1, w2.t()
+    if prefix + "input_linear.weight" in weights:  # Granite: [E, 2h, d], gate rows first
+        return (*halves(weights[prefix + "input_linear.weight"][e]), weights[prefix + "output_linear.weight"][e])
     if prefix + "experts.gate_up_proj" in weights:
         gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
         half = gate_up.shape[0] // 2
@@ -91,6 +105,15 @@ def route(cfg, logits, bias):
         chosen = sorted(sorted(range(len(scores)), key=lambda e: -float(scores[e] + bias[e]))[:k])
         w = scores[chosen]
         return chosen, w / w.sum()
+    if family in ("granitemoe", "granitemoeshared"):  # top-k of the logits, softmax over the k
+        chosen = sorted(sorted(range(len(logits)), key=lambda e: -float(logits[e]))[:k])
+        return chosen, torch.softmax(logits[chosen], dim=0)
+    if family == "ernie4_5_moe":  # chosen by p + bias, weighted by p / max(sum, moe_norm_min)
+        probs = torch.softmax(logits, dim=0)
+        choice = probs + bias.reshape(-1)
+        chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(choice[e]))[:k])
+        w = probs[chosen]
+        return chosen, w / max(float(w.sum()), cfg["moe_norm_min"])
     if family in DEEPSEEK_ROUTING:
         scores = torch.sigmoid(logits)
         choice = scores + bias
@@ -107,7 +130,7 @@ def route(cfg, logits, bias):
     probs = torch.softmax(logits, dim=0)
     chosen = sorted(sorted(range(len(probs)), key=lambda e: -float(probs[e]))[:k])
     w = probs[chosen]
-    if family in ("mixtral", "hunyuan_v1_moe") or cfg.get("norm_topk_prob", False):
+    if family in ("mixtral", "hunyuan_v1_moe", "qwen3_5_moe_text") or cfg.get("norm_topk_prob", False):
         w = w / w.sum()
     if family == "dbrx" and cfg["ffn_config"]["moe_normalize_expert_weights"] is not None:
         w = w / w.abs().pow(cfg["ffn_config"]["moe_normalize_expert_weights"]).sum() ** (1 / cfg["ffn_config"]["moe_normalize_expert_weights"])
@@ -117,7 +140,7 @@ def route(cfg, logits, bias):
 def verify(folder):
     """Problems found in one fixture folder (empty when it holds)."""
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
+        cfg = text_config(json.load(f))
     weights, _, problems = read_folder(folder)
     weights = {k: v.double() for k, v in weights.items()}
     reference, metadata, layout = load_safetensors(os.path.join(folder, REFERENCE_FILE), check_layout=True)
@@ -134,11 +157,12 @@ def verify(folder):
         for p, shape in (("gate_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("up_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
                          ("down_proj", [cfg["hidden_size"], cfg["intermediate_size"]])):
-            key = f"model.layers.{layer}.{DENSE_PREFIX.get(family, 'mlp.')}{p}.weight"
+            key = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}.{DENSE_PREFIX.get(family, 'mlp.')}{p}.weight"
             if key not in weights or list(weights[key].shape) != shape:
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
-        prefix = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}.{PREFIX.get(family, 'mlp.')}"
+        layer_prefix = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}."
+        prefix = layer_prefix + PREFIX.get(family, "mlp.")
         if not any(k.startswith(prefix) for k in weights):
             prefix = f"model.layers.{layer}.mlp."  # the v5 name of a block published as block_sparse_moe
         x_all = reference[f"layers.{layer}.input"].double()
@@ -148,11 +172,15 @@ def verify(folder):
             logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
             chosen, w = route(cfg, logits, bias)
             out = sum(wi * mlp(x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
-            if family == "qwen2_moe":
+            if family in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
-            if family in SHARED:
-                out = out + mlp(x, *(weights[f"{prefix}{SHARED[family]}{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            if family in SHARED or (family == "ernie4_5_moe" and cfg["moe_num_shared_experts"] > 0):
+                shared_prefix = SHARED.get(family, "shared_experts.")
+                out = out + mlp(x, *(weights[f"{prefix}{shared_prefix}{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
+            if family == "granitemoeshared" and cfg["shared_intermediate_size"] > 0:  # beside the block, on the same input
+                shared = layer_prefix + "shared_mlp."
+                out = out + mlp(x, *halves(weights[shared + "input_linear.weight"]), weights[shared + "output_linear.weight"])
             checks = (("router_logits", logits), ("topk_weights", w), ("output", out))
             for name, value in checks:
                 diff = float((reference[f"layers.{layer}.{name}"][t].double() - value).abs().max())

@@ -202,11 +202,11 @@ namespace MoeLayers.Interop
         /// <summary>The floating dtype the layer's router weight is stored in (quantized checkpoints: bfloat16).</summary>
         private ScalarType StoredDType(int layer)
         {
-            // The router weight under whichever layout's block name the folder uses (not the block's first key: a
-            // float32 balance bias may sort first, as MiniMax-M2's block_sparse_moe.e_score_correction_bias does).
+            // The experts' dtype, read from the key that identifies the folder's layout (not the router's: ERNIE keeps
+            // its gate float32 beside bf16 experts; not the block's first key: a float32 balance bias may sort first).
             var family = Config.Family.Layout(Config);
-            var routers = family.Experts.Select(c => Config.LayerPrefix(layer) + c.BlockName + family.Router.Weight).ToHashSet();
-            return _tensors.StoredDType(_tensors.Keys.FirstOrDefault(routers.Contains) ?? "");
+            var probes = family.Experts.Select(c => Config.LayerPrefix(layer) + c.BlockName + c.ProbeKey).ToHashSet();
+            return _tensors.StoredDType(_tensors.Keys.FirstOrDefault(probes.Contains) ?? "");
         }
 
         private static Dictionary<string, (MoeLayer Target, int Layer)> MoeLayersOf(nn.Module model, string modulePrefix)

@@ -92,7 +92,11 @@ namespace MoeLayers.Interop
             var family = config.Family.Layout(config);
             var block = new Dictionary<string, Tensor> { [family.Router.Weight] = Get("router.weight") };
             if (config.RouterBias) block[Required(family.Router.Bias, "router bias", config)] = Get("router.bias");
-            if (config.HasBalanceBias) block[Required(family.Router.CorrectionBias, "balance bias", config)] = Get("router.correction_bias");
+            if (config.HasBalanceBias)
+            {
+                var bias = Get("router.correction_bias");
+                block[Required(family.Router.CorrectionBias, "balance bias", config)] = family.Router.CorrectionBiasIsRow ? bias.unsqueeze(0) : bias;
+            }
             family.Codec(layout, config.Architecture).Encode(Get, config, block);
             if (config.SharedExperts > 0) Required(family.Shared, "shared experts", config).Encode(Get, config, block);
             return block;
@@ -105,10 +109,16 @@ namespace MoeLayers.Interop
                 throw new ArgumentOutOfRangeException(nameof(dtype), dtype, $"dtype must be Float32, Float16 or BFloat16; got {dtype}.");
             var family = config.Family.Layout(config);
             var block = layerPrefix + family.Codec(layout, config.Architecture).BlockName;
-            var balanceBias = family.Router.CorrectionBias;
             return FromMoeLayers(layer.state_dict(), config, layout)
-                .ToDictionary(kv => block + kv.Key, kv => kv.Key == balanceBias ? kv.Value.to(ScalarType.Float32) : kv.Value.to(dtype));
+                .ToDictionary(kv => block + kv.Key, kv => kv.Value.to(StorageDType(family, kv.Key, dtype)));
         }
+
+        /// <summary>
+        /// The dtype a block tensor is saved in: <paramref name="dtype"/>, except what the family publishes in float32
+        /// whatever the model's dtype (a balance bias; ERNIE's gate).
+        /// </summary>
+        internal static ScalarType StorageDType(HfBlockLayout family, string blockKey, ScalarType dtype) =>
+            blockKey == family.Router.CorrectionBias || (family.Router.WeightIsFloat32 && blockKey == family.Router.Weight) ? ScalarType.Float32 : dtype;
 
         /// <summary>
         /// Loads the block of decoder layer <paramref name="layerPrefix"/> from <paramref name="source"/>: the layout is
@@ -143,7 +153,8 @@ namespace MoeLayers.Interop
             }
             if (options.Strict)
             {
-                foreach (var key in source.Keys.Where(k => k.StartsWith(block, StringComparison.Ordinal) && !expected.ContainsKey(k)))
+                var scopes = StrictScopes(block, codec.BlockName, expected.Keys);
+                foreach (var key in source.Keys.Where(k => scopes.Any(s => k.StartsWith(s, StringComparison.Ordinal)) && !expected.ContainsKey(k)))
                 {
                     source.TryGetShape(key, out var actual);
                     problems.Add(new StateDictProblem(StateDictProblemKind.UnexpectedKey, key.Substring(block.Length), key, null, actual));
@@ -181,7 +192,7 @@ namespace MoeLayers.Interop
             var family = config.Family.Layout(config);
             var state = new Dictionary<string, Tensor> { ["router.weight"] = get(family.Router.Weight) };
             if (config.RouterBias) state["router.bias"] = get(Required(family.Router.Bias, "router bias", config));
-            if (config.HasBalanceBias) state["router.correction_bias"] = get(Required(family.Router.CorrectionBias, "balance bias", config));
+            if (config.HasBalanceBias) state["router.correction_bias"] = get(Required(family.Router.CorrectionBias, "balance bias", config)).reshape(config.NumExperts);
             family.Codec(layout, config.Architecture).Decode(get, config, state);
             if (config.SharedExperts > 0) Required(family.Shared, "shared experts", config).Decode(get, config, state);
             return state;
@@ -193,13 +204,23 @@ namespace MoeLayers.Interop
             long d = c.HiddenSize, e = c.NumExperts;
             yield return (family.Router.Weight, new[] { e, d });
             if (c.RouterBias) yield return (Required(family.Router.Bias, "router bias", c), new[] { e });
-            if (c.HasBalanceBias) yield return (Required(family.Router.CorrectionBias, "balance bias", c), new[] { e });
+            if (c.HasBalanceBias) yield return (Required(family.Router.CorrectionBias, "balance bias", c), family.Router.CorrectionBiasIsRow ? new[] { 1, e } : new[] { e });
             foreach (var shape in codec.Shapes(c)) yield return shape;
             if (c.SharedExperts > 0)
             {
                 foreach (var shape in Required(family.Shared, "shared experts", c).Shapes(c)) yield return shape;
             }
         }
+
+        /// <summary>
+        /// The key prefixes whose unexpected tensors strictness refuses: the block; or, for a family whose MoE parts sit side
+        /// by side in the decoder layer (Granite's block_sparse_moe and shared_mlp, block name ""), each of those modules,
+        /// so that the layer's attention and norms are not taken for strays.
+        /// </summary>
+        private static string[] StrictScopes(string block, string blockName, IEnumerable<string> expectedKeys) =>
+            blockName.Length > 0
+                ? new[] { block }
+                : expectedKeys.Select(k => block + k.Substring(block.Length).Split('.')[0] + ".").Distinct().ToArray();
 
         /// <summary>The layout whose identifying key the source holds under <paramref name="layerPrefix"/>.</summary>
         private static HfExpertsCodec FindCodec(IHfTensorSource source, HfBlockLayout family, HfMoeConfig config, string layerPrefix)

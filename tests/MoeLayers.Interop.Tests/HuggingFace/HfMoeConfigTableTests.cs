@@ -26,6 +26,8 @@ namespace MoeLayers.Interop.Tests
               "router_aux_loss_coef": 0.05 }
             """,
             """{ "model_type": "olmoe", "hidden_size": 8, "intermediate_size": 4, "num_experts": 4, "num_experts_per_tok": 1 }""",
+            """{ "model_type": "granitemoeshared", "hidden_size": 8, "intermediate_size": 4, "num_local_experts": 4, "shared_intermediate_size": 4 }""",
+            """{ "model_type": "ernie4_5_moe", "hidden_size": 8, "moe_intermediate_size": 4, "moe_num_experts": 4, "moe_k": 2 }""",
         };
 
         [Fact]

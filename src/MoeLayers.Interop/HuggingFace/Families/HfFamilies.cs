@@ -23,6 +23,11 @@ namespace MoeLayers.Interop
             new Dots1Family(),
             new MiniMaxM2Family(),
             new HunyuanV1MoeFamily(),
+            new Qwen3NextFamily(),
+            new Qwen35MoeFamily(),
+            new Ernie45MoeFamily(),
+            new GraniteMoeFamily(shared: false),
+            new GraniteMoeFamily(shared: true),
         };
 
         /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>

@@ -20,6 +20,8 @@ namespace MoeLayers.Interop
             RequireActivation(f, "silu", "silu");
             var layers = f.Int("num_hidden_layers", 32, 1);
             var experts = f.Int("num_local_experts", 8, 1);
+            var topK = TopK(f, experts, "num_local_experts", 2);
+            RequireRenormalizableTopK(f, "num_experts_per_tok", topK, renormalized: true);
             return new HfMoeConfig(HfSchedule.AllMoe(layers))
             {
                 Architecture = Architecture,
@@ -29,7 +31,7 @@ namespace MoeLayers.Interop
                 HiddenSize = f.Int("hidden_size", 4096, 1),
                 ExpertWidth = f.Int("intermediate_size", 14336, 1),
                 NumExperts = experts,
-                TopK = TopK(f, experts, "num_local_experts", 2),
+                TopK = topK,
                 NormalizeTopK = true,
                 AuxiliaryLossCoefficient = f.Double("router_aux_loss_coef", 0.001, v => v >= 0, "a finite number ≥ 0"),
             };

@@ -21,6 +21,9 @@ namespace MoeLayers.Interop
             var layers = f.Int("num_hidden_layers", 16, 1);
             var expertsField = f.Has("num_experts") || !f.Has("num_local_experts") ? "num_experts" : "num_local_experts";
             var experts = f.Int(expertsField, 64, 1);
+            var topK = TopK(f, experts, expertsField, 8);
+            var normalize = f.Bool("norm_topk_prob", false);
+            RequireRenormalizableTopK(f, "num_experts_per_tok", topK, normalize);
             return new HfMoeConfig(HfSchedule.AllMoe(layers))
             {
                 Architecture = Architecture,
@@ -30,8 +33,8 @@ namespace MoeLayers.Interop
                 HiddenSize = f.Int("hidden_size", 2048, 1),
                 ExpertWidth = f.Int("intermediate_size", 2048, 1),
                 NumExperts = experts,
-                TopK = TopK(f, experts, expertsField, 8),
-                NormalizeTopK = f.Bool("norm_topk_prob", false),
+                TopK = topK,
+                NormalizeTopK = normalize,
                 AuxiliaryLossCoefficient = f.Double("router_aux_loss_coef", 0.01, v => v >= 0, "a finite number ≥ 0"),
             };
         }

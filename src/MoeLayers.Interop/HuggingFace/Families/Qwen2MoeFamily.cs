@@ -23,6 +23,9 @@ namespace MoeLayers.Interop
             var layers = f.Int("num_hidden_layers", 24, 1);
             var experts = f.Int("num_experts", 60, 1);
             var schedule = HfSchedule.SparseStep(f, layers, f.Int("decoder_sparse_step", 1, 1), f.IntList("mlp_only_layers"));
+            var topK = TopK(f, experts, "num_experts", 4);
+            var normalize = f.Bool("norm_topk_prob", false);
+            RequireRenormalizableTopK(f, "num_experts_per_tok", topK, normalize);
             return new HfMoeConfig(schedule)
             {
                 Architecture = Architecture,
@@ -32,8 +35,8 @@ namespace MoeLayers.Interop
                 HiddenSize = f.Int("hidden_size", 2048, 1),
                 ExpertWidth = f.Int("moe_intermediate_size", 1408, 1),
                 NumExperts = experts,
-                TopK = TopK(f, experts, "num_experts", 4),
-                NormalizeTopK = f.Bool("norm_topk_prob", false),
+                TopK = topK,
+                NormalizeTopK = normalize,
                 SharedExperts = 1,
                 SharedWidth = f.Int("shared_expert_intermediate_size", 5632, 1),
                 SharedExpertGate = true,

@@ -23,6 +23,9 @@ namespace MoeLayers.Interop
             var expertsField = f.Has("num_experts") || !f.Has("num_local_experts") ? "num_experts" : "num_local_experts";
             var experts = f.Int(expertsField, 128, 1);
             var schedule = HfSchedule.SparseStep(f, layers, f.Int("decoder_sparse_step", 1, 1), f.IntList("mlp_only_layers"));
+            var topK = TopK(f, experts, expertsField, 8);
+            var normalize = f.Bool("norm_topk_prob", false);
+            RequireRenormalizableTopK(f, "num_experts_per_tok", topK, normalize);
             return new HfMoeConfig(schedule)
             {
                 Architecture = Architecture,
@@ -32,8 +35,8 @@ namespace MoeLayers.Interop
                 HiddenSize = f.Int("hidden_size", 2048, 1),
                 ExpertWidth = f.Int("moe_intermediate_size", 768, 1),
                 NumExperts = experts,
-                TopK = TopK(f, experts, expertsField, 8),
-                NormalizeTopK = f.Bool("norm_topk_prob", false),
+                TopK = topK,
+                NormalizeTopK = normalize,
                 AuxiliaryLossCoefficient = f.Double("router_aux_loss_coef", 0.001, v => v >= 0, "a finite number ≥ 0"),
             };
         }

@@ -8,7 +8,12 @@ namespace MoeLayers.Interop
     /// <param name="Weight">The router weight [E, d] (e.g. "gate.weight").</param>
     /// <param name="Bias">The router's logit bias [E] (gpt-oss), or null when the family has none.</param>
     /// <param name="CorrectionBias">The selection-only balance bias [E] (DeepSeek-V3's "gate.e_score_correction_bias"), or null.</param>
-    internal sealed record HfRouterKeys(string Weight, string? Bias = null, string? CorrectionBias = null);
+    /// <param name="CorrectionBiasIsRow">The balance bias is stored as one row [1, E] (ERNIE 4.5's moe_statics, one row per
+    /// modality group), read and written as the router's [E].</param>
+    /// <param name="WeightIsFloat32">The router weight is stored float32 whatever the checkpoint's dtype (ERNIE 4.5 keeps its
+    /// gate in float32), as the balance bias always is.</param>
+    internal sealed record HfRouterKeys(string Weight, string? Bias = null, string? CorrectionBias = null, bool CorrectionBiasIsRow = false,
+        bool WeightIsFloat32 = false);
 
     /// <summary>
     /// Where a family's MoE block keeps its tensors: the router's names, the expert layouts a checkpoint of the family may

@@ -23,7 +23,7 @@ namespace MoeLayers.Interop
             var block = layerPrefix + codec.BlockName;
             foreach (var (key, shape) in HfMoeBlock.ExpectedShapes(config, family, codec).OrderBy(s => s.Key, StringComparer.Ordinal))
             {
-                var dtype = key == family.Router.CorrectionBias ? ScalarType.Float32 : options.DType;
+                var dtype = HfMoeBlock.StorageDType(family, key, options.DType);
                 var full = block + key;
                 SafetensorsDTypes.TryFromScalarType(dtype, out var stored);
                 yield return new SafetensorsTensorSource(full, stored, shape, () => Take(layer, layerPrefix, full));
