@@ -162,8 +162,9 @@ namespace MoeLayers.Interop
             }
             if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
                 throw new ArgumentOutOfRangeException(nameof(options), options.DType, $"HfSaveOptions.DType must be Float32, Float16 or BFloat16; got {options.DType}.");
-            config.Family.Layout(config).Codec(options.Layout, config.Architecture);
-            var blocks = new PublishedBlocks(config, options);
+            var layout = options.Layout ?? config.Family.Layout(config).Experts[0].Layout;
+            config.Family.Layout(config).Codec(layout, config.Architecture);
+            var blocks = new PublishedBlocks(config, layout, options.DType);
             var sources = layers.OrderBy(kv => kv.Key).SelectMany(kv => blocks.Sources(kv.Value, config.LayerPrefix(kv.Key))).ToList();
             try
             {

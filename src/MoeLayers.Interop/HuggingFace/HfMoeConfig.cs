@@ -99,6 +99,15 @@ namespace MoeLayers.Interop
         /// <summary>quantization_config.weight_block_size of an FP8 checkpoint ([128, 128] when absent).</summary>
         internal (int Rows, int Columns) Fp8BlockSize { get; private set; } = (128, 128);
 
+        /// <summary>The clamped SwiGLU's α (gpt-oss: 1.702); used only by <see cref="ExpertActivation.ClampedSwiGlu"/>.</summary>
+        public double SwiGluAlpha { get; internal init; } = 1.702;
+
+        /// <summary>The clamped SwiGLU's limit (gpt-oss: swiglu_limit, 7.0); used only by <see cref="ExpertActivation.ClampedSwiGlu"/>.</summary>
+        public double SwiGluLimit { get; internal init; } = 7.0;
+
+        /// <summary>Whether the routing weight multiplies the expert's input rather than its output (Llama 4).</summary>
+        public bool WeightExpertInputs { get; internal init; }
+
         /// <summary>num_hidden_layers.</summary>
         public int NumLayers { get; internal init; }
 
@@ -181,7 +190,11 @@ namespace MoeLayers.Interop
             TopKOrder = TopKOrder,
             RenormalizeWeights = TopK > 1 && NormalizeTopK,
             Activation = Activation,
+            SwiGluAlpha = SwiGluAlpha,
+            SwiGluLimit = SwiGluLimit,
             ExpertBias = ExpertBias,
+            RouterBias = RouterBias,
+            WeightExpertInputs = WeightExpertInputs,
             ScoreFunction = ScoreFunction,
             ExpertGroups = ExpertGroups,
             TopKGroups = TopKGroups,

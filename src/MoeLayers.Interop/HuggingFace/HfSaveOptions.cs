@@ -5,8 +5,8 @@ namespace MoeLayers.Interop
     /// <summary>How MoE layers are written as a Hugging Face model folder.</summary>
     public sealed class HfSaveOptions
     {
-        /// <summary>Per-expert tensors (the Hub layout, default) or the fused 3-D ones.</summary>
-        public HfExpertLayout Layout { get; init; } = HfExpertLayout.PerExpert;
+        /// <summary>The experts' layout: null (default) for the one the family publishes on the Hub, or another the family has (e.g. v5's fused).</summary>
+        public HfExpertLayout? Layout { get; init; }
 
         /// <summary>Storage dtype: Float32, Float16 or BFloat16 (default); a balance bias stays float32 as published.</summary>
         public ScalarType DType { get; init; } = ScalarType.BFloat16;

@@ -10,7 +10,7 @@ namespace MoeLayers.Interop
     /// first tensor is written and released when the next layer's is, so saving a model holds one layer's mapped
     /// tensors beside the model rather than all of them.
     /// </summary>
-    internal sealed class PublishedBlocks(HfMoeConfig config, HfSaveOptions options) : IDisposable
+    internal sealed class PublishedBlocks(HfMoeConfig config, HfExpertLayout layout, ScalarType dtype) : IDisposable
     {
         private (MoeLayer Layer, string Prefix)? _current;
         private Dictionary<string, Tensor> _block = new();
@@ -19,14 +19,14 @@ namespace MoeLayers.Interop
         public IEnumerable<SafetensorsTensorSource> Sources(MoeLayer layer, string layerPrefix)
         {
             var family = config.Family.Layout(config);
-            var codec = family.Codec(options.Layout, config.Architecture);
+            var codec = family.Codec(layout, config.Architecture);
             var block = layerPrefix + codec.BlockName;
             foreach (var (key, shape) in HfMoeBlock.ExpectedShapes(config, family, codec).OrderBy(s => s.Key, StringComparer.Ordinal))
             {
-                var dtype = HfMoeBlock.StorageDType(family, key, options.DType);
+                var stored = HfMoeBlock.StorageDType(family, key, dtype);
                 var full = block + key;
-                SafetensorsDTypes.TryFromScalarType(dtype, out var stored);
-                yield return new SafetensorsTensorSource(full, stored, shape, () => Take(layer, layerPrefix, full));
+                SafetensorsDTypes.TryFromScalarType(stored, out var storedType);
+                yield return new SafetensorsTensorSource(full, storedType, shape, () => Take(layer, layerPrefix, full));
             }
         }
 
@@ -39,7 +39,7 @@ namespace MoeLayers.Interop
             {
                 Release();
                 using var scope = NewDisposeScope();
-                _block = HfMoeBlock.Published(layer, config, layerPrefix, options.Layout, options.DType);
+                _block = HfMoeBlock.Published(layer, config, layerPrefix, layout, dtype);
                 foreach (var tensor in _block.Values) tensor.DetachFromDisposeScope();
                 _current = (layer, layerPrefix);
             }
