@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Interop.Tests.Support;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Interop.Tests.HuggingFace.Models
@@ -13,7 +14,7 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
     /// matches the published forward (output within 1e-5 · max(1, |y|), logits and weights within 1e-5, the same experts
     /// token by token), dense layers are refused naming their field, and a save reproduces the published tensors.
     /// </summary>
-    public class HfModelFolderParityTests
+    public class HfModelFolderParityTests(ITestOutputHelper log)
     {
         private const double Tolerance = 1e-5;
 
@@ -55,6 +56,7 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
                 Worst(result.Routing.Logits, logits).Should().BeLessThan(Tolerance, $"{name} layer {index}: router logits");
                 Worst(result.Routing.CombineWeights.gather(1, order.Indices), weights).Should().BeLessThan(Tolerance, $"{name} layer {index}: routing weights");
                 var scale = output.abs().max().item<float>();
+                log.WriteLine($"{name} layer {index}: |Δoutput| {Worst(result.Output, output):E2} (max |y| {scale:F3}), |Δlogits| {Worst(result.Routing.Logits, logits):E2}, |Δweights| {Worst(result.Routing.CombineWeights.gather(1, order.Indices), weights):E2}");
                 Worst(result.Output, output).Should().BeLessThan(Tolerance * System.Math.Max(1.0, scale), $"{name} layer {index}: block output");
                 scale.Should().BeGreaterThan(0.05f, "outputs large enough for the tolerance to mean something");
             }
