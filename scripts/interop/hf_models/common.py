@@ -21,7 +21,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 
-from make_hf_fixtures import NAMES, _raw_bytes, load_safetensors, save_safetensors
+from .fp8 import quantize
+from make_hf_fixtures import NAMES, E4M3Codes, _raw_bytes, dtype_name, load_safetensors, save_safetensors
 
 HIDDEN = 16  # d
 TOKENS = 12  # T
@@ -56,9 +57,10 @@ class Weights:
     """Random weights, stored under their published keys in the order the model registers them (the state-dict order
     save_pretrained shards by). Each method returns the float32 tensor the forward must use: the stored values, upcast."""
 
-    def __init__(self, seed, dtype):
+    def __init__(self, seed, dtype, fp8=None):
         self.generator = torch.Generator().manual_seed(seed)
         self.dtype = dtype
+        self.fp8 = fp8  # Fp8Storage: which linear weights are stored block-quantized, or None
         self.stored = {}
 
     def _put(self, key, tensor):
@@ -71,6 +73,11 @@ class Weights:
         w2 is stored [E·h, d] but multiplies an h-wide activation)."""
         value = torch.randn(out_features, in_features, generator=self.generator) / math.sqrt(fan_in or in_features)
         stored, used = rounded(value, self.dtype)
+        if self.fp8 is not None and self.fp8.quantizes(key):
+            codes, scale_inv, used = quantize(used, self.fp8.block, self.fp8.scale_dtype)
+            self._put(key, codes)
+            self._put(key + "_scale_inv", scale_inv)  # FP8Linear registers weight, then weight_scale_inv
+            return used
         self._put(key, stored)
         return used
 
@@ -387,12 +394,13 @@ def check_folder(actual_dir, reference_dir, same_shards=False):
         failures.append(f"unexpected '{key}'")
     for key in sorted(set(actual) & set(expected)):
         a, e = actual[key], expected[key]
-        if a.dtype != e.dtype:
-            failures.append(f"'{key}': dtype {NAMES[a.dtype]}, reference {NAMES[e.dtype]}")
+        if dtype_name(a) != dtype_name(e):
+            failures.append(f"'{key}': dtype {dtype_name(a)}, reference {dtype_name(e)}")
         elif list(a.shape) != list(e.shape):
             failures.append(f"'{key}': shape {list(a.shape)}, reference {list(e.shape)}")
         elif _raw_bytes(a) != _raw_bytes(e):
-            failures.append(f"'{key}': values differ (max |diff| {float((a.float() - e.float()).abs().max()):.3g})")
+            gap = "" if isinstance(a, E4M3Codes) else f" (max |diff| {float((a.float() - e.float()).abs().max()):.3g})"
+            failures.append(f"'{key}': values differ{gap}")
     moved = sorted(k for k in set(actual) & set(expected) if actual_files[k] != expected_files[k])
     if moved:
         line = f"{len(moved)} tensor(s) in other shard files than the reference's, e.g. '{moved[0]}' in {actual_files[moved[0]]}, reference {expected_files[moved[0]]}"
