@@ -129,6 +129,9 @@ class Fixture:
     sharding: Sharding = field(default_factory=Sharding)
     layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."
     norms: Tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # the norms every decoder layer stores
+    # layer -> the same forward computed in `dtype` (x and weights in dtype, the router in float32 as MoeLayers runs
+    # it), kept as layers.L.output_<bf16|f16> and layers.L.topk_indices_<bf16|f16> in reference.safetensors
+    native_layers: Dict[int, Callable[[torch.Tensor], LayerResult]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,13 @@ def write_fixture(out, fixture):
         reference[f"layers.{layer}.topk_indices"] = indices.float()
         reference[f"layers.{layer}.topk_weights"] = weights.detach()
         margins.append(result.margin)
+        if layer in fixture.native_layers:
+            suffix = NAMES[fixture.dtype].lower()
+            native = fixture.native_layers[layer](x.to(fixture.dtype))
+            if native.output.dtype != fixture.dtype:
+                raise ValueError(f"{fixture.name} layer {layer}: the {suffix} forward returned {native.output.dtype}")
+            reference[f"layers.{layer}.output_{suffix}"] = native.output.detach()
+            reference[f"layers.{layer}.topk_indices_{suffix}"] = ascending(native.topk_indices, native.topk_weights)[0].float()
     metadata = {
         "family": fixture.config["model_type"],
         "source": "; ".join(fixture.sources),

@@ -48,7 +48,8 @@ def build(name, dtype, fused, sharding, fp8=None):
     if fp8 is not None:
         cfg["quantization_config"] = quantization_config(fp8.block)
     weights = Weights(seed_of(name, "weights"), dtype, fp8)
-    act, moe_layers, moe = activation(cfg), deepseek_moe_layers(cfg), {}
+    act, moe_layers, moe, native = activation(cfg), deepseek_moe_layers(cfg), {}, {}
+    in_dtype = dtype != torch.float32 and not fused and fp8 is None
     for layer in range(cfg["num_hidden_layers"]):
         prefix = f"model.layers.{layer}.mlp."
         if layer in moe_layers:
@@ -58,6 +59,10 @@ def build(name, dtype, fused, sharding, fp8=None):
             bias = weights.buffer(prefix + "gate.e_score_correction_bias", (experts_count,), std=0.05)
             shared = build_mlp(weights, prefix + "shared_experts.", cfg["moe_intermediate_size"] * cfg["n_shared_experts"])
             moe[layer] = deepseek_moe(router, bias, cfg, act, (shared, None), experts=experts)
+            if in_dtype:  # the stored values exactly; DeepseekV3TopkRouter casts to float32 itself
+                stored_as = lambda ws: tuple(w.to(dtype) for w in ws)  # noqa: E731
+                native[layer] = deepseek_moe(router, bias, cfg, act, (stored_as(shared), None),
+                                             experts=[stored_as(e) for e in experts])
         else:
             build_mlp(weights, prefix, cfg["intermediate_size"])
         weights.norm(f"model.layers.{layer}.input_layernorm.weight")
@@ -74,7 +79,7 @@ def build(name, dtype, fused, sharding, fp8=None):
             moe[layer] = cross_checked(v5, moe[layer])
     dense = [l for l in range(cfg["num_hidden_layers"]) if l not in moe]
     return Fixture(name, cfg, stored, moe, dense, dtype, "fused" if fused else "per_expert",
-                   FUSED_SOURCES if fused else PER_EXPERT_SOURCES, sharding)
+                   FUSED_SOURCES if fused else PER_EXPERT_SOURCES, sharding, native_layers=native)
 
 
 FIXTURES = [Recipe("deepseek_v3", lambda: build("deepseek_v3", torch.bfloat16, False,
