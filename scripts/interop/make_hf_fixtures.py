@@ -64,12 +64,41 @@ import torch.nn.functional as F
 # then F16) and then by name, stored back to back; compact JSON with "__metadata__" first.
 # ------------------------------------------------------------------------------------------------------------------
 
-DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2)}
+DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2), "F8_E4M3": (torch.uint8, 1)}
 NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
-WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2}
+WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2, "F8_E4M3": 3}  # the Rust writer: dtypes by size, larger first
+
+
+class E4M3Codes:
+    """An F8_E4M3 (float8_e4m3fn) tensor as torch 1.13, which has no float8 dtype, holds it: its uint8 codes. Stored
+    and read under the safetensors dtype name F8_E4M3; what the codes mean is hf_models/fp8.py's business."""
+
+    dtype = "F8_E4M3"
+
+    def __init__(self, codes):
+        if codes.dtype != torch.uint8:
+            raise TypeError(f"E4M3Codes holds uint8 codes, not {codes.dtype}")
+        self.codes = codes
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    def numel(self):
+        return self.codes.numel()
+
+    def element_size(self):
+        return 1
+
+
+def dtype_name(t):
+    """The safetensors dtype name of a tensor (or of E4M3Codes)."""
+    return t.dtype if isinstance(t, E4M3Codes) else NAMES[t.dtype]
 
 
 def _raw_bytes(t):
+    if isinstance(t, E4M3Codes):
+        t = t.codes
     t = t.detach().contiguous().cpu()
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().tobytes()
@@ -78,13 +107,13 @@ def _raw_bytes(t):
 
 def save_safetensors(path, tensors, metadata=None):
     assert sys.byteorder == "little"
-    items = sorted(tensors.items(), key=lambda kv: (WRITE_RANK[NAMES[kv[1].dtype]], kv[0]))
+    items = sorted(tensors.items(), key=lambda kv: (WRITE_RANK[dtype_name(kv[1])], kv[0]))
     header, blobs, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = dict(sorted(metadata.items()))
     for key, t in items:
         data = _raw_bytes(t)
-        header[key] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        header[key] = {"dtype": dtype_name(t), "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -126,7 +155,8 @@ def load_safetensors(path, check_layout=False):
             t = torch.frombuffer(buf, dtype=torch.int16).view(torch.bfloat16) if count else torch.empty(0, dtype=dtype)
         else:
             t = torch.frombuffer(buf, dtype=dtype) if count else torch.empty(0, dtype=dtype)
-        tensors[key] = t.reshape(entry["shape"]).clone()
+        t = t.reshape(entry["shape"]).clone()
+        tensors[key] = E4M3Codes(t) if entry["dtype"] == "F8_E4M3" else t
         spans.append((begin, end, key, entry["dtype"]))
     if check_layout:
         if n % 8 != 0:
@@ -143,7 +173,7 @@ def load_safetensors(path, check_layout=False):
         order = [key for _, _, key, _ in sorted(spans)]
         expected = [key for key, _ in sorted(((s[2], s[3]) for s in spans), key=lambda kv: (WRITE_RANK[kv[1]], kv[0]))]
         if order != expected:
-            problems.append("tensors are not in the reference writer's order (F32, BF16, F16; then by name)")
+            problems.append("tensors are not in the reference writer's order (F32, BF16, F16, F8_E4M3; then by name)")
     return tensors, metadata, problems
 
 
@@ -490,7 +520,7 @@ def check_export(path, reference, prefix):
     for key in sorted(set(actual) & set(expected)):
         a, e = actual[key], expected[key]
         if a.dtype != e.dtype:
-            failures.append(f"'{key}': dtype {NAMES[a.dtype]}, reference {NAMES[e.dtype]}")
+            failures.append(f"'{key}': dtype {dtype_name(a)}, reference {dtype_name(e)}")
         elif list(a.shape) != list(e.shape):
             failures.append(f"'{key}': shape {list(a.shape)}, reference {list(e.shape)}")
         elif _raw_bytes(a) != _raw_bytes(e):

@@ -21,7 +21,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 
-from make_hf_fixtures import NAMES, _raw_bytes, load_safetensors, save_safetensors
+from .fp8 import quantize
+from make_hf_fixtures import NAMES, E4M3Codes, _raw_bytes, dtype_name, load_safetensors, save_safetensors
 
 HIDDEN = 16  # d
 TOKENS = 12  # T
@@ -62,9 +63,10 @@ class Weights:
     """Random weights, stored under their published keys in the order the model registers them (the state-dict order
     save_pretrained shards by). Each method returns the float32 tensor the forward must use: the stored values, upcast."""
 
-    def __init__(self, seed, dtype):
+    def __init__(self, seed, dtype, fp8=None):
         self.generator = torch.Generator().manual_seed(seed)
         self.dtype = dtype
+        self.fp8 = fp8  # Fp8Storage: which linear weights are stored block-quantized, or None
         self.stored = {}
 
     def _put(self, key, tensor):
@@ -77,6 +79,11 @@ class Weights:
         w2 is stored [E·h, d] but multiplies an h-wide activation)."""
         value = torch.randn(out_features, in_features, generator=self.generator) / math.sqrt(fan_in or in_features)
         stored, used = rounded(value, self.dtype)
+        if self.fp8 is not None and self.fp8.quantizes(key):
+            codes, scale_inv, used = quantize(used, self.fp8.block, self.fp8.scale_dtype)
+            self._put(key, codes)
+            self._put(key + "_scale_inv", scale_inv)  # FP8Linear registers weight, then weight_scale_inv
+            return used
         self._put(key, stored)
         return used
 
@@ -136,6 +143,9 @@ class Fixture:
     sharding: Sharding = field(default_factory=Sharding)
     layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."; Qwen3.5-MoE: "model.language_model.layers."
     norms: Tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # the norms every decoder layer stores
+    # layer -> the same forward computed in `dtype` (x and weights in dtype, the router in float32 as MoeLayers runs
+    # it), kept as layers.L.output_<bf16|f16> and layers.L.topk_indices_<bf16|f16> in reference.safetensors
+    native_layers: Dict[int, Callable[[torch.Tensor], LayerResult]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -295,6 +305,13 @@ def write_fixture(out, fixture):
         reference[f"layers.{layer}.topk_indices"] = indices.float()
         reference[f"layers.{layer}.topk_weights"] = weights.detach()
         margins.append(result.margin)
+        if layer in fixture.native_layers:
+            suffix = NAMES[fixture.dtype].lower()
+            native = fixture.native_layers[layer](x.to(fixture.dtype))
+            if native.output.dtype != fixture.dtype:
+                raise ValueError(f"{fixture.name} layer {layer}: the {suffix} forward returned {native.output.dtype}")
+            reference[f"layers.{layer}.output_{suffix}"] = native.output.detach()
+            reference[f"layers.{layer}.topk_indices_{suffix}"] = ascending(native.topk_indices, native.topk_weights)[0].float()
     metadata = {
         "family": text_config(fixture.config)["model_type"],
         "source": "; ".join(fixture.sources),
@@ -402,12 +419,13 @@ def check_folder(actual_dir, reference_dir, same_shards=False):
         failures.append(f"unexpected '{key}'")
     for key in sorted(set(actual) & set(expected)):
         a, e = actual[key], expected[key]
-        if a.dtype != e.dtype:
-            failures.append(f"'{key}': dtype {NAMES[a.dtype]}, reference {NAMES[e.dtype]}")
+        if dtype_name(a) != dtype_name(e):
+            failures.append(f"'{key}': dtype {dtype_name(a)}, reference {dtype_name(e)}")
         elif list(a.shape) != list(e.shape):
             failures.append(f"'{key}': shape {list(a.shape)}, reference {list(e.shape)}")
         elif _raw_bytes(a) != _raw_bytes(e):
-            failures.append(f"'{key}': values differ (max |diff| {float((a.float() - e.float()).abs().max()):.3g})")
+            gap = "" if isinstance(a, E4M3Codes) else f" (max |diff| {float((a.float() - e.float()).abs().max()):.3g})"
+            failures.append(f"'{key}': values differ{gap}")
     moved = sorted(k for k in set(actual) & set(expected) if actual_files[k] != expected_files[k])
     if moved:
         line = f"{len(moved)} tensor(s) in other shard files than the reference's, e.g. '{moved[0]}' in {actual_files[moved[0]]}, reference {expected_files[moved[0]]}"

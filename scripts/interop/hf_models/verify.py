@@ -1,14 +1,16 @@
 """An independent reader of the written folders (make_hf_models.py --verify): from config.json and the weights alone,
 recomputes every MoE layer token by token in float64 with none of the transcribed code, and compares it with
 reference.safetensors the way a C# float32 implementation is held to it (1e-5). It reads the folder the way a consumer
-must: the schedule from the config, the experts across shards, per-expert or fused tensors."""
+must: the schedule from the config, the experts across shards, per-expert or fused tensors, FP8 block-quantized weights
+decoded from their bits."""
 
 import json
 import os
 
 import torch
 
-from make_hf_fixtures import load_safetensors
+from make_hf_fixtures import E4M3Codes, load_safetensors
+from quantization_reference import e4m3fn_value
 
 from .common import REFERENCE_FILE, read_folder, text_config
 
@@ -137,12 +139,45 @@ def route(cfg, logits, bias):
     return chosen, w
 
 
+def dequantized(cfg, weights):
+    """(float64 weights, problems): F8_E4M3 weights decoded from their bits by quantization_reference.e4m3fn_value
+    and multiplied element by element by weight_scale_inv[i // br, j // bc] ([br, bc] = quantization_config.
+    weight_block_size), the scales dropped; and whether exactly the projections (…_proj.weight) are quantized, as in
+    the FP8 releases, each with a scale of the block grid's shape."""
+    quantized = {k for k, t in weights.items() if isinstance(t, E4M3Codes)}
+    q = cfg.get("quantization_config")
+    if q is None:
+        return {k: t.double() for k, t in weights.items()}, [f"'{k}' is F8_E4M3 but config.json has no quantization_config" for k in sorted(quantized)]
+    problems = [] if q.get("quant_method") == "fp8" else [f"quantization_config.quant_method {q.get('quant_method')}, expected fp8"]
+    br, bc = q.get("weight_block_size", [128, 128])
+    values = torch.tensor([e4m3fn_value(c) for c in range(256)], dtype=torch.float64)
+    result = {}
+    for key, t in weights.items():
+        if key.endswith("_scale_inv") and key[:-len("_scale_inv")] in quantized:
+            continue
+        if key.endswith("_proj.weight") != (key in quantized):
+            problems.append(f"'{key}' is {'' if key in quantized else 'not '}F8_E4M3; the FP8 releases quantize exactly the projections")
+        if key not in quantized:
+            result[key] = t.double()
+            continue
+        scale = weights.get(key + "_scale_inv")
+        rows, cols = t.shape
+        grid = [-(-rows // br), -(-cols // bc)]
+        if scale is None or list(scale.shape) != grid:
+            problems.append(f"'{key}_scale_inv' missing or not {grid}")
+            continue
+        rows_block, cols_block = torch.arange(rows) // br, torch.arange(cols) // bc
+        result[key] = values[t.codes.long()] * scale.double()[rows_block][:, cols_block]
+    return result, problems
+
+
 def verify(folder):
     """Problems found in one fixture folder (empty when it holds)."""
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
         cfg = text_config(json.load(f))
     weights, _, problems = read_folder(folder)
-    weights = {k: v.double() for k, v in weights.items()}
+    weights, quantization_problems = dequantized(cfg, weights)
+    problems += quantization_problems
     reference, metadata, layout = load_safetensors(os.path.join(folder, REFERENCE_FILE), check_layout=True)
     problems += [f"{REFERENCE_FILE}: {p}" for p in layout]
     family = cfg["model_type"]

@@ -28,6 +28,7 @@ import torch
 from ..blocks import (activation, build_experts, build_mlp, cross_checked, deepseek_moe, deepseek_moe_layers,
                       fuse_experts, fused_tensors)
 from ..common import EXPERT_WIDTH, HIDDEN, Fixture, Recipe, Sharding, Weights, dtype_field, seed_of
+from ..fp8 import Fp8Storage, projections_only, quantization_config
 
 PER_EXPERT_SOURCES = ["src/transformers/models/deepseek_v3/modeling_deepseek_v3.py@f5a9ec512fa9fe69e51ea0c6388c68d50de567b3",
                       "src/transformers/models/deepseek_v3/modeling_deepseek_v3.py@00b676f8f0489b88652a31d70751cc540dd06305"]
@@ -36,7 +37,7 @@ FUSED_SOURCES = ["src/transformers/models/deepseek_v3/modular_deepseek_v3.py@000
                  "src/transformers/integrations/moe.py@0261a467116de4a9103b58200f9d82f8fb5a0e86"]
 
 
-def build(name, dtype, fused, sharding):
+def build(name, dtype, fused, sharding, fp8=None):
     experts_count = 16
     cfg = {"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "hidden_size": HIDDEN,
            "intermediate_size": 32, "moe_intermediate_size": EXPERT_WIDTH, "n_routed_experts": experts_count,
@@ -44,8 +45,11 @@ def build(name, dtype, fused, sharding):
            "routed_scaling_factor": 2.5, "norm_topk_prob": True, "scoring_func": "sigmoid", "topk_method": "noaux_tc",
            "first_k_dense_replace": 1, "moe_layer_freq": 1, "num_hidden_layers": 3, "hidden_act": "silu",
            "rms_norm_eps": 1e-6, **dtype_field(dtype, v5=fused)}
-    weights = Weights(seed_of(name, "weights"), dtype)
-    act, moe_layers, moe = activation(cfg), deepseek_moe_layers(cfg), {}
+    if fp8 is not None:
+        cfg["quantization_config"] = quantization_config(fp8.block)
+    weights = Weights(seed_of(name, "weights"), dtype, fp8)
+    act, moe_layers, moe, native = activation(cfg), deepseek_moe_layers(cfg), {}, {}
+    in_dtype = dtype != torch.float32 and not fused and fp8 is None
     for layer in range(cfg["num_hidden_layers"]):
         prefix = f"model.layers.{layer}.mlp."
         if layer in moe_layers:
@@ -55,6 +59,10 @@ def build(name, dtype, fused, sharding):
             bias = weights.buffer(prefix + "gate.e_score_correction_bias", (experts_count,), std=0.05)
             shared = build_mlp(weights, prefix + "shared_experts.", cfg["moe_intermediate_size"] * cfg["n_shared_experts"])
             moe[layer] = deepseek_moe(router, bias, cfg, act, (shared, None), experts=experts)
+            if in_dtype:  # the stored values exactly; DeepseekV3TopkRouter casts to float32 itself
+                stored_as = lambda ws: tuple(w.to(dtype) for w in ws)  # noqa: E731
+                native[layer] = deepseek_moe(router, bias, cfg, act, (stored_as(shared), None),
+                                             experts=[stored_as(e) for e in experts])
         else:
             build_mlp(weights, prefix, cfg["intermediate_size"])
         weights.norm(f"model.layers.{layer}.input_layernorm.weight")
@@ -71,9 +79,15 @@ def build(name, dtype, fused, sharding):
             moe[layer] = cross_checked(v5, moe[layer])
     dense = [l for l in range(cfg["num_hidden_layers"]) if l not in moe]
     return Fixture(name, cfg, stored, moe, dense, dtype, "fused" if fused else "per_expert",
-                   FUSED_SOURCES if fused else PER_EXPERT_SOURCES, sharding)
+                   FUSED_SOURCES if fused else PER_EXPERT_SOURCES, sharding, native_layers=native)
 
 
 FIXTURES = [Recipe("deepseek_v3", lambda: build("deepseek_v3", torch.bfloat16, False,
                                                 Sharding(straddle_layer=1, new_shard_at_layers=(2,)))),
-            Recipe("deepseek_v3_fused", lambda: build("deepseek_v3_fused", torch.float32, True, Sharding()))]
+            Recipe("deepseek_v3_fused", lambda: build("deepseek_v3_fused", torch.float32, True, Sharding())),
+            # DeepSeek-V3/R1's FP8 release (Kimi K2 and MiniMax-M2 store theirs alike): every projection of the experts,
+            # the shared experts and the dense layers' MLP F8_E4M3 with an F32 weight_scale_inv; gate.weight and norms
+            # BF16, e_score_correction_bias F32. 3 × 5 blocks: several per weight, partial at the edges both ways.
+            Recipe("deepseek_v3_fp8", lambda: build("deepseek_v3_fp8", torch.bfloat16, False,
+                                                    Sharding(straddle_layer=1, new_shard_at_layers=(2,)),
+                                                    Fp8Storage((3, 5), torch.float32, projections_only)))]

@@ -21,6 +21,7 @@ import torch
 from ..blocks import (activation, build_experts, build_mlp, cross_checked, fuse_experts, fused_softmax_moe, fused_tensors,
                       qwen_moe_layers, softmax_moe)
 from ..common import EXPERT_WIDTH, HIDDEN, Fixture, Recipe, Weights, dtype_field, seed_of
+from ..fp8 import Fp8Storage, projections_only, quantization_config
 
 PER_EXPERT_SOURCES = ["src/transformers/models/qwen3_moe/modeling_qwen3_moe.py@16b6c53c8ec3a720bd45c1c377bf94e1d01249c5"]
 FUSED_SOURCES = ["src/transformers/models/qwen3_moe/modular_qwen3_moe.py@00eb1166685205e8b2c75ab33eee83dc77b18fca",
@@ -29,14 +30,19 @@ FUSED_SOURCES = ["src/transformers/models/qwen3_moe/modular_qwen3_moe.py@00eb116
                  "src/transformers/integrations/moe.py@0261a467116de4a9103b58200f9d82f8fb5a0e86"]
 
 
-def build(name, dtype, fused):
+def build(name, dtype, fused, fp8=None):
     experts_count, top_k = 8, 2
     cfg = {"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": HIDDEN,
            "intermediate_size": 32, "moe_intermediate_size": EXPERT_WIDTH, "num_experts": experts_count,
            "num_experts_per_tok": top_k, "norm_topk_prob": True, "decoder_sparse_step": 2, "mlp_only_layers": [3],
            "num_hidden_layers": 4, "hidden_act": "silu", "rms_norm_eps": 1e-6, "output_router_logits": False,
            "router_aux_loss_coef": 0.001, **dtype_field(dtype, v5=fused)}
-    weights = Weights(seed_of(name, "weights"), dtype)
+    if fp8 is not None:
+        # Qwen3MoeSparseMoeBlock.gate is an nn.Linear, so the FP8 releases name it (and lm_head) in
+        # modules_to_not_convert to keep it unquantized (integrations/finegrained_fp8.py: replace_with_fp8_linear).
+        cfg["quantization_config"] = {**quantization_config(fp8.block), "modules_to_not_convert":
+                                      ["lm_head"] + [f"model.layers.{i}.mlp.gate" for i in qwen_moe_layers(cfg)]}
+    weights = Weights(seed_of(name, "weights"), dtype, fp8)
     act, moe_layers, moe = activation(cfg), qwen_moe_layers(cfg), {}
     for layer in range(cfg["num_hidden_layers"]):
         prefix = f"model.layers.{layer}.mlp."
@@ -62,4 +68,8 @@ def build(name, dtype, fused):
 
 
 FIXTURES = [Recipe("qwen3_moe", lambda: build("qwen3_moe", torch.float32, fused=False)),
-            Recipe("qwen3_moe_fused", lambda: build("qwen3_moe_fused", torch.bfloat16, fused=True))]
+            Recipe("qwen3_moe_fused", lambda: build("qwen3_moe_fused", torch.bfloat16, fused=True)),
+            # Qwen3-FP8 style: expert and dense-MLP projections F8_E4M3 with a BF16 weight_scale_inv (the Qwen FP8
+            # releases' scale dtype), gate.weight and norms BF16. 6 × 4 blocks: partial edge blocks down the rows.
+            Recipe("qwen3_moe_fp8", lambda: build("qwen3_moe_fp8", torch.bfloat16, fused=False,
+                                                  fp8=Fp8Storage((6, 4), torch.bfloat16, projections_only)))]

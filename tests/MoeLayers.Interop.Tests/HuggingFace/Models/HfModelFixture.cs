@@ -55,6 +55,20 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
             return (Get("input"), Get("output"), Get("router_logits"), Get("topk_indices").to(ScalarType.Int64), Get("topk_weights"));
         }
 
+        /// <summary>Whether reference.safetensors holds layers.<paramref name="layer"/>.<paramref name="what"/> (e.g. output_bf16).</summary>
+        public bool HasReference(int layer, string what)
+        {
+            using var reference = SafetensorsFile.Open(Path.Combine(Folder, "reference.safetensors"));
+            return reference.Keys.Contains($"layers.{layer}.{what}");
+        }
+
+        /// <summary>layers.<paramref name="layer"/>.<paramref name="what"/> of reference.safetensors, in its stored dtype.</summary>
+        public Tensor ReferenceTensor(int layer, string what)
+        {
+            using var reference = SafetensorsFile.Open(Path.Combine(Folder, "reference.safetensors"));
+            return reference.Read($"layers.{layer}.{what}");
+        }
+
         private static string FolderOf(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "hf-models", name);
 
         private IReadOnlyList<int> Layers(string key) =>

@@ -12,7 +12,8 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
     /// Every model folder of tests/fixtures/hf-models opened from its folder path through <see cref="HfCheckpoint"/>:
     /// the schedule matches the transcribed decoder layers, each MoE layer computed by <see cref="MoeLayer"/> in float32
     /// matches the published forward (output within 1e-5 · max(1, |y|), logits and weights within 1e-5, the same experts
-    /// token by token), dense layers are refused naming their field, and a save reproduces the published tensors.
+    /// token by token), dense layers are refused naming their field, and a save reproduces the published tensors (a quantized folder:
+    /// saved dequantized, it loads back to the same layers).
     /// </summary>
     public class HfModelFolderParityTests(ITestOutputHelper log)
     {
@@ -83,6 +84,11 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
             File.ReadAllText(Path.Combine(saved, "config.json")).Should().Be(File.ReadAllText(Path.Combine(fixture.Folder, "config.json")));
             var blockKeys = PublishedBlockKeys(fixture, original);
             written.TensorKeys.Should().BeEquivalentTo(blockKeys, $"{name}: the saved folder holds exactly the MoE blocks");
+            if (original.Config.QuantizationMethod.Length > 0)
+            {
+                SavedUnquantizedLoadsBackTheSameLayers(fixture, original, saved);
+                return;
+            }
             foreach (var key in blockKeys)
             {
                 using var scope = NewDisposeScope();
@@ -90,6 +96,35 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
                 b.dtype.Should().Be(a.dtype, key);
                 b.shape.Should().Equal(a.shape, key);
                 Bytes.Of(b).SequenceEqual(Bytes.Of(a)).Should().BeTrue($"{name}: '{key}' is written bit for bit");
+            }
+        }
+
+        /// <summary>
+        /// A quantized folder is saved dequantized (nothing is re-quantized): every tensor under its plain name in the
+        /// layers' floating dtype, no weight_scale_inv, and each MoE layer loaded back from the saved folder holds the
+        /// same values bit for bit as the layer loaded from the published one (both in the stored dtype, bfloat16).
+        /// </summary>
+        private static void SavedUnquantizedLoadsBackTheSameLayers(HfModelFixture fixture, HfCheckpoint original, string saved)
+        {
+            using (var raw = SafetensorsCheckpoint.Open(saved))
+            {
+                raw.Keys.Should().NotContain(k => k.EndsWith("_scale_inv", System.StringComparison.Ordinal), $"{fixture.Name}: saved unquantized");
+                foreach (var key in raw.Keys)
+                    raw.GetInfo(key).DType.IsFloat8().Should().BeFalse($"{fixture.Name}: '{key}' is saved dequantized, not as float8");
+            }
+            using var written = HfCheckpoint.Open(saved);
+            foreach (var index in fixture.MoeLayers)
+            {
+                using var scope = NewDisposeScope();
+                using var published = original.LoadLayer(index);
+                using var reloaded = written.LoadLayer(index);
+                var (expected, actual) = (published.state_dict(), reloaded.state_dict());
+                actual.Keys.Should().BeEquivalentTo(expected.Keys);
+                foreach (var (key, value) in expected)
+                {
+                    actual[key].dtype.Should().Be(value.dtype, key);
+                    Bytes.Of(actual[key]).SequenceEqual(Bytes.Of(value)).Should().BeTrue($"{fixture.Name} layer {index}: '{key}' loads back bit for bit");
+                }
             }
         }
 
