@@ -138,7 +138,8 @@ namespace MoeLayers.Interop
             MoeLayersOf(model, modulePrefix).ToDictionary(t => t.Key, t => (t.Value.Target, t.Value.Layer));
 
         /// <summary>
-        /// Writes MoE layers as a Hugging Face folder: config.json (the text <paramref name="config"/> was read from) and
+        /// Writes MoE layers as a Hugging Face folder: config.json (the text <paramref name="config"/> was read from, less a
+        /// quantization_config, since the weights are written unquantized) and
         /// each layer's block under the family's layer prefix (model.layers.{i}.) in the family's published names, in shards of at most
         /// <see cref="HfSaveOptions.MaxShardBytes"/> with model.safetensors.index.json (one model.safetensors when it fits).
         /// The folder is written beside the target and swapped in: a failure leaves the previous folder as it was.
@@ -168,7 +169,7 @@ namespace MoeLayers.Interop
             var sources = layers.OrderBy(kv => kv.Key).SelectMany(kv => blocks.Sources(kv.Value, config.LayerPrefix(kv.Key))).ToList();
             try
             {
-                HfWeights.Write(folder, sources, options.MaxShardBytes, new Dictionary<string, string> { ["config.json"] = config.Json });
+                HfWeights.Write(folder, sources, options.MaxShardBytes, new Dictionary<string, string> { ["config.json"] = SavedConfig(config) });
             }
             finally
             {
@@ -190,6 +191,18 @@ namespace MoeLayers.Interop
 
         /// <inheritdoc />
         public void Dispose() => _owner.Dispose();
+
+        /// <summary>
+        /// The config.json a save writes: the text the config was read from, less its quantization_config when there is
+        /// one (the weights are written dequantized, and transformers would otherwise build quantized layers for them).
+        /// </summary>
+        private static string SavedConfig(HfMoeConfig config)
+        {
+            if (config.QuantizationMethod.Length == 0) return config.Json;
+            var root = System.Text.Json.Nodes.JsonNode.Parse(config.Json)!.AsObject();
+            root.Remove("quantization_config");
+            return root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n";
+        }
 
         private void RequireMoe(int layer, string? module = null)
         {
