@@ -64,9 +64,9 @@ import torch.nn.functional as F
 # then F16) and then by name, stored back to back; compact JSON with "__metadata__" first.
 # ------------------------------------------------------------------------------------------------------------------
 
-DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2)}
-NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
-WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2}
+DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2), "U8": (torch.uint8, 1)}
+NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.uint8: "U8"}
+WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2, "U8": 3}
 
 
 def _raw_bytes(t):
@@ -143,7 +143,7 @@ def load_safetensors(path, check_layout=False):
         order = [key for _, _, key, _ in sorted(spans)]
         expected = [key for key, _ in sorted(((s[2], s[3]) for s in spans), key=lambda kv: (WRITE_RANK[kv[1]], kv[0]))]
         if order != expected:
-            problems.append("tensors are not in the reference writer's order (F32, BF16, F16; then by name)")
+            problems.append("tensors are not in the reference writer's order (F32, BF16, F16, U8; then by name)")
     return tensors, metadata, problems
 
 

@@ -94,6 +94,10 @@ class Weights:
         self._put(key, stored)
         return used
 
+    def packed(self, key, tensor):
+        """A tensor stored exactly as given, in its own dtype (gpt-oss's MXFP4 blocks and scales, U8)."""
+        self._put(key, tensor)
+
     def buffer(self, key, shape, std, dtype=torch.float32):
         """A buffer stored in its own dtype whatever the weights' (DeepSeek's e_score_correction_bias is F32)."""
         stored, used = rounded(std * torch.randn(*shape, generator=self.generator), dtype)
@@ -136,6 +140,7 @@ class Fixture:
     sharding: Sharding = field(default_factory=Sharding)
     layer_prefix: str = "model.layers."  # DBRX: "transformer.blocks."; Qwen3.5-MoE: "model.language_model.layers."
     norms: Tuple[str, ...] = ("input_layernorm", "post_attention_layernorm")  # the norms every decoder layer stores
+    hidden: int = HIDDEN  # d, the width of the sampled inputs (gpt-oss's MXFP4 fixture: 32, one MXFP4 group)
 
 
 @dataclass(frozen=True)
@@ -237,12 +242,12 @@ def write_weights(folder, stored, sharding):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def sample_input(forward, seed, tries=200):
-    """Resample x [T, d] until every token's kept and dropped choices differ by at least MIN_MARGIN, so any float32
+def sample_input(forward, seed, hidden=HIDDEN, tries=200):
+    """Resample x [T, hidden] until every token's kept and dropped choices differ by at least MIN_MARGIN, so any float32
     implementation chooses the same experts."""
     generator = torch.Generator().manual_seed(seed)
     for _ in range(tries):
-        x = torch.randn(TOKENS, HIDDEN, generator=generator)
+        x = torch.randn(TOKENS, hidden, generator=generator)
         result = forward(x)
         if result.margin >= MIN_MARGIN:
             return x, result
@@ -287,7 +292,7 @@ def write_fixture(out, fixture):
 
     reference, margins = {}, []
     for layer in sorted(fixture.moe_layers):
-        x, result = sample_input(fixture.moe_layers[layer], seed_of(fixture.name, "layers", layer, "input"))
+        x, result = sample_input(fixture.moe_layers[layer], seed_of(fixture.name, "layers", layer, "input"), fixture.hidden)
         indices, weights = ascending(result.topk_indices, result.topk_weights)
         reference[f"layers.{layer}.input"] = x
         reference[f"layers.{layer}.output"] = result.output.detach().float()
