@@ -64,9 +64,11 @@ import torch.nn.functional as F
 # then F16) and then by name, stored back to back; compact JSON with "__metadata__" first.
 # ------------------------------------------------------------------------------------------------------------------
 
-DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2), "F8_E4M3": (torch.uint8, 1)}
-NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
-WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2, "F8_E4M3": 3}  # the Rust writer: dtypes by size, larger first
+DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2), "F8_E4M3": (torch.uint8, 1),
+          "U8": (torch.uint8, 1)}
+NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.uint8: "U8"}
+# The Rust writer: by dtype, its enum order descending (F32, BF16, F16, F8_E4M3, U8), then by name.
+WRITE_RANK = {"F32": 0, "BF16": 1, "F16": 2, "F8_E4M3": 3, "U8": 4}
 
 
 class E4M3Codes:
@@ -173,7 +175,7 @@ def load_safetensors(path, check_layout=False):
         order = [key for _, _, key, _ in sorted(spans)]
         expected = [key for key, _ in sorted(((s[2], s[3]) for s in spans), key=lambda kv: (WRITE_RANK[kv[1]], kv[0]))]
         if order != expected:
-            problems.append("tensors are not in the reference writer's order (F32, BF16, F16, F8_E4M3; then by name)")
+            problems.append("tensors are not in the reference writer's order (F32, BF16, F16, F8_E4M3, U8; then by name)")
     return tensors, metadata, problems
 
 

@@ -101,6 +101,10 @@ class Weights:
         self._put(key, stored)
         return used
 
+    def packed(self, key, tensor):
+        """A tensor stored exactly as given, in its own dtype (gpt-oss's MXFP4 blocks and scales, U8)."""
+        self._put(key, tensor)
+
     def buffer(self, key, shape, std, dtype=torch.float32):
         """A buffer stored in its own dtype whatever the weights' (DeepSeek's e_score_correction_bias is F32)."""
         stored, used = rounded(std * torch.randn(*shape, generator=self.generator), dtype)
@@ -146,6 +150,7 @@ class Fixture:
     # layer -> the same forward computed in `dtype` (x and weights in dtype, the router in float32 as MoeLayers runs
     # it), kept as layers.L.output_<bf16|f16> and layers.L.topk_indices_<bf16|f16> in reference.safetensors
     native_layers: Dict[int, Callable[[torch.Tensor], LayerResult]] = field(default_factory=dict)
+    hidden: int = HIDDEN  # d, the width of the sampled inputs (gpt-oss's MXFP4 fixture: 32, one MXFP4 group)
 
 
 @dataclass(frozen=True)
@@ -247,12 +252,12 @@ def write_weights(folder, stored, sharding):
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def sample_input(forward, seed, tries=200):
-    """Resample x [T, d] until every token's kept and dropped choices differ by at least MIN_MARGIN, so any float32
+def sample_input(forward, seed, hidden=HIDDEN, tries=200):
+    """Resample x [T, hidden] until every token's kept and dropped choices differ by at least MIN_MARGIN, so any float32
     implementation chooses the same experts."""
     generator = torch.Generator().manual_seed(seed)
     for _ in range(tries):
-        x = torch.randn(TOKENS, HIDDEN, generator=generator)
+        x = torch.randn(TOKENS, hidden, generator=generator)
         result = forward(x)
         if result.margin >= MIN_MARGIN:
             return x, result
@@ -297,7 +302,7 @@ def write_fixture(out, fixture):
 
     reference, margins = {}, []
     for layer in sorted(fixture.moe_layers):
-        x, result = sample_input(fixture.moe_layers[layer], seed_of(fixture.name, "layers", layer, "input"))
+        x, result = sample_input(fixture.moe_layers[layer], seed_of(fixture.name, "layers", layer, "input"), fixture.hidden)
         indices, weights = ascending(result.topk_indices, result.topk_weights)
         reference[f"layers.{layer}.input"] = x
         reference[f"layers.{layer}.output"] = result.output.detach().float()

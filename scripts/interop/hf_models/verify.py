@@ -10,7 +10,7 @@ import os
 import torch
 
 from make_hf_fixtures import E4M3Codes, load_safetensors
-from quantization_reference import e4m3fn_value
+from quantization_reference import e4m3fn_value, mxfp4_by_hand
 
 from .common import REFERENCE_FILE, read_folder, text_config
 
@@ -20,9 +20,11 @@ PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn
 DENSE_PREFIX = {"jamba": "feed_forward."}
 LAYER_PREFIX = {"dbrx": "transformer.blocks.", "qwen3_5_moe_text": "model.language_model.layers."}
 ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight", "hunyuan_v1_moe": "gate.wg.weight",
-          "granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight"}
+          "granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight", "gpt_oss": "router.weight"}
+ROUTER_BIAS = {"gpt_oss": "router.bias"}  # added to the logits
 EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts", "kimi_k2": "n_routed_experts",
-                "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts"}
+                "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts",
+                "gpt_oss": "num_local_experts"}
 PROJECTIONS = {"mixtral": ("w1", "w3", "w2"), "minimax_m2": ("w1", "w3", "w2")}
 BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias", "ernie4_5_moe": "moe_statics.e_score_correction_bias"}
 SHARED = {"deepseek_v3": "shared_experts.", "kimi_k2": "shared_experts.", "glm4_moe": "shared_experts.",
@@ -79,6 +81,28 @@ def mlp(x, gate, up, down):
     return down @ (silu(gate @ x) * (up @ x))
 
 
+def gpt_oss_expert(x, weights, prefix, e, cfg):
+    """gpt-oss: x·W + b with W = gate_up_proj[e] [d, 2h] whose even columns are the gate and odd ones the up projection;
+    gate clamped above at the limit, up to ±limit; (up + 1) · gate · σ(1.702 · gate), then ·down_proj[e] [h, d] + b."""
+    gate_up = x @ weights[prefix + "experts.gate_up_proj"][e] + weights[prefix + "experts.gate_up_proj_bias"][e]
+    limit = cfg.get("swiglu_limit", 7.0)
+    gate = torch.clamp(gate_up[0::2], max=limit)
+    up = torch.clamp(gate_up[1::2], min=-limit, max=limit)
+    hidden = (up + 1) * gate * torch.sigmoid(1.702 * gate)
+    return hidden @ weights[prefix + "experts.down_proj"][e] + weights[prefix + "experts.down_proj_bias"][e]
+
+
+def mxfp4_dequantized(weights, cfg):
+    """An MXFP4 folder's X_blocks / X_scales pairs replaced by X, decoded from the format's definition and transposed
+    to the [E, in, out] parameter gpt-oss computes with; other folders unchanged."""
+    if cfg.get("quantization_config", {}).get("quant_method") != "mxfp4":
+        return weights
+    result = {k: v for k, v in weights.items() if not (k.endswith("_blocks") or k.endswith("_scales"))}
+    for key in (k[:-len("_blocks")] for k in weights if k.endswith("_blocks")):
+        result[key] = mxfp4_by_hand(weights[key + "_blocks"], weights[key + "_scales"]).transpose(1, 2)
+    return result
+
+
 def halves(gate_up):
     half = gate_up.shape[0] // 2
     return gate_up[:half], gate_up[half:]
@@ -107,7 +131,7 @@ def route(cfg, logits, bias):
         chosen = sorted(sorted(range(len(scores)), key=lambda e: -float(scores[e] + bias[e]))[:k])
         w = scores[chosen]
         return chosen, w / w.sum()
-    if family in ("granitemoe", "granitemoeshared"):  # top-k of the logits, softmax over the k
+    if family in ("granitemoe", "granitemoeshared", "gpt_oss"):  # top-k of the logits, softmax over the k
         chosen = sorted(sorted(range(len(logits)), key=lambda e: -float(logits[e]))[:k])
         return chosen, torch.softmax(logits[chosen], dim=0)
     if family == "ernie4_5_moe":  # chosen by p + bias, weighted by p / max(sum, moe_norm_min)
@@ -139,7 +163,7 @@ def route(cfg, logits, bias):
     return chosen, w
 
 
-def dequantized(cfg, weights):
+def fp8_dequantized(cfg, weights):
     """(float64 weights, problems): F8_E4M3 weights decoded from their bits by quantization_reference.e4m3fn_value
     and multiplied element by element by weight_scale_inv[i // br, j // bc] ([br, bc] = quantization_config.
     weight_block_size), the scales dropped; and whether exactly the projections (…_proj.weight) are quantized, as in
@@ -176,8 +200,11 @@ def verify(folder):
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
         cfg = text_config(json.load(f))
     weights, _, problems = read_folder(folder)
-    weights, quantization_problems = dequantized(cfg, weights)
-    problems += quantization_problems
+    if cfg.get("quantization_config", {}).get("quant_method") == "mxfp4":
+        weights = {k: v.double() for k, v in mxfp4_dequantized(weights, cfg).items()}
+    else:
+        weights, quantization_problems = fp8_dequantized(cfg, weights)
+        problems += quantization_problems
     reference, metadata, layout = load_safetensors(os.path.join(folder, REFERENCE_FILE), check_layout=True)
     problems += [f"{REFERENCE_FILE}: {p}" for p in layout]
     family = cfg["model_type"]
@@ -205,8 +232,13 @@ def verify(folder):
         for t in range(x_all.shape[0]):
             x = x_all[t]
             logits = weights[prefix + ROUTER.get(family, "gate.weight")] @ x
+            if family in ROUTER_BIAS:
+                logits = logits + weights[prefix + ROUTER_BIAS[family]]
             chosen, w = route(cfg, logits, bias)
-            out = sum(wi * mlp(x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
+            if family == "gpt_oss":
+                out = sum(wi * gpt_oss_expert(x, weights, prefix, e, cfg) for e, wi in zip(chosen, w))
+            else:
+                out = sum(wi * mlp(x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
             if family in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared

@@ -53,5 +53,8 @@ namespace MoeLayers.Interop
 
         /// <summary>Granite MoE with a shared MLP ("granitemoeshared"): as <see cref="GraniteMoe"/>, plus shared_mlp.input_linear [2w, d] / output_linear beside the block.</summary>
         GraniteMoeShared,
+
+        /// <summary>gpt-oss ("gpt_oss"): mlp.router.weight / bias, mlp.experts.gate_up_proj [E, d, 2h] (gate and up interleaved) / down_proj [E, h, d] with biases, MXFP4 on the Hub.</summary>
+        GptOss,
     }
 }

@@ -8,7 +8,9 @@ namespace MoeLayers.Interop
 
         /// <summary>
         /// Fused 3-D tensors of transformers v5: experts.gate_up_proj [E, 2h, d] (gate rows first, then up) and
-        /// experts.down_proj [E, d, h].
+        /// experts.down_proj [E, d, h]. Families whose published experts are fused keep their own names and arrangement
+        /// under this value (Granite's input_linear / output_linear; gpt-oss's input-major gate_up_proj [E, d, 2h] with
+        /// gate and up interleaved, down_proj [E, h, d], and biases): the package README's Families table says which.
         /// </summary>
         Fused,
 

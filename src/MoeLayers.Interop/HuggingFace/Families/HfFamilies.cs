@@ -28,6 +28,7 @@ namespace MoeLayers.Interop
             new Ernie45MoeFamily(),
             new GraniteMoeFamily(shared: false),
             new GraniteMoeFamily(shared: true),
+            new GptOssFamily(),
         };
 
         /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>

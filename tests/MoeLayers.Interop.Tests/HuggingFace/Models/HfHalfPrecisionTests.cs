@@ -36,8 +36,28 @@ namespace MoeLayers.Interop.Tests.HuggingFace.Models
 
         public HfHalfPrecisionTests(ITestOutputHelper output) => _output = output;
 
+        /// <summary>
+        /// Half-precision folders whose experts the first-order bound below does not model yet (clamped SwiGLU with
+        /// biases, the routing weight on the expert input, ReLU²): their float32 parity is tested, their half-precision
+        /// error is not bounded here.
+        /// </summary>
+        private static readonly string[] UnboundedHalfFolders = { "gpt_oss", "gpt_oss_mxfp4", "llama4", "llama4_text_top2", "nemotron_h" };
+
         public static IEnumerable<object[]> HalfFolders() =>
-            HfModelFixture.Names().Where(n => HfModelFixture.Load(n).Metadata["dtype"] is "BF16" or "F16").Select(n => new object[] { n });
+            HfModelFixture.Names().Where(n => HfModelFixture.Load(n).Metadata["dtype"] is "BF16" or "F16")
+                .Where(n => !UnboundedHalfFolders.Contains(n)).Select(n => new object[] { n });
+
+        [Fact]
+        public void OnlyFoldersWithExpertsTheBoundDoesNotModelAreLeftOut()
+        {
+            foreach (var name in UnboundedHalfFolders.Where(n => HfModelFixture.Names().Contains(n)))
+            {
+                using var checkpoint = HfCheckpoint.Open(HfModelFixture.Load(name).Folder);
+                var options = checkpoint.Config.ToOptions();
+                (options.Activation != ExpertActivation.SwiGlu || options.ExpertBias || options.WeightExpertInputs)
+                    .Should().BeTrue($"{name} has SwiGLU experts without biases, which the bound models: test it");
+            }
+        }
 
         /// <summary>The folders whose reference.safetensors also holds a forward in their own dtype (layers.L.output_bf16 / _f16).</summary>
         public static IEnumerable<object[]> FoldersWithANativeForward() =>
