@@ -28,6 +28,9 @@ namespace MoeLayers.Interop
             new Ernie45MoeFamily(),
             new GraniteMoeFamily(shared: false),
             new GraniteMoeFamily(shared: true),
+            new Llama4Family(textOnly: false),
+            new Llama4Family(textOnly: true),
+            new NemotronHFamily(),
         };
 
         /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>
