@@ -32,7 +32,9 @@ INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
 REFERENCE_FILE = "reference.safetensors"
 SHARD_PATTERN = re.compile(r"^model-(\d{5})-of-(\d{5})\.safetensors$")
-LAYER_PATTERN = re.compile(r"^(?:model\.(?:language_model\.)?layers|transformer\.blocks)\.(\d+)\.")  # DBRX: transformer.blocks.{i}.; Qwen3.5-MoE: model.language_model.layers.{i}.
+# DBRX: transformer.blocks.{i}.; Qwen3.5-MoE: model.language_model.layers.{i}.; Llama 4: language_model.model.layers.{i}.;
+# Nemotron-H: backbone.layers.{i}.
+LAYER_PATTERN = re.compile(r"^(?:model\.(?:language_model\.)?layers|language_model\.model\.layers|backbone\.layers|transformer\.blocks)\.(\d+)\.")
 EXPERT_PATTERN = re.compile(r"\.experts\.(\d+)\.")
 
 
@@ -90,6 +92,14 @@ class Weights:
     def norm(self, key, width=HIDDEN):
         """An RMSNorm weight near 1 (never read by the MoE forward; there so a loader must pick the block out)."""
         stored, used = rounded(1.0 + 0.1 * torch.randn(width, generator=self.generator), self.dtype)
+        self._put(key, stored)
+        return used
+
+    def parameter(self, key, shape, fan_in, dtype=None):
+        """A parameter of any shape, std 1/sqrt(fan_in), stored in the weights' dtype or its own (Llama 4's input-major
+        experts [E, d, 2h]; Nemotron-H's float32 router weight)."""
+        value = torch.randn(*shape, generator=self.generator) / math.sqrt(fan_in)
+        stored, used = rounded(value, dtype or self.dtype)
         self._put(key, stored)
         return used
 

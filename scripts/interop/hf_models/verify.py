@@ -16,21 +16,29 @@ from .common import REFERENCE_FILE, read_folder, text_config
 
 TOLERANCE = 1e-5
 PREFIX = {"mixtral": "block_sparse_moe.", "jamba": "feed_forward.", "dbrx": "ffn.", "minimax_m2": "block_sparse_moe.",
-          "granitemoe": "block_sparse_moe.", "granitemoeshared": "block_sparse_moe."}
-DENSE_PREFIX = {"jamba": "feed_forward."}
-LAYER_PREFIX = {"dbrx": "transformer.blocks.", "qwen3_5_moe_text": "model.language_model.layers."}
+          "granitemoe": "block_sparse_moe.", "granitemoeshared": "block_sparse_moe.", "llama4_text": "feed_forward.",
+          "nemotron_h": "mixer."}
+DENSE_PREFIX = {"jamba": "feed_forward.", "llama4_text": "feed_forward."}
+DENSE_WIDTH = {"llama4_text": "intermediate_size_mlp"}
+# By the text model's model_type, except Llama 4, whose prefix depends on the root's (the text model saved alone by
+# Llama4ForCausalLM, or inside Llama4ForConditionalGeneration).
+LAYER_PREFIX = {"dbrx": "transformer.blocks.", "qwen3_5_moe_text": "model.language_model.layers.", "llama4": "language_model.model.layers.",
+                "nemotron_h": "backbone.layers."}
 ROUTER = {"jamba": "router.weight", "dbrx": "router.layer.weight", "hunyuan_v1_moe": "gate.wg.weight",
-          "granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight", "gpt_oss": "router.weight"}
+          "granitemoe": "router.layer.weight", "granitemoeshared": "router.layer.weight", "gpt_oss": "router.weight",
+          "llama4_text": "router.weight"}
 ROUTER_BIAS = {"gpt_oss": "router.bias"}  # added to the logits
 EXPERT_COUNT = {"mixtral": "num_local_experts", "deepseek_v3": "n_routed_experts", "kimi_k2": "n_routed_experts",
                 "glm4_moe": "n_routed_experts", "dots1": "n_routed_experts", "minimax_m2": "num_local_experts",
-                "gpt_oss": "num_local_experts"}
+                "gpt_oss": "num_local_experts", "llama4_text": "num_local_experts", "nemotron_h": "n_routed_experts"}
 PROJECTIONS = {"mixtral": ("w1", "w3", "w2"), "minimax_m2": ("w1", "w3", "w2")}
 BALANCE_BIAS = {"minimax_m2": "e_score_correction_bias", "ernie4_5_moe": "moe_statics.e_score_correction_bias"}
 SHARED = {"deepseek_v3": "shared_experts.", "kimi_k2": "shared_experts.", "glm4_moe": "shared_experts.",
-          "dots1": "shared_experts.", "hunyuan_v1_moe": "shared_mlp."}
+          "dots1": "shared_experts.", "hunyuan_v1_moe": "shared_mlp.", "llama4_text": "shared_expert."}
 # DeepseekV3MoE and its copies: sigmoid + correction bias, group-limited, / (sum + 1e-20), x routed_scaling_factor.
-DEEPSEEK_ROUTING = ("deepseek_v3", "kimi_k2", "glm4_moe", "dots1")
+DEEPSEEK_ROUTING = ("deepseek_v3", "kimi_k2", "glm4_moe", "dots1", "nemotron_h")
+# Nemotron-H's hybrid_override_pattern: one character per layer, 'E' the MoE block, '-' a dense MLP.
+NEMOTRON_H_BLOCKS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
 
 
 def one_value(value):
@@ -42,6 +50,8 @@ def one_value(value):
 
 
 def layers_of(cfg):
+    if cfg["model_type"] == "nemotron_h":
+        return len(cfg["hybrid_override_pattern"])
     return cfg["n_layers"] if cfg["model_type"] == "dbrx" else cfg["num_hidden_layers"]
 
 
@@ -63,6 +73,12 @@ def schedule(cfg):
     layers = range(layers_of(cfg))
     if cfg["model_type"] == "jamba":
         return [i for i in layers if cfg["num_experts"] > 1 and i % cfg["expert_layer_period"] == cfg["expert_layer_offset"]]
+    if cfg["model_type"] == "nemotron_h":
+        return [i for i in layers if NEMOTRON_H_BLOCKS[cfg["hybrid_override_pattern"][i]] == "moe"]
+    if cfg["model_type"] == "llama4_text":
+        if cfg.get("moe_layers") is not None:
+            return [i for i in layers if i in cfg["moe_layers"]]
+        return [i for i in layers if (i + 1) % cfg["interleave_moe_layer_step"] == 0]
     if cfg["model_type"] in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         return [i for i in layers if i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0]
     if cfg["model_type"] in DEEPSEEK_ROUTING:
@@ -78,6 +94,8 @@ def silu(v):
 
 
 def mlp(x, gate, up, down):
+    if gate is None:  # Nemotron-H: ungated, relu(up x)^2
+        return down @ torch.relu(up @ x) ** 2
     return down @ (silu(gate @ x) * (up @ x))
 
 
@@ -115,6 +133,12 @@ def expert(weights, prefix, e, family, cfg):
         return w1, v1, w2.t()
     if prefix + "input_linear.weight" in weights:  # Granite: [E, 2h, d], gate rows first
         return (*halves(weights[prefix + "input_linear.weight"][e]), weights[prefix + "output_linear.weight"][e])
+    if family == "llama4_text":  # input-major: gate_up [d, 2h] per expert (gate columns first), down [h, d]
+        gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
+        h = gate_up.shape[1] // 2
+        return gate_up[:, :h].t(), gate_up[:, h:].t(), down.t()
+    if family == "nemotron_h":
+        return None, weights[f"{prefix}experts.{e}.up_proj.weight"], weights[f"{prefix}experts.{e}.down_proj.weight"]
     if prefix + "experts.gate_up_proj" in weights:
         gate_up, down = weights[prefix + "experts.gate_up_proj"][e], weights[prefix + "experts.down_proj"][e]
         half = gate_up.shape[0] // 2
@@ -131,6 +155,9 @@ def route(cfg, logits, bias):
         chosen = sorted(sorted(range(len(scores)), key=lambda e: -float(scores[e] + bias[e]))[:k])
         w = scores[chosen]
         return chosen, w / w.sum()
+    if family == "llama4_text":  # top-k of the logits, each weighted by sigmoid(logit)
+        chosen = sorted(sorted(range(len(logits)), key=lambda e: -float(logits[e]))[:k])
+        return chosen, torch.sigmoid(logits[chosen])
     if family in ("granitemoe", "granitemoeshared", "gpt_oss"):  # top-k of the logits, softmax over the k
         chosen = sorted(sorted(range(len(logits)), key=lambda e: -float(logits[e]))[:k])
         return chosen, torch.softmax(logits[chosen], dim=0)
@@ -198,7 +225,8 @@ def fp8_dequantized(cfg, weights):
 def verify(folder):
     """Problems found in one fixture folder (empty when it holds)."""
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        cfg = text_config(json.load(f))
+        root = json.load(f)
+    cfg = text_config(root)
     weights, _, problems = read_folder(folder)
     if cfg.get("quantization_config", {}).get("quant_method") == "mxfp4":
         weights = {k: v.double() for k, v in mxfp4_dequantized(weights, cfg).items()}
@@ -215,15 +243,23 @@ def verify(folder):
     if metadata.get("moe_layers") != ",".join(map(str, moe_layers)) or metadata.get("dense_layers") != ",".join(map(str, dense_layers)):
         problems.append(f"metadata layers {metadata.get('moe_layers')} / {metadata.get('dense_layers')}, "
                         f"config schedule {moe_layers} / {dense_layers}")
+    layers_prefix = LAYER_PREFIX.get(root["model_type"], LAYER_PREFIX.get(family, "model.layers."))
     for layer in dense_layers:
-        for p, shape in (("gate_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
-                         ("up_proj", [cfg["intermediate_size"], cfg["hidden_size"]]),
-                         ("down_proj", [cfg["hidden_size"], cfg["intermediate_size"]])):
-            key = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}.{DENSE_PREFIX.get(family, 'mlp.')}{p}.weight"
+        width = cfg[DENSE_WIDTH.get(family, "intermediate_size")]
+        projections = (("gate_proj", [width, cfg["hidden_size"]]), ("up_proj", [width, cfg["hidden_size"]]),
+                       ("down_proj", [cfg["hidden_size"], width]))
+        if family == "nemotron_h":  # only an MLP layer ('-') has one: ungated, under the mixer
+            if NEMOTRON_H_BLOCKS[cfg["hybrid_override_pattern"][layer]] != "mlp":
+                continue
+            projections, prefix = projections[1:], "mixer."
+        else:
+            prefix = DENSE_PREFIX.get(family, "mlp.")
+        for p, shape in projections:
+            key = f"{layers_prefix}{layer}.{prefix}{p}.weight"
             if key not in weights or list(weights[key].shape) != shape:
                 problems.append(f"dense layer {layer}: {key} missing or not {shape}")
     for layer in moe_layers:
-        layer_prefix = f"{LAYER_PREFIX.get(family, 'model.layers.')}{layer}."
+        layer_prefix = f"{layers_prefix}{layer}."
         prefix = layer_prefix + PREFIX.get(family, "mlp.")
         if not any(k.startswith(prefix) for k in weights):
             prefix = f"model.layers.{layer}.mlp."  # the v5 name of a block published as block_sparse_moe
@@ -237,11 +273,15 @@ def verify(folder):
             chosen, w = route(cfg, logits, bias)
             if family == "gpt_oss":
                 out = sum(wi * gpt_oss_expert(x, weights, prefix, e, cfg) for e, wi in zip(chosen, w))
+            elif family == "llama4_text":  # the weight scales the expert's input
+                out = sum(mlp(wi * x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
             else:
                 out = sum(wi * mlp(x, *expert(weights, prefix, e, family, cfg)) for e, wi in zip(chosen, w))
             if family in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):
                 shared = mlp(x, *(weights[f"{prefix}shared_expert.{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))
                 out = out + torch.sigmoid(weights[prefix + "shared_expert_gate.weight"] @ x) * shared
+            if family == "nemotron_h":
+                out = out + mlp(x, None, *(weights[f"{prefix}shared_experts.{p}.weight"] for p in ("up_proj", "down_proj")))
             if family in SHARED or (family == "ernie4_5_moe" and cfg["moe_num_shared_experts"] > 0):
                 shared_prefix = SHARED.get(family, "shared_experts.")
                 out = out + mlp(x, *(weights[f"{prefix}{shared_prefix}{p}.weight"] for p in ("gate_proj", "up_proj", "down_proj")))

@@ -56,5 +56,14 @@ namespace MoeLayers.Interop
 
         /// <summary>gpt-oss ("gpt_oss"): mlp.router.weight / bias, mlp.experts.gate_up_proj [E, d, 2h] (gate and up interleaved) / down_proj [E, h, d] with biases, MXFP4 on the Hub.</summary>
         GptOss,
+
+        /// <summary>Llama 4 ("llama4", text model under text_config): language_model.model.layers.{i}.feed_forward.router, feed_forward.experts.gate_up_proj [E, d, 2h] / down_proj [E, h, d], feed_forward.shared_expert.*; the routing weight scales the expert's input.</summary>
+        Llama4,
+
+        /// <summary>Llama 4's text model saved alone ("llama4_text", Llama4ForCausalLM): as <see cref="Llama4"/> under model.layers.{i}.</summary>
+        Llama4Text,
+
+        /// <summary>Nemotron-H ("nemotron_h"): backbone.layers.{i}.mixer.gate (+ e_score_correction_bias), mixer.experts.{i}.up_proj / down_proj (ReLU², ungated), mixer.shared_experts.*; layers by hybrid_override_pattern.</summary>
+        NemotronH,
     }
 }

@@ -28,19 +28,7 @@ namespace MoeLayers.Interop
             f.OneOf("topk_method", "noaux_tc", "noaux_tc");
             f.OneOf("scoring_func", "sigmoid", "sigmoid");
             var layers = f.Int("num_hidden_layers", d.Layers, 1);
-            var expertsField = f.Has("n_routed_experts") || !f.Has("num_local_experts") ? "n_routed_experts" : "num_local_experts";
-            var experts = f.Int(expertsField, d.Experts, 1);
-            var groups = f.Int("n_group", d.Groups, 1);
-            if (experts % groups != 0)
-                throw f.Contradiction($"'{f.Name("n_group")}' = {groups} must divide '{f.Name(expertsField)}' = {experts} into equal groups.");
-            var keptGroups = f.Int("topk_group", d.KeptGroups, 1, groups, $"in [1, {f.Name("n_group")} = {groups}]");
-            if (experts / groups < 2)
-                throw f.Contradiction($"each of the '{f.Name("n_group")}' = {groups} groups must hold at least 2 experts (a group is scored by its top two); '{f.Name(expertsField)}' = {experts}.");
-            var topK = TopK(f, experts, expertsField, d.TopK);
-            if (topK > keptGroups * (experts / groups))
-                throw f.Contradiction($"'{f.Name("num_experts_per_tok")}' = {topK} is more than the {keptGroups * (experts / groups)} experts that '{f.Name("topk_group")}' = {keptGroups} groups of {experts / groups} leave.");
-            var normalize = f.Bool("norm_topk_prob", d.Normalize);
-            RequireRenormalizableTopK(f, "num_experts_per_tok", topK, normalize);
+            var routing = DeepseekV3Routing.Read(f, d.Experts, d.Groups, d.KeptGroups, d.TopK, d.Normalize, d.ScalingFactor);
             var width = f.Int("moe_intermediate_size", d.Width, 1);
             var firstDense = f.Int("first_k_dense_replace", d.FirstDense, 0);
             var schedule = HfSchedule.FirstDense(f, layers, firstDense, ReadsMoeLayerFrequency ? f.Int("moe_layer_freq", 1, 1) : 1);
@@ -52,15 +40,15 @@ namespace MoeLayers.Interop
                 NumLayers = layers,
                 HiddenSize = f.Int("hidden_size", d.Hidden, 1),
                 ExpertWidth = width,
-                NumExperts = experts,
-                TopK = topK,
-                NormalizeTopK = normalize,
+                NumExperts = routing.Experts,
+                TopK = routing.TopK,
+                NormalizeTopK = routing.Normalize,
                 ScoreFunction = ScoreFunction.Sigmoid,
-                ExpertGroups = groups,
-                TopKGroups = keptGroups,
+                ExpertGroups = routing.Groups,
+                TopKGroups = routing.KeptGroups,
                 TopKMethod = "noaux_tc",
                 GroupScore = GroupScore.SumOfTopTwo,
-                RoutedScalingFactor = f.Double("routed_scaling_factor", d.ScalingFactor, v => v > 0, "a finite number > 0"),
+                RoutedScalingFactor = routing.ScalingFactor,
                 HasBalanceBias = true,
                 SharedExperts = f.Int("n_shared_experts", d.SharedExperts, 0),
                 SharedWidth = width,

@@ -29,6 +29,9 @@ namespace MoeLayers.Interop
             new GraniteMoeFamily(shared: false),
             new GraniteMoeFamily(shared: true),
             new GptOssFamily(),
+            new Llama4Family(textOnly: false),
+            new Llama4Family(textOnly: true),
+            new NemotronHFamily(),
         };
 
         /// <summary>Published MoE families refused by name, with what MoeLayers lacks to compute them.</summary>

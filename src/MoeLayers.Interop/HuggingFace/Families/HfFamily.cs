@@ -27,7 +27,7 @@ namespace MoeLayers.Interop
         /// <summary>
         /// num_experts_per_tok in [1, E], read after E so that a contradiction names both fields (k = 0, k &gt; E).
         /// </summary>
-        protected static int TopK(HfConfigFields f, int experts, string expertsField, int? fallback) =>
+        internal static int TopK(HfConfigFields f, int experts, string expertsField, int? fallback) =>
             f.Int("num_experts_per_tok", fallback, 1, experts, $"in [1, {f.Name(expertsField)} = {experts}]");
 
         /// <summary>
@@ -39,7 +39,7 @@ namespace MoeLayers.Interop
         /// <param name="topKField">The field that sets k (num_experts_per_tok, or the family's name for it).</param>
         /// <param name="topK">k.</param>
         /// <param name="renormalized">Whether the family divides the k weights by their sum.</param>
-        protected static void RequireRenormalizableTopK(HfConfigFields f, string topKField, int topK, bool renormalized)
+        internal static void RequireRenormalizableTopK(HfConfigFields f, string topKField, int topK, bool renormalized)
         {
             if (topK == 1 && renormalized)
                 throw f.Contradiction($"model_type '{f.String("model_type", "")}': '{f.Name(topKField)}' = 1 with renormalized routing weights (each token's expert weighted by exactly 1) is not supported by MoeLayers: its router does not renormalize a single weight.");

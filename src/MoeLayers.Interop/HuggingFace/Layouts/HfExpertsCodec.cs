@@ -36,7 +36,7 @@ namespace MoeLayers.Interop
         /// <summary>Adds the block's tensors to <paramref name="block"/> from the experts' state-dict entries (read through <paramref name="get"/>).</summary>
         public abstract void Encode(Func<string, Tensor> get, HfMoeConfig config, IDictionary<string, Tensor> block);
 
-        /// <summary>Whether the experts have a gate projection (SwiGLU and its clamped form).</summary>
-        protected static bool Gated(HfMoeConfig config) => config.Activation is not (ExpertActivation.Relu or ExpertActivation.Gelu);
+        /// <summary>Whether the experts have a gate projection (SwiGLU and its clamped form; not ReLU, GELU or ReLU²).</summary>
+        protected static bool Gated(HfMoeConfig config) => config.Activation is ExpertActivation.SwiGlu or ExpertActivation.ClampedSwiGlu;
     }
 }
