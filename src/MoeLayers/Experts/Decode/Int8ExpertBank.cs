@@ -1,5 +1,5 @@
 using System;
-using TorchSharp;
+using System.Linq;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
@@ -12,7 +12,8 @@ namespace MoeLayers
     /// (<see cref="Int8Quantization"/>), and float32 biases b_in, b_gate, b_out with biases. The expert MLP is
     /// <see cref="ExpertBank"/>'s with W = q·s. Calls that <see cref="ExpertDecode.Applies"/> takes run the decode kernels
     /// on the int8 values (the scale multiplies each output channel's sum); every other call runs the grouped, padded or
-    /// single-expert products on weights dequantized for that call (float32 [E, d, h] per projection, released after it).
+    /// single-expert products on weights dequantized for that call (the grouped path only the experts with rows; released
+    /// after it).
     /// A training forward throws: there is nothing to train.
     /// </summary>
     internal sealed class Int8ExpertBank : nn.Module, IExpertBank
@@ -97,8 +98,12 @@ namespace MoeLayers
                 return ExpertDecode.Run(rows, counts, new DecodeProjection(_wIn, _wInScale, _bIn),
                     _wGate is null ? null : new DecodeProjection(_wGate, _wGateScale, _bGate), new DecodeProjection(_wOut, _wOutScale, _bOut), _activation);
             }
+            // Only the experts with rows are dequantized (the rows are expert-contiguous, so leaving out the empty groups
+            // keeps their order): a call reads and widens the weights it uses, not all E experts'.
             using var scope = NewDisposeScope();
-            return Dequantized(rows.dtype, null).Grouped(rows, null, counts, matmul).MoveToOuterDisposeScope();
+            var active = Enumerable.Range(0, counts.Length).Where(e => counts[e] > 0).Select(e => (long)e).ToArray();
+            var activeCounts = active.Select(e => counts[e]).ToArray();
+            return Dequantized(rows.dtype, tensor(active, device: _wIn.device)).Grouped(rows, null, activeCounts, matmul).MoveToOuterDisposeScope();
         }
 
         /// <inheritdoc />
@@ -114,13 +119,16 @@ namespace MoeLayers
         {
             RefuseTraining();
             using var scope = NewDisposeScope();
-            return Dequantized(rows.dtype, expert).Single(0, rows, null).MoveToOuterDisposeScope();
+            return Dequantized(rows.dtype, tensor(new long[] { expert }, device: _wIn.device)).Single(0, rows, null).MoveToOuterDisposeScope();
         }
 
-        /// <summary>The expert MLP on weights q·s in <paramref name="dtype"/>: all experts, or only <paramref name="expert"/> (as expert 0).</summary>
-        private ExpertMlp Dequantized(ScalarType dtype, int? expert)
+        /// <summary>
+        /// The expert MLP on weights q·s in <paramref name="dtype"/>: all experts, or only those <paramref name="experts"/>
+        /// lists (renumbered 0, 1, … in that order).
+        /// </summary>
+        private ExpertMlp Dequantized(ScalarType dtype, Tensor? experts)
         {
-            Tensor? Take(Tensor? t) => t is null ? null : expert is { } e ? t.narrow(0, e, 1) : t;
+            Tensor? Take(Tensor? t) => t is null ? null : experts is null ? t : t.index_select(0, experts);
             Tensor? Weight(Tensor? values, Tensor? scales) =>
                 values is null ? null : Int8Quantization.Dequantize(Take(values)!, Take(scales)!, dtype);
             Tensor? Bias(Tensor? bias) => Take(bias)?.to(dtype);

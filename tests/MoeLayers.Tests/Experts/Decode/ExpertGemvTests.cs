@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Experts.Decode

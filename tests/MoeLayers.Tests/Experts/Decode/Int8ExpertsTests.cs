@@ -3,7 +3,6 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using MoeLayers.Tests.Support;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Tests.Experts.Decode
@@ -29,10 +28,11 @@ namespace MoeLayers.Tests.Experts.Decode
         }
 
         [Theory]
-        [InlineData(1)]
-        [InlineData(8)]
-        [InlineData(64)]
-        public void AQuantizedLayerComputesTheFloatLayerWithTheDequantizedWeights(int tokens)
+        [InlineData(1, true)]
+        [InlineData(8, true)]
+        [InlineData(1, false)]
+        [InlineData(64, true)]
+        public void AQuantizedLayerComputesTheFloatLayerWithTheDequantizedWeights(int tokens, bool decode)
         {
             var (layer, options) = Trained(ExpertActivation.SwiGlu, bias: true);
             var quantized = MoeQuantization.ToInt8Experts(layer);
@@ -49,8 +49,9 @@ namespace MoeLayers.Tests.Experts.Decode
             manual_seed(tokens);
             var x = randn(tokens, options.InputDim);
             using var noGrad = no_grad();
-            // T = 1 and 8 run the decode kernels on the int8 values; T = 64 the grouped products on weights dequantized per call.
-            var actual = quantized.call(x);
+            // T = 1 and 8 run the decode kernels on the int8 values; T = 64, or the path switched off, the grouped products
+            // on the active experts' weights dequantized for the call (at T = 1 two of the eight experts).
+            var actual = decode ? quantized.call(x) : ExpertDecodeTests.WithoutDecode(() => quantized.call(x));
             var expected = ExpertDecodeTests.WithoutDecode(() => dequantized.call(x));
             TensorAssert.Close(actual, expected, 1e-5, "W = q·s is the same function whether the scale multiplies the weight or the sum");
             (actual - layer.call(x)).abs().max().item<float>().Should().BeGreaterThan(0, "int8 changes the weights");
