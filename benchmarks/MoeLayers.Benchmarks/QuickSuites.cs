@@ -14,6 +14,7 @@ namespace MoeLayers.Benchmarks
             ["dispatch-fine"] = WithoutOptions(() => DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7)),
             ["aoe"] = WithoutOptions(AutonomyOfExperts),
             ["decode"] = WithoutOptions(Decode),
+            ["decode-bandwidth"] = WithoutOptions(() => DecodeBandwidthCases.RunQuick(rounds: 21)),
             ["pytorch"] = SideBySideSuite.Run,
             ["gemm"] = WithoutOptions(GroupedGemmCases.RunQuick),
         };

@@ -197,6 +197,16 @@ namespace MoeLayers
         /// </summary>
         public bool MemoryOptimizedExperts { get; set; } = true;
 
+        /// <summary>
+        /// The routed experts hold weight-only int8 weights with per-output-channel float32 scales, for inference only
+        /// (state-dict keys experts.w_in, experts.w_gate, experts.w_out as int8 and experts.w_in_scale,
+        /// experts.w_gate_scale, experts.w_out_scale [E, out] as float32; biases float32). Default false. Make such a layer
+        /// from a trained or loaded one with <see cref="MoeQuantization.ToInt8Experts"/>, or build it with this option and
+        /// load a state dict saved from one. It runs in evaluation mode only: a training forward throws. Not with the
+        /// AutonomyOfExperts router.
+        /// </summary>
+        public bool Int8Experts { get; set; }
+
         /// <summary>Compute <see cref="RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
         public bool CollectStatistics { get; set; } = true;
 

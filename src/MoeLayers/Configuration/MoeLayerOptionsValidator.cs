@@ -93,6 +93,8 @@ namespace MoeLayers
         private static void AutonomyOfExpertsFailures(List<string> f, MoeLayerOptions o)
         {
             const string p = nameof(MoeLayerOptions) + ".";
+            if (o.Router == RouterKind.AutonomyOfExperts && o.Int8Experts)
+                f.Add($"{p}{nameof(o.Int8Experts)} must be false for the AutonomyOfExperts router (its low-rank experts have no int8 form).");
             if (o.Router != RouterKind.AutonomyOfExperts)
             {
                 if (o.LowRank != 0)

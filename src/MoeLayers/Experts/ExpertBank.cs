@@ -100,7 +100,16 @@ namespace MoeLayers
         public Parameter OutputWeight => _wOut;
 
         /// <inheritdoc />
-        public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) => Mlp.Grouped(rows, null, counts, matmul);
+        /// <remarks>
+        /// A call that needs no autograd graph with at most <see cref="ExpertDecode.MaxRowsPerExpert"/> rows per expert on
+        /// the CPU runs the decode kernels (<see cref="ExpertDecode.Applies"/> states the rule); every other call the
+        /// grouped products.
+        /// </remarks>
+        public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) =>
+            ExpertDecode.Applies(rows, counts, [_wIn, _wGate, _wOut, _bIn, _bGate, _bOut])
+                ? ExpertDecode.Run(rows, counts, new DecodeProjection(_wIn, null, _bIn),
+                    _wGate is null ? null : new DecodeProjection(_wGate, null, _bGate), new DecodeProjection(_wOut, null, _bOut), _activation)
+                : Mlp.Grouped(rows, null, counts, matmul);
 
         /// <inheritdoc />
         public Tensor ForwardPadded(Tensor padded, Tensor assignments) => Mlp.Padded(padded, null);

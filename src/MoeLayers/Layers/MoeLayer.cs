@@ -20,8 +20,15 @@ namespace MoeLayers
     /// <para>
     /// State dict names: router.weight (router.bias with RouterBias, router.noise_weight, router.correction_bias: the
     /// balance bias), experts.w_in, experts.w_gate, experts.w_out, experts.b_in, experts.b_gate, experts.b_out
-    /// (Autonomy-of-Experts: experts.w_down, experts.w_up, experts.w_in, experts.w_out), shared_experts.w_in, .w_gate,
-    /// .w_out, .b_in, .b_gate, .b_out, .gate.
+    /// (Autonomy-of-Experts: experts.w_down, experts.w_up, experts.w_in, experts.w_out; int8 experts, see
+    /// <see cref="MoeLayerOptions.Int8Experts"/>: experts.w_in, .w_gate, .w_out as int8 plus experts.w_in_scale,
+    /// .w_gate_scale, .w_out_scale), shared_experts.w_in, .w_gate, .w_out, .b_in, .b_gate, .b_out, .gate.
+    /// </para>
+    /// <para>
+    /// Expert compute per call: a call that needs no autograd graph (evaluation under no_grad, or no tensor requiring
+    /// gradients) on the CPU with at most 8 rows per expert runs the decode kernels, which stream each routed expert's
+    /// weights once (float32, bfloat16 or int8; MOELAYERS_CPU_DECODE=0 turns them off); every other call the grouped
+    /// products.
     /// </para>
     /// <para>
     /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
