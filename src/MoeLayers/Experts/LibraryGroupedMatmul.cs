@@ -115,12 +115,14 @@ namespace MoeLayers
 
         /// <summary>
         /// A dtype that a runner says runs best as libtorch's padded batched product (<see cref="IGroupedGemmRunner.PadsGroups"/>)
-        /// runs so while the padding adds at most this share of rows (E·C ≤ 1.5·M), else per expert. Measured in bfloat16
-        /// on the CPU (`gemm-half` suite): per-expert products took 1.7–2.1× the bmm's CPU time at the large projection
-        /// (eight groups of about 1024 rows) and 4–6× at the fine one (64 of about 512), so a buffer half again as large
-        /// as the rows, plus its two copies, is still ahead.
+        /// runs so while the padding adds at most this share of rows (E·C ≤ 2·M), else per expert. Measured in bfloat16
+        /// on the CPU (`gemm-half` suite, 2 loaded cores): per-expert products took 1.6–2.5× the CPU time of one bmm on
+        /// equal groups at the large projection (eight groups of about 1024 rows) and 4–14× at the fine one (64 groups of
+        /// about 512); with 25% padding and its copies the padded bmm took 1.6–2.0× and 2.2–2.4×. In the `dispatch`
+        /// suite's fine-shape bfloat16 step the padded buffer, whatever its padding, beat per-expert products (484
+        /// against 695 ms CPU). Twice the rows is where the large projection's per-expert products draw level.
         /// </summary>
-        internal const double MaxPaddingForBatch = 0.5;
+        internal const double MaxPaddingForBatch = 1.0;
 
         private GroupedProducts Choose(Tensor rows, long[] counts, Tensor weights, Tensor? bias)
         {

@@ -99,8 +99,8 @@ namespace MoeLayers.Tests.Experts
             using var events = new MoeLayersEventCapture();
             var matmul = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
             var weights = zeros(new long[] { 4, D, H }, dtype);
-            // E·C = 4·6 = 24 ≤ 1.5·16 rows: padded; 4·10 = 40 > 1.5·13: per expert; no rows at all: per expert.
-            foreach (var (counts, pads) in new[] { (new long[] { 6, 2, 4, 4 }, true), (new long[] { 10, 1, 1, 1 }, false), (new long[] { 0, 0, 0, 0 }, false) })
+            // E·C = 4·8 = 32 ≤ 2·16 rows: padded; 4·10 = 40 > 2·13: per expert; no rows at all: per expert.
+            foreach (var (counts, pads) in new[] { (new long[] { 8, 2, 3, 3 }, true), (new long[] { 10, 1, 1, 1 }, false), (new long[] { 0, 0, 0, 0 }, false) })
             {
                 var rows = zeros(new[] { counts.Sum(), (long)D }, dtype);
                 LibraryGroupedMatmul.PaddingPays(counts).Should().Be(pads);
