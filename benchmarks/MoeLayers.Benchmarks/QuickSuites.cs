@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using static TorchSharp.torch;
 
 namespace MoeLayers.Benchmarks
 {
@@ -17,6 +18,7 @@ namespace MoeLayers.Benchmarks
             ["decode-bandwidth"] = WithoutOptions(() => DecodeBandwidthCases.RunQuick(rounds: 21)),
             ["pytorch"] = SideBySideSuite.Run,
             ["gemm"] = WithoutOptions(GroupedGemmCases.RunQuick),
+            ["gemm-half"] = WithoutOptions(HalfPrecisionGemmCases.RunQuick),
         };
 
         /// <summary>Adds (or replaces) a suite that takes no options.</summary>
@@ -43,10 +45,12 @@ namespace MoeLayers.Benchmarks
             DispatchShape(BenchShape.Fine, warmup: 2, rounds: 7);
         }
 
+        /// <summary>One shape in float32 and bfloat16, interleaved, each against its own floor.</summary>
         private static void DispatchShape(BenchShape shape, int warmup, int rounds)
         {
-            using var cases = new DispatchCases(shape);
-            cases.RunQuick(warmup, rounds, includeReference: true);
+            using var fp32 = new DispatchCases(shape, ScalarType.Float32);
+            using var bf16 = new DispatchCases(shape, ScalarType.BFloat16);
+            DispatchCases.RunQuick(new[] { fp32, bf16 }, warmup, rounds, includeReference: true);
         }
 
         private static void Decode()

@@ -45,7 +45,7 @@ namespace MoeLayers.Tests.Experts
             Compare(counts, ScalarType.Float32, 1e-5, name);
 
         [Fact]
-        public void NonContiguousAndBfloat16OperandsTakeThePerExpertProductsAndSaySoOnce()
+        public void NonContiguousOperandsTakeThePerExpertProductsAndSaySoOnce()
         {
             using var events = new MoeLayersEventCapture();
             var matmul = new LibraryGroupedMatmul(MklGroupedGemm.Instance);
@@ -57,16 +57,8 @@ namespace MoeLayers.Tests.Experts
             TensorAssert.Close(matmul.Multiply(transposed, counts, weights), LibraryGroupedMatmul.PerExpert.Multiply(transposed, counts, weights), 1e-12);
             matmul.Multiply(transposed, counts, weights);
 
-            var rows16 = randn(new long[] { 5, 4 }, generator: generator).to(ScalarType.BFloat16);
-            var weights16 = weights.to(ScalarType.BFloat16);
-            matmul.WhyPerExpert(rows16, counts, weights16).Should().Contain("float32 or float64");
-            matmul.Multiply(rows16, counts, weights16).to(ScalarType.Float64)
-                .allclose(LibraryGroupedMatmul.PerExpert.Multiply(rows16, counts, weights16).to(ScalarType.Float64)).Should().BeTrue();
-
-            var reasons = events.From(MklGroupedGemm.Instance.Name).Select(e => e["reason"]).ToList();
-            reasons.Should().HaveCount(2, "each reason is said once");
-            reasons[0].Should().Contain("not contiguous");
-            reasons[1].Should().Contain("BFloat16");
+            var reason = events.From(MklGroupedGemm.Instance.Name).Should().ContainSingle("each reason is said once").Which["reason"];
+            reason.Should().Contain("not contiguous");
         }
 
         [Fact]

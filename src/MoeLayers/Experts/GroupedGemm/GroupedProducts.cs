@@ -10,17 +10,27 @@ namespace MoeLayers
     /// The three grouped products of one expert projection, outside autograd: Y = X·W, dX = dY·Wᵀ and dW = Xᵀ·dY per
     /// expert group of rows. With a runner each is one library call (MKL's batched GEMM on the CPU, cuBLAS's grouped GEMM
     /// on CUDA); without one, or when a call fails, one TorchSharp product per expert (one batched product when all groups
-    /// have the same size, as in a padded [E, C, d] buffer). Custom autograd functions call these
+    /// have the same size, as in a padded [E, C, d] buffer), or, as <see cref="PaddedBatch"/>, one TorchSharp batched
+    /// product over the groups copied into a zero-padded [E, C, ·] buffer (C the largest group). Custom autograd functions call these
     /// in their forward and backward (<see cref="GroupedGemmFunction"/>, <see cref="ExpertMlpFunction"/>). A value handed
     /// from the grouped matmul that chose the library to the function that runs it; it holds no tensors.
     /// </summary>
-    internal sealed class GroupedProducts(IGroupedGemmRunner? runner, Action<Exception> onFailure)
+    internal sealed class GroupedProducts(IGroupedGemmRunner? runner, Action<Exception> onFailure, bool padsGroups = false)
     {
         private readonly IGroupedGemmRunner? _runner = runner;
         private readonly Action<Exception> _onFailure = onFailure;
+        private readonly bool _padsGroups = padsGroups;
 
         /// <summary>One TorchSharp product per expert.</summary>
         public static GroupedProducts PerExpert { get; } = new(null, _ => { });
+
+        /// <summary>
+        /// One TorchSharp batched product (bmm) per pass over the groups copied into a zero-padded [E, C, ·] buffer, C the
+        /// largest group, the results copied back out: libtorch's batched kernels where they beat its per-expert products
+        /// by more than the padding and the copies cost (bfloat16 on the CPU; see <see cref="IGroupedGemmRunner.PadsGroups"/>).
+        /// Padding rows are zeros, so they add nothing to a weight gradient, and their outputs are never read.
+        /// </summary>
+        public static GroupedProducts PaddedBatch { get; } = new(null, _ => { }, padsGroups: true);
 
         /// <summary>One library call per product; a failing call is reported to <paramref name="onFailure"/> and redone per expert.</summary>
         /// <param name="runner">Runs the grouped GEMMs.</param>
@@ -28,8 +38,11 @@ namespace MoeLayers
         public static GroupedProducts Library(IGroupedGemmRunner runner, Action<Exception> onFailure) =>
             new(runner ?? throw new ArgumentNullException(nameof(runner)), onFailure ?? throw new ArgumentNullException(nameof(onFailure)));
 
-        /// <summary>Whether the products run as library calls (false: per expert).</summary>
+        /// <summary>Whether the products run as library calls (false: TorchSharp products).</summary>
         public bool UsesLibrary => _runner is not null;
+
+        /// <summary>Whether uneven groups run as one batched product over a zero-padded buffer (false: one product per expert).</summary>
+        public bool PadsGroups => _padsGroups;
 
         /// <summary>Y [M, h] = X[g] · W[g] per group.</summary>
         /// <param name="rows">X [M, d], expert-contiguous.</param>
@@ -45,6 +58,8 @@ namespace MoeLayers
                 return output.MoveToOuterDisposeScope();
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, rows.shape[1]).bmm(weights).view(rows.shape[0], weights.shape[2]).MoveToOuterDisposeScope();
+            if (Padding(counts) is { } padding)
+                return padding.Unpad(padding.Pad(rows, zeroPadding: false).bmm(weights)).MoveToOuterDisposeScope();
             return PerExpertBlocks(rows, counts, weights.shape[2], (block, e) => block.matmul(weights[e])).MoveToOuterDisposeScope();
         }
 
@@ -63,6 +78,8 @@ namespace MoeLayers
             if (EqualGroups(counts) is { } size)
                 return gradOutput.reshape(counts.Length, size, gradOutput.shape[1]).bmm(weights.transpose(1, 2)).view(gradOutput.shape[0], weights.shape[1])
                     .MoveToOuterDisposeScope();
+            if (Padding(counts) is { } padding)
+                return padding.Unpad(padding.Pad(gradOutput, zeroPadding: false).bmm(weights.transpose(1, 2))).MoveToOuterDisposeScope();
             return PerExpertBlocks(gradOutput, counts, weights.shape[1], (block, e) => block.matmul(weights[e].t())).MoveToOuterDisposeScope();
         }
 
@@ -83,6 +100,8 @@ namespace MoeLayers
             if (EqualGroups(counts) is { } size)
                 return rows.reshape(counts.Length, size, d).transpose(1, 2).bmm(gradOutput.reshape(counts.Length, size, h)).MoveToOuterDisposeScope();
             using var noGrad = no_grad();
+            if (Padding(counts) is { } padding)
+                return padding.Pad(rows, zeroPadding: true).transpose(1, 2).bmm(padding.Pad(gradOutput, zeroPadding: true)).MoveToOuterDisposeScope();
             var perExpert = zeros(new[] { (long)counts.Length, d, h }, rows.dtype, rows.device);
             long first = 0;
             for (var e = 0; e < counts.Length; e++)
@@ -156,6 +175,9 @@ namespace MoeLayers
                 _ => cat(blocks, 0),
             };
         }
+
+        /// <summary>The padded layout of these groups when this value pads uneven groups and some group has rows, else null.</summary>
+        private GroupPadding? Padding(long[] counts) => _padsGroups && counts.Length > 0 && counts.Max() > 0 ? GroupPadding.Of(counts) : null;
 
         /// <summary>The common group size when every group has the same positive number of rows (one batched product then), else null.</summary>
         private static long? EqualGroups(long[] counts)

@@ -42,6 +42,14 @@ namespace MoeLayers
         /// </summary>
         bool BeatsPaddedBuffer(ScalarType dtype);
 
+        /// <summary>
+        /// Whether rows of <paramref name="dtype"/> on this runner's device run best as libtorch's own batched product over
+        /// groups padded to the largest (<see cref="GroupedProducts.PaddedBatch"/>), measured against this runner's library
+        /// and per-expert products; where true, <see cref="LibraryGroupedMatmul"/> runs them so (or per expert when the
+        /// padding would cost more) without a word, since that is a measured choice, not a fallback. By default never.
+        /// </summary>
+        bool PadsGroups(ScalarType dtype) => false;
+
         /// <summary>Computes every problem (possibly none) of operands A and B into C; all three contiguous, of one dtype and device.</summary>
         void Run(IReadOnlyList<GemmProblem> problems, Tensor a, Tensor b, Tensor c);
     }
