@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Threading.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -117,7 +116,7 @@ namespace MoeLayers
 
         /// <summary>
         /// targets[p] = x·W_p per expert group for every projection p (all reading x [M, in]), split into work items of one
-        /// (projection, expert, column slab) each, run in parallel.
+        /// (projection, expert, column slab) each, run on libtorch's intra-op threads (<see cref="IntraOpThreads"/>).
         /// </summary>
         private static unsafe void Project(Tensor x, List<(int Expert, long First, int Rows)> groups,
             List<(DecodeProjection Projection, Tensor Target)> projections, GemvWidth width)
@@ -139,7 +138,7 @@ namespace MoeLayers
                     for (var c0 = 0; c0 < columns; c0 += slab) items.Add((p, gi, c0, Math.Min(columns, c0 + slab)));
                 }
             }
-            Parallel.For(0, items.Count, i =>
+            IntraOpThreads.For(items.Count, i =>
             {
                 var (p, gi, c0, c1) = items[i];
                 var plan = plans[p];
