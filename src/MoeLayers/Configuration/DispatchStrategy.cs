@@ -3,7 +3,7 @@ namespace MoeLayers
     /// <summary>How the experts are run on the dispatched rows. All strategies compute the same function.</summary>
     public enum DispatchStrategy
     {
-        /// <summary>Pick <see cref="Grouped"/> or <see cref="Padded"/> per call from the routing's shape.</summary>
+        /// <summary>Pick <see cref="Grouped"/> or <see cref="Padded"/> per call from the routing's shape, the rows' device and dtype.</summary>
         Auto,
 
         /// <summary>Stable sort by expert, then one matrix product per expert on its contiguous block.</summary>

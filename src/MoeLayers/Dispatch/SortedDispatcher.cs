@@ -52,11 +52,17 @@ namespace MoeLayers
         /// <summary>
         /// Whether this forward runs the padded product. Auto never picks it where the grouped matmul batches the
         /// projections (<see cref="IGroupedMatmul.Batches"/>, MKL's batched GEMM on the CPU): measured on 2 idle cores, the batched grouped products beat the padded buffer at all three
-        /// benchmark shapes (1.80 against 1.93, 1.17 against 1.21 and 1.19 against 1.27 times the floor).
+        /// benchmark shapes (1.80 against 1.93, 1.17 against 1.21 and 1.19 against 1.27 times the floor). Auto always
+        /// picks it where the grouped matmul would pad the groups itself (<see cref="IGroupedMatmul.PadsGroups"/>: bfloat16
+        /// and float16 on the CPU): the same batched product, without copying the sorted rows into a padded layout and
+        /// back (bfloat16 training step at the large shape: 1.26 against 1.35 times its floor, 2 loaded cores).
         /// </summary>
-        internal bool UsePadded(DispatchPlan plan, Tensor input) =>
-            !(_strategy == DispatchStrategy.Auto && _matmul.Batches(input.device, input.dtype, plan.KeptPerExpert))
-            && UsePadded(_strategy, plan.KeptPerExpert);
+        internal bool UsePadded(DispatchPlan plan, Tensor input)
+        {
+            if (_strategy != DispatchStrategy.Auto) return UsePadded(_strategy, plan.KeptPerExpert);
+            if (_matmul.PadsGroups(input.device, input.dtype, plan.KeptPerExpert)) return true;
+            return !_matmul.Batches(input.device, input.dtype, plan.KeptPerExpert) && UsePadded(_strategy, plan.KeptPerExpert);
+        }
 
         /// <summary>Whether <paramref name="strategy"/> runs the padded product for these per-expert row counts (Auto decides by shape).</summary>
         /// <param name="strategy">The dispatch strategy.</param>

@@ -36,5 +36,15 @@ namespace MoeLayers
         /// <param name="dtype">The rows' dtype.</param>
         /// <param name="counts">Rows of each expert.</param>
         bool Batches(Device device, ScalarType dtype, long[] counts);
+
+        /// <summary>
+        /// Whether rows of this device and dtype in groups of <paramref name="counts"/> would run as one batched product
+        /// over groups padded to the largest (<see cref="GroupedProducts.PaddedBatch"/>), which Auto dispatch then gets
+        /// directly by gathering into its padded buffer, sparing the copies into and out of the padded layout.
+        /// </summary>
+        /// <param name="device">The rows' device.</param>
+        /// <param name="dtype">The rows' dtype.</param>
+        /// <param name="counts">Rows of each expert.</param>
+        bool PadsGroups(Device device, ScalarType dtype, long[] counts);
     }
 }

@@ -82,6 +82,10 @@ namespace MoeLayers
         public bool Batches(Device device, ScalarType dtype, long[] counts) =>
             RunnerFor(device) is { } runner && !SwitchedOff(runner) && runner.PaysFor(counts) && runner.BeatsPaddedBuffer(dtype);
 
+        /// <inheritdoc />
+        /// <remarks>The rule <see cref="Multiply"/> follows: the runner pads this dtype (<see cref="IGroupedGemmRunner.PadsGroups"/>) and <see cref="PaddingPays"/>.</remarks>
+        public bool PadsGroups(Device device, ScalarType dtype, long[] counts) =>
+            RunnerFor(device) is { } runner && !SwitchedOff(runner) && runner.PadsGroups(dtype) && PaddingPays(counts);
         /// <summary>The first runner that serves <paramref name="device"/>, or null.</summary>
         /// <param name="device">The rows' device.</param>
         internal IGroupedGemmRunner? RunnerFor(Device device)
@@ -128,7 +132,7 @@ namespace MoeLayers
         {
             // Rows on a device no runner serves (CUDA without MoeLayers.Cuda, say) are no library's business: no word.
             if (RunnerFor(rows.device) is not { } runner) return GroupedProducts.PerExpert;
-            if (!SwitchedOff(runner) && runner.PadsGroups(rows.dtype)) return PaddingPays(counts) ? GroupedProducts.PaddedBatch : GroupedProducts.PerExpert;
+            if (!SwitchedOff(runner) && runner.PadsGroups(rows.dtype)) return PadsGroups(rows.device, rows.dtype, counts) ? GroupedProducts.PaddedBatch : GroupedProducts.PerExpert;
             var why = WhyPerExpert(runner, rows, counts, weights, bias);
             if (why is null) return GroupedProducts.Library(runner, failure => ReportFailure(runner, failure));
             if (FirstReport($"{runner.Name} not taken: {why}")) MoeLayersEventSource.Log.ExpertProductsFallback(runner.Name, why);
