@@ -55,12 +55,16 @@ namespace MoeLayers.Samples.MoeModel
             }
         }
 
-        /// <summary>Whether the key is under a MoE layer's block (model.layers.{i}.mlp. / block_sparse_moe.), which
-        /// <see cref="HfCheckpoint.LoadInto"/> checks and loads.</summary>
+        /// <summary>Whether the key is under a MoE layer's block, which <see cref="HfCheckpoint.LoadInto"/> checks and
+        /// loads: model.layers.{i}.mlp., or Mixtral's block_sparse_moe. (transformers v5 saves Mixtral's block as mlp.).</summary>
         private static bool BelongsToMoeBlock(MoeModelConfig config, string key)
         {
             for (var i = 0; i < config.NumLayers; i++)
-                if (config.IsMoeLayer(i) && key.StartsWith($"{MoeCausalLM.LayersPrefix}{i}.{config.MoeBlockName}.", StringComparison.Ordinal)) return true;
+            {
+                if (!config.IsMoeLayer(i)) continue;
+                var layer = $"{MoeCausalLM.LayersPrefix}{i}.";
+                if (key.StartsWith(layer + config.MoeBlockName + ".", StringComparison.Ordinal) || key.StartsWith(layer + "mlp.", StringComparison.Ordinal)) return true;
+            }
             return false;
         }
 

@@ -1,5 +1,6 @@
 using System;
 using TorchSharp;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel
@@ -12,10 +13,26 @@ namespace MoeLayers.Samples.MoeModel
     /// </summary>
     public sealed class DecoderLayer : nn.Module
     {
-        private readonly RmsNorm _inputNorm;
+        // Field order is the state dict's (transformers registers self_attn, mlp, then the two norms); exactly one
+        // feed-forward field is set, under the name the family's checkpoints use.
+        [ComponentName(Name = "self_attn")]
         private readonly Attention _attention;
-        private readonly nn.Module<Tensor, Tensor> _feedForward;
+
+        [ComponentName(Name = "mlp")]
+        private readonly DenseMlp? _denseMlp;
+
+        [ComponentName(Name = "mlp")]
+        private readonly MoeLayer? _moe;
+
+        [ComponentName(Name = "block_sparse_moe")]
+        private readonly MoeLayer? _blockSparseMoe;
+
+        [ComponentName(Name = "input_layernorm")]
+        private readonly RmsNorm _inputNorm;
+
+        [ComponentName(Name = "post_attention_layernorm")]
         private readonly RmsNorm _postAttentionNorm;
+
         private readonly int _layer;
 
         /// <summary>Creates decoder layer <paramref name="layer"/> of <paramref name="config"/>.</summary>
@@ -33,21 +50,18 @@ namespace MoeLayers.Samples.MoeModel
             {
                 var moe = new MoeLayer(config.Moe.ToOptions(), config.MoeBlockName);
                 if (dtype != ScalarType.Float32) moe.to(dtype);
-                _feedForward = moe;
+                if (config.MoeBlockName == "block_sparse_moe") _blockSparseMoe = moe;
+                else _moe = moe;
             }
             else
             {
-                _feedForward = new DenseMlp(config.HiddenSize, config.IntermediateSize, dtype);
+                _denseMlp = new DenseMlp(config.HiddenSize, config.IntermediateSize, dtype);
             }
-            // Registered by hand: the feed-forward's name depends on the family, and the order is the state dict's.
-            register_module("self_attn", _attention);
-            register_module(config.IsMoeLayer(layer) ? config.MoeBlockName : "mlp", _feedForward);
-            register_module("input_layernorm", _inputNorm);
-            register_module("post_attention_layernorm", _postAttentionNorm);
+            RegisterComponents();
         }
 
         /// <summary>The layer's feed-forward: a <see cref="MoeLayer"/> or a <see cref="DenseMlp"/>.</summary>
-        public nn.Module<Tensor, Tensor> FeedForward => _feedForward;
+        public nn.Module<Tensor, Tensor> FeedForward => (nn.Module<Tensor, Tensor>?)_moe ?? _blockSparseMoe ?? (nn.Module<Tensor, Tensor>)_denseMlp!;
 
         /// <summary>Applies the layer to h [B, T, d] at positions start … start + T − 1.</summary>
         /// <param name="hidden">The residual stream.</param>
@@ -58,7 +72,7 @@ namespace MoeLayers.Samples.MoeModel
         {
             using var scope = NewDisposeScope();
             var h = hidden + _attention.Forward(_inputNorm.call(hidden), rotary, start, _layer, cache);
-            var output = h + _feedForward.call(_postAttentionNorm.call(h));
+            var output = h + FeedForward.call(_postAttentionNorm.call(h));
             return output.MoveToOuterDisposeScope();
         }
     }
