@@ -143,11 +143,13 @@ namespace MoeLayers.Interop
         /// each layer's block under the family's layer prefix (model.layers.{i}.) in the family's published names, in shards of at most
         /// <see cref="HfSaveOptions.MaxShardBytes"/> with model.safetensors.index.json (one model.safetensors when it fits).
         /// The folder is written beside the target and swapped in: a failure leaves the previous folder as it was.
+        /// With <see cref="HfSaveOptions.OtherTensors"/> and <see cref="HfSaveOptions.ExtraFiles"/> the same write holds
+        /// the rest of the model (in state-dict order, layer by layer) and further files such as the tokenizer's.
         /// </summary>
         /// <param name="folder">The folder to write (created, or replaced as a whole).</param>
         /// <param name="config">The model's config.</param>
         /// <param name="layers">The MoE layers by decoder-layer index; each index must be an MoE layer of the schedule.</param>
-        /// <param name="options">Layout, dtype and shard size.</param>
+        /// <param name="options">Layout, dtype, shard size, the model's other tensors and extra files.</param>
         public static void Save(string folder, HfMoeConfig config, IReadOnlyDictionary<int, MoeLayer> layers, HfSaveOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(folder);
@@ -165,11 +167,13 @@ namespace MoeLayers.Interop
                 throw new ArgumentOutOfRangeException(nameof(options), options.DType, $"HfSaveOptions.DType must be Float32, Float16 or BFloat16; got {options.DType}.");
             var layout = options.Layout ?? config.Family.Layout(config).Experts[0].Layout;
             config.Family.Layout(config).Codec(layout, config.Architecture);
+            var files = SavedFiles(config, options.ExtraFiles);
             var blocks = new PublishedBlocks(config, layout, options.DType);
-            var sources = layers.OrderBy(kv => kv.Key).SelectMany(kv => blocks.Sources(kv.Value, config.LayerPrefix(kv.Key))).ToList();
+            var blockSources = layers.ToDictionary(kv => kv.Key, kv => blocks.Sources(kv.Value, config.LayerPrefix(kv.Key)).ToList());
+            var sources = ModelOrder(config, blockSources, options.OtherTensors ?? Array.Empty<SafetensorsTensorSource>());
             try
             {
-                HfWeights.Write(folder, sources, options.MaxShardBytes, new Dictionary<string, string> { ["config.json"] = SavedConfig(config) });
+                HfWeights.Write(folder, sources, options.MaxShardBytes, files);
             }
             finally
             {
@@ -191,6 +195,68 @@ namespace MoeLayers.Interop
 
         /// <inheritdoc />
         public void Dispose() => _owner.Dispose();
+
+        /// <summary>
+        /// The tensors in the order a model's state dict has them: the other tensors given before any layer's, then each
+        /// decoder layer (its other tensors, then its MoE block), then the remaining other tensors. Refuses a key given
+        /// twice or also written by a block, naming it.
+        /// </summary>
+        private static List<SafetensorsTensorSource> ModelOrder(HfMoeConfig config, Dictionary<int, List<SafetensorsTensorSource>> blocks,
+                                                                IReadOnlyList<SafetensorsTensorSource> others)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var source in blocks.Values.SelectMany(b => b))
+                seen.Add(source.Key);
+            var before = new List<SafetensorsTensorSource>();
+            var after = new List<SafetensorsTensorSource>();
+            var perLayer = new SortedDictionary<int, List<SafetensorsTensorSource>>();
+            foreach (var layer in blocks.Keys) perLayer[layer] = new List<SafetensorsTensorSource>();
+            foreach (var source in others)
+            {
+                if (source is null) throw new ArgumentException("HfSaveOptions.OtherTensors holds a null source.", "options");
+                if (!seen.Add(source.Key))
+                {
+                    var owner = blocks.Values.SelectMany(b => b).Any(b => b.Key == source.Key) ? "a MoE block also writes it" : "it is given twice";
+                    throw new ArgumentException($"HfSaveOptions.OtherTensors: tensor '{source.Key}' cannot be written: {owner}.", "options");
+                }
+                var layer = LayerOf(config, source.Key);
+                if (layer is { } i)
+                {
+                    if (!perLayer.TryGetValue(i, out var list)) perLayer[i] = list = new List<SafetensorsTensorSource>();
+                    list.Add(source);
+                }
+                else (perLayer.Values.Any(l => l.Count > 0) ? after : before).Add(source);
+            }
+            var ordered = new List<SafetensorsTensorSource>(before);
+            foreach (var (layer, list) in perLayer)
+            {
+                ordered.AddRange(list);
+                if (blocks.TryGetValue(layer, out var block)) ordered.AddRange(block);
+            }
+            ordered.AddRange(after);
+            return ordered;
+        }
+
+        /// <summary>The decoder layer whose prefix (the family's, e.g. "model.layers.3.") starts <paramref name="key"/>, or null.</summary>
+        private static int? LayerOf(HfMoeConfig config, string key)
+        {
+            for (var i = 0; i < config.NumLayers; i++)
+                if (key.StartsWith(config.LayerPrefix(i), StringComparison.Ordinal)) return i;
+            return null;
+        }
+
+        /// <summary>config.json and the extra files, as the folder writer takes them; refuses a name the save itself writes.</summary>
+        private static Dictionary<string, byte[]> SavedFiles(HfMoeConfig config, IReadOnlyDictionary<string, byte[]>? extra)
+        {
+            var files = new Dictionary<string, byte[]>(StringComparer.Ordinal) { ["config.json"] = System.Text.Encoding.UTF8.GetBytes(SavedConfig(config)) };
+            foreach (var (name, bytes) in extra ?? new Dictionary<string, byte[]>())
+            {
+                if (name == "config.json" || name == SafetensorsCheckpoint.IndexFileName || name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException($"HfSaveOptions.ExtraFiles: '{name}' is written by the save itself (config.json and the weights); pass other files only.", "options");
+                files[name] = bytes ?? throw new ArgumentException($"HfSaveOptions.ExtraFiles: '{name}' has no content.", "options");
+            }
+            return files;
+        }
 
         /// <summary>
         /// The config.json a save writes: the text the config was read from, less its quantization_config when there is

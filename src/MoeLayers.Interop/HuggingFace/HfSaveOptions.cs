@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Interop
@@ -13,5 +14,20 @@ namespace MoeLayers.Interop
 
         /// <summary>The largest shard in bytes (Hugging Face's default "5GB", 5·10⁹); a larger tensor gets a shard of its own.</summary>
         public long MaxShardBytes { get; init; } = 5_000_000_000;
+
+        /// <summary>
+        /// The rest of the model, written beside the MoE blocks under their own keys (embeddings, attention, norms, dense
+        /// MLPs, lm_head), each in the dtype its source declares: a whole model folder in one atomic write. A tensor of
+        /// decoder layer i (a key under the family's layer prefix of i) is written with layer i, before its block; the
+        /// others keep their order, those given before the first layer tensor ahead of the layers and the rest after
+        /// them. A key that is also a block's, or given twice, is refused. Null or empty: the MoE blocks alone.
+        /// </summary>
+        public IReadOnlyList<SafetensorsTensorSource>? OtherTensors { get; init; }
+
+        /// <summary>
+        /// Files written into the folder beside config.json, by plain file name (generation_config.json, tokenizer.json,
+        /// tokenizer_config.json, ...). config.json and the weights' own file names are refused: the save writes those.
+        /// </summary>
+        public IReadOnlyDictionary<string, byte[]>? ExtraFiles { get; init; }
     }
 }

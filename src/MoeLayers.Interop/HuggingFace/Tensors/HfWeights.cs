@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Text;
 
 namespace MoeLayers.Interop
 {
@@ -13,12 +12,8 @@ namespace MoeLayers.Interop
             return (checkpoint, new CheckpointTensorSource(checkpoint, fp8Block));
         }
 
-        /// <summary>Writes tensors (created one at a time, in order) and small text files as a model folder, atomically.</summary>
-        public static void Write(string folder, IEnumerable<SafetensorsTensorSource> tensors, long maxShardBytes, IReadOnlyDictionary<string, string> files)
-        {
-            var extra = new Dictionary<string, byte[]>();
-            foreach (var (name, text) in files) extra[name] = Encoding.UTF8.GetBytes(text);
-            SafetensorsCheckpoint.Write(folder, tensors, maxShardBytes, null, extra);
-        }
+        /// <summary>Writes tensors (created one at a time, in order) and small files as a model folder, atomically.</summary>
+        public static void Write(string folder, IEnumerable<SafetensorsTensorSource> tensors, long maxShardBytes, IReadOnlyDictionary<string, byte[]> files)
+            => SafetensorsCheckpoint.Write(folder, tensors, maxShardBytes, null, files);
     }
 }
