@@ -45,7 +45,7 @@ public static class ChatTemplates
         string? missing = fingerprint.FirstOrDefault(marker => !source.Contains(marker, StringComparison.Ordinal));
         if (missing is not null)
         {
-            return (null, $"{where} is not the published {modelType} chat template this sample reproduces in C# (it lacks {JsonSerializer.Serialize(missing)}); templates from a folder are never executed.");
+            return (null, $"{where} is not the published {modelType} chat template this sample reproduces in C# (it lacks {ModelFolderJson.Quote(missing)}); templates from a folder are never executed.");
         }
         if (modelType is "olmoe" or "mixtral" && specialTokens.EosToken is null)
         {

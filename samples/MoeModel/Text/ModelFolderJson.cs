@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace MoeLayers.Samples.MoeModel.Text;
@@ -95,6 +96,10 @@ internal static class ModelFolderJson
         }
         return value.Value.GetBoolean();
     }
+
+    /// <summary>A string as a JSON literal for error messages, with &lt; &gt; &amp; and non-ASCII left readable.</summary>
+    public static string Quote(string? value) =>
+        JsonSerializer.Serialize(value, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     /// <summary>A token id (non-negative integer) or a list of them, as config.json's eos_token_id may be either.</summary>
     public static IReadOnlyList<int> TokenIds(JsonElement element, string file, string key)

@@ -37,7 +37,7 @@ public sealed record ModelSpecialTokens(IReadOnlyList<int> EosTokenIds, int? Bos
                 return null;
             }
             return idOf(token) ?? throw new InvalidDataException(
-                $"tokenizer_config.json: '{key}' is {JsonSerializer.Serialize(token)}, which is not a token of tokenizer.json.");
+                $"tokenizer_config.json: '{key}' is {ModelFolderJson.Quote(token)}, which is not a token of tokenizer.json.");
         }
 
         int? FirstId(string key)

@@ -141,7 +141,7 @@ public sealed class TokenizerJson
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
             {
-                throw new InvalidDataException($"{file}: 'model.vocab' entry {JsonSerializer.Serialize(entry.Name)} must map to a non-negative id, not {entry.Value}.");
+                throw new InvalidDataException($"{file}: 'model.vocab' entry {ModelFolderJson.Quote(entry.Name)} must map to a non-negative id, not {entry.Value}.");
             }
             vocabulary[entry.Name] = id;
         }
@@ -367,7 +367,7 @@ public sealed class TokenizerJson
         if (from != SentencePieceDecoding.Metaspace || to != " " || stripContent != " " || start != 1 || stop != 0)
         {
             throw new NotSupportedException(
-                $"{path}: decoder expects Replace \"▁\" → \" \" and Strip \" \" start 1 stop 0 (found Replace {JsonSerializer.Serialize(from)} → {JsonSerializer.Serialize(to)}, Strip {JsonSerializer.Serialize(stripContent)} {start} {stop}).");
+                $"{path}: decoder expects Replace \"▁\" → \" \" and Strip \" \" start 1 stop 0 (found Replace {ModelFolderJson.Quote(from)} → {ModelFolderJson.Quote(to)}, Strip {ModelFolderJson.Quote(stripContent)} {start} {stop}).");
         }
     }
 }
