@@ -41,7 +41,9 @@ TRAINING_CHARS = 200_000
 VOCAB = 512
 FIRST_SPECIAL = 496
 
-# Pre-tokenizer patterns as the published tokenizer.json files hold them (HF tokenizers Split(Regex), Isolated).
+# Pre-tokenizer patterns as the published tokenizer.json files hold them (HF tokenizers Split(Regex), Isolated);
+# cross-checked against ggml-org/llama.cpp src/llama-vocab.cpp (QWEN2, CHATGLM4 = "glm4" for GLM-4.5-Air, GPT4O,
+# as of upstream commit ae1a0b1 via the Raudbjorn/ggml-llama.cpp mirror), which quotes the originals.
 # Qwen2/Qwen3: Qwen/Qwen3-30B-A3B tokenizer.json (the cl100k shape with single digits).
 QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                 r"\s*[\r\n]+|\s+(?!\S)|\s+")
