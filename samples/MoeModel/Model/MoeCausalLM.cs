@@ -46,6 +46,9 @@ namespace MoeLayers.Samples.MoeModel
             }
             RegisterComponents();
             foreach (var parameter in parameters()) parameter.requires_grad = false;
+            // A model built (or loaded) inside the caller's dispose scope must outlive that scope.
+            foreach (var parameter in parameters()) parameter.DetachFromDisposeScope();
+            foreach (var buffer in buffers()) buffer.DetachFromDisposeScope();
         }
 
         /// <summary>The model's config.</summary>
@@ -99,7 +102,11 @@ namespace MoeLayers.Samples.MoeModel
         /// </summary>
         /// <param name="inputIds">Token ids [B, T], int64, each in [0, vocab_size).</param>
         /// <param name="cache">A cache from <see cref="NewCache"/>, or null to run the ids alone.</param>
-        public Tensor Forward(Tensor inputIds, KvCache? cache = null)
+        /// <param name="lastPositionOnly">
+        /// Return the last position's logits alone ([B, 1, vocab]): what generation needs, sparing the head's product over
+        /// the whole prompt (at a published vocabulary of 150,000 that product dwarfs the rest of a long prefill).
+        /// </param>
+        public Tensor Forward(Tensor inputIds, KvCache? cache = null, bool lastPositionOnly = false)
         {
             ArgumentNullException.ThrowIfNull(inputIds);
             if (inputIds.dtype != ScalarType.Int64 || inputIds.dim() != 2 || inputIds.shape[1] == 0)
@@ -115,6 +122,7 @@ namespace MoeLayers.Samples.MoeModel
             var start = cache?.Length ?? 0;
             var rotary = _rotary.Tables(start, inputIds.shape[1], DType, _model.EmbeddingWeight.device);
             var hidden = _model.Forward(inputIds.to(_model.EmbeddingWeight.device), rotary, start, cache);
+            if (lastPositionOnly) hidden = hidden[.., ^1..];
             var logits = _lmHead is null ? nn.functional.linear(hidden, _model.EmbeddingWeight) : _lmHead.call(hidden);
             return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
         }

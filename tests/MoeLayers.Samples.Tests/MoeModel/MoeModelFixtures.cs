@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using MoeLayers.Interop;
 using MoeLayers.Samples.MoeModel;
+using MoeLayers.Samples.MoeModel.Generation;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.Tests.MoeModel
@@ -36,32 +37,15 @@ namespace MoeLayers.Samples.Tests.MoeModel
                 file.Read("generated_ids_no_cache").data<long>().ToArray(), file.Metadata);
         }
 
-        /// <summary>Greedy decoding: the argmax of the last position, <paramref name="steps"/> times, with a KV cache
-        /// (the prompt once, then one token per forward) or recomputing the whole sequence each step.</summary>
+        /// <summary>
+        /// Greedy decoding by the sample's <see cref="TextGenerator"/>, <paramref name="steps"/> tokens with no stop id,
+        /// with a KV cache (the prompt once, then one token per forward) or recomputing the whole sequence each step.
+        /// </summary>
         public static long[] Greedy(MoeCausalLM model, Tensor prompt, int steps, bool useCache)
         {
-            var tokens = new List<long>();
-            using var cache = useCache ? model.NewCache() : null;
-            using var scope = NewDisposeScope();
-            var sequence = prompt;
-            var logits = model.Forward(prompt, cache);
-            for (var step = 0; step < steps; step++)
-            {
-                var next = logits[0, -1].argmax().item<long>();
-                tokens.Add(next);
-                if (step == steps - 1) break;
-                var token = tensor(new[] { next }).unsqueeze(0);
-                if (useCache)
-                {
-                    logits = model.Forward(token, cache);
-                }
-                else
-                {
-                    sequence = cat(new[] { sequence, token }, dim: 1);
-                    logits = model.Forward(sequence);
-                }
-            }
-            return tokens.ToArray();
+            var ids = prompt[0].data<long>().Select(id => (int)id).ToArray();
+            var options = new GenerationOptions { MaxNewTokens = steps, UseCache = useCache };
+            return new TextGenerator(model).Generate(ids, options).Select(t => (long)t.Id).ToArray();
         }
     }
 }
