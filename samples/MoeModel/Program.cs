@@ -1,28 +1,34 @@
-// samples/MoeModel: a whole Hugging Face MoE model in .NET. This minimal entry point exercises the decoder: it loads
-// a model folder (default: the bundled tiny qwen3_moe) and greedily continues a few token ids. The full command set
-// (generate, chat, export, perplexity) is the integration's.
 using System;
-using System.IO;
-using System.Linq;
-using MoeLayers.Samples.MoeModel;
-using static TorchSharp.torch;
+using System.CommandLine;
+using System.Globalization;
+using MoeLayers.Samples.MoeModel.Commands;
+using Spectre.Console;
 
-var folder = args.Length > 0 ? args[0] : Path.Combine(AppContext.BaseDirectory, "data", "moe-models", "qwen3_moe");
-var progress = new Progress<LoadProgress>(p => { if (p.Done == p.Total) Console.WriteLine($"loaded {p.Total} steps ({p.Step})"); });
-using var model = MoeCausalLM.Load(folder, ScalarType.Float32, progress);
-var config = model.Config;
-Console.WriteLine($"{config.ModelType}: {config.NumLayers} layers, d = {config.HiddenSize}, vocab {config.VocabSize}, MoE layers [{string.Join(", ", config.Moe.MoeLayerIndices)}]");
-using var cache = model.NewCache();
-var ids = new long[] { 1, 2, 3, 4 }.ToList();
-using var prompt = tensor(ids.ToArray()).unsqueeze(0);
-var logits = model.Forward(prompt, cache);
-for (var step = 0; step < 8; step++)
+namespace MoeLayers.Samples.MoeModel
 {
-    var next = logits[0, -1].argmax().item<long>();
-    ids.Add(next);
-    logits.Dispose();
-    using var input = tensor(new[] { next }).unsqueeze(0);
-    logits = model.Forward(input, cache);
+    internal static class Program
+    {
+        private static int Main(string[] args)
+        {
+            // Figures read the same everywhere.
+            CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+            Console.OutputEncoding = System.Text.Encoding.UTF8;
+            if (Console.IsOutputRedirected)
+            {
+                // A log: no colour codes, no live progress bars.
+                AnsiConsole.Profile.Capabilities.Ansi = false;
+                AnsiConsole.Profile.Capabilities.ColorSystem = ColorSystem.NoColors;
+                AnsiConsole.Profile.Capabilities.Interactive = false;
+            }
+            var root = new RootCommand("A whole Hugging Face MoE model (qwen3_moe, olmoe, mixtral, gpt_oss, glm4_moe) in .NET, its MoE blocks computed by MoeLayers.")
+            {
+                GenerateCommand.Create(),
+                ChatCommand.Create(),
+                PerplexityCommand.Create(),
+                ExportCommand.Create(),
+                TokenizeCommandLine.Create(),
+            };
+            return root.Parse(args).Invoke();
+        }
+    }
 }
-logits.Dispose();
-Console.WriteLine($"greedy continuation: {string.Join(" ", ids)}");

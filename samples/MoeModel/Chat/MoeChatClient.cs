@@ -26,16 +26,12 @@ namespace MoeLayers.Samples.MoeModel.Chat
         private readonly SemaphoreSlim _oneAtATime = new(1, 1);
         private readonly ChatClientMetadata _metadata;
 
-        /// <summary>Serves <paramref name="model"/> with <paramref name="tokenizer"/> (both stay the caller's).</summary>
+        /// <summary>Serves <paramref name="model"/> with <paramref name="tokenizer"/>.</summary>
         /// <param name="model">The causal LM.</param>
         /// <param name="tokenizer">The same folder's tokenizer, with a chat template.</param>
         /// <param name="defaults">Limits and template options for calls whose <see cref="ChatOptions"/> leave them unset.</param>
-        public MoeChatClient(MoeCausalLM model, ModelTokenizer tokenizer, MoeChatDefaults? defaults = null)
-            : this(model, tokenizer, defaults, ownsModel: false)
-        {
-        }
-
-        private MoeChatClient(MoeCausalLM model, ModelTokenizer tokenizer, MoeChatDefaults? defaults, bool ownsModel)
+        /// <param name="ownsModel">Whether disposing the client disposes the model and the tokenizer (else they stay the caller's).</param>
+        public MoeChatClient(MoeCausalLM model, ModelTokenizer tokenizer, MoeChatDefaults? defaults = null, bool ownsModel = false)
         {
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(tokenizer);
