@@ -27,6 +27,7 @@ namespace MoeLayers.Samples.MoeModel
                 PerplexityCommand.Create(),
                 ExportCommand.Create(),
                 TokenizeCommandLine.Create(),
+                BenchCommand.Create(),
             };
             return root.Parse(args).Invoke();
         }
