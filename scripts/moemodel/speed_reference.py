@@ -6,7 +6,8 @@ weights of the config the C# side measured, float32, in the same run.
         [--decode-tokens 16] [--rounds 3] [--threads 2]
 
 Prints one JSON line: prefill_tokens_per_s and decode_tokens_per_s (medians over rounds), torch version, threads and
-the BLAS it uses. Like transformers' generate (logits_to_keep = 1), the prefill computes the head on the last
+the BLAS it loaded (benchmarks/pytorch/moe_cpu.py's report: without libopenblas0-pthread Debian's torch runs the
+reference BLAS, 5-15x slower). Like transformers' generate (logits_to_keep = 1), the prefill computes the head on the last
 position only.
 """
 
@@ -18,13 +19,14 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for path in (HERE, os.path.join(HERE, "..", "interop")):
+for path in (HERE, os.path.join(HERE, "..", "interop"), os.path.join(HERE, "..", "..", "benchmarks", "pytorch")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from blas_report import blas_report  # noqa: E402
 from reference_model import ReferenceModel, rms_norm  # noqa: E402
 
 
@@ -103,8 +105,7 @@ def main():
                 logits = model.forward_last(token, cache, position)
                 position += 1
             decode.append(args.decode_tokens / (time.perf_counter() - start))
-    config = torch.__config__.show()
-    blas = next((line.split("=", 1)[1].split(",")[0] for line in config.replace(", ", "\n").split("\n") if "BLAS_INFO=" in line), "unknown")
+    blas = blas_report()[1]
     print(json.dumps({"prefill_tokens_per_s": statistics.median(prefill), "decode_tokens_per_s": statistics.median(decode),
                       "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}))
 
