@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
@@ -10,16 +9,17 @@ namespace MoeLayers.Samples.MoeModel.Text;
 /// <summary>
 /// Byte-level BPE (Qwen3, OLMoE, gpt-oss, GLM-4.5) through Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>: the
 /// vocabulary and merges of tokenizer.json, <see cref="BpeOptions.ByteLevel"/>, and the file's split regex as a
-/// <see cref="RegexPreTokenizer"/> that also cuts out the added tokens.
+/// <see cref="RegexPreTokenizer"/>. Added tokens are cut out before, leftmost-longest (<see cref="AddedTokenSplitter"/>):
+/// RegexPreTokenizer's special-token alternation would take the first listed of two overlapping tokens.
 /// </summary>
 internal sealed class ByteLevelBpeEncoder : ITokenEncoder
 {
     private readonly BpeTokenizer tokenizer;
+    private readonly AddedTokenSplitter addedTokens;
     private readonly bool normalizeNfc;
 
     public ByteLevelBpeEncoder(TokenizerJson json)
     {
-        Dictionary<string, int> added = json.AddedTokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
         Regex split;
         try
         {
@@ -34,10 +34,10 @@ internal sealed class ByteLevelBpeEncoder : ITokenEncoder
         {
             Merges = json.Merges,
             ByteLevel = true,
-            SpecialTokens = added,
-            PreTokenizer = new RegexPreTokenizer(split, added),
+            PreTokenizer = new RegexPreTokenizer(split, specialTokens: null),
         };
         tokenizer = BpeTokenizer.Create(options);
+        addedTokens = new AddedTokenSplitter(json.AddedTokens);
         normalizeNfc = json.NormalizeNfc;
     }
 
@@ -47,9 +47,18 @@ internal sealed class ByteLevelBpeEncoder : ITokenEncoder
     /// <inheritdoc />
     public IReadOnlyList<int> Encode(string text)
     {
-        // HF normalizes after cutting out added tokens; NFC leaves their ASCII text unchanged, so the order is moot.
-        string normalized = normalizeNfc ? text.Normalize(NormalizationForm.FormC) : text;
-        return tokenizer.EncodeToIds(normalized);
+        // As Hugging Face: added tokens are cut out first, the normalizer and the BPE see only the text between them.
+        var ids = new List<int>();
+        foreach ((string piece, int? addedId) in addedTokens.Split(text))
+        {
+            if (addedId is int id)
+            {
+                ids.Add(id);
+                continue;
+            }
+            ids.AddRange(tokenizer.EncodeToIds(normalizeNfc ? piece.Normalize(NormalizationForm.FormC) : piece));
+        }
+        return ids;
     }
 
     /// <inheritdoc />

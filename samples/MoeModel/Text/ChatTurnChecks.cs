@@ -7,12 +7,21 @@ namespace MoeLayers.Samples.MoeModel.Text;
 /// <summary>The checks every chat template makes before rendering: roles in its subset, options it reads.</summary>
 internal static class ChatTurnChecks
 {
-    /// <summary>Refuses null messages, roles outside <paramref name="roles"/> and options the template does not read.</summary>
+    /// <summary>
+    /// Refuses null messages, roles outside <paramref name="roles"/>, options the template does not read, and an empty
+    /// conversation where the published template indexes messages[0] (<paramref name="readsFirstMessage"/>).
+    /// </summary>
     public static void Check(string modelType, IReadOnlyList<ChatTurn> messages, ChatTemplateOptions options,
-        IReadOnlyCollection<string> roles, bool readsThinking = false, bool readsHarmony = false)
+        IReadOnlyCollection<string> roles, bool readsThinking = false, bool readsHarmony = false,
+        bool readsFirstMessage = false)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(options);
+        if (readsFirstMessage && messages.Count == 0)
+        {
+            throw new ArgumentException(
+                $"{modelType}'s chat template reads messages[0]: it needs at least one message.", nameof(messages));
+        }
         for (int i = 0; i < messages.Count; i++)
         {
             ChatTurn turn = messages[i] ?? throw new ArgumentNullException(nameof(messages), $"messages[{i}] is null.");

@@ -29,7 +29,7 @@ public sealed class HarmonyChatTemplate : IChatTemplate
     /// <inheritdoc />
     public string Render(IReadOnlyList<ChatTurn> messages, ChatTemplateOptions options)
     {
-        ChatTurnChecks.Check(ModelType, messages, options, Roles, readsHarmony: true);
+        ChatTurnChecks.Check(ModelType, messages, options, Roles, readsHarmony: true, readsFirstMessage: true);
         DateOnly date = options.CurrentDate ?? DateOnly.FromDateTime(DateTime.Now);
         var text = new StringBuilder("<|start|>system<|message|>");
         text.Append(options.ModelIdentity ?? DefaultModelIdentity).Append('\n')

@@ -20,7 +20,7 @@ public sealed class MistralInstructChatTemplate(string? bosToken, string eosToke
     /// <inheritdoc />
     public string Render(IReadOnlyList<ChatTurn> messages, ChatTemplateOptions options)
     {
-        ChatTurnChecks.Check(ModelType, messages, options, ChatTurnChecks.PlainRoles);
+        ChatTurnChecks.Check(ModelType, messages, options, ChatTurnChecks.PlainRoles, readsFirstMessage: true);
         string? systemMessage = messages.Count > 0 && messages[0].Role == ChatTurn.System ? messages[0].Content : null;
         int first = systemMessage is null ? 0 : 1;
         var text = new StringBuilder(bosToken ?? string.Empty);

@@ -18,7 +18,8 @@ public sealed class Qwen3ChatTemplate : IChatTemplate
     /// <inheritdoc />
     public string Render(IReadOnlyList<ChatTurn> messages, ChatTemplateOptions options)
     {
-        ChatTurnChecks.Check(ModelType, messages, options, ChatTurnChecks.PlainRoles, readsThinking: true);
+        ChatTurnChecks.Check(ModelType, messages, options, ChatTurnChecks.PlainRoles, readsThinking: true,
+            readsFirstMessage: true);
         var text = new StringBuilder();
         if (messages.Count > 0 && messages[0].Role == ChatTurn.System)
         {

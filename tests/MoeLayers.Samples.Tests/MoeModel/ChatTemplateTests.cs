@@ -45,6 +45,28 @@ namespace MoeLayers.Samples.Tests.MoeModel
             }
         }
 
+        [Theory]
+        [InlineData("qwen3_moe", true)]
+        [InlineData("mixtral", true)]
+        [InlineData("gpt_oss", true)]
+        [InlineData("olmoe", false)]
+        [InlineData("glm4_moe", false)]
+        public void An_empty_conversation_is_refused_where_the_published_template_reads_the_first_message(string family, bool refused)
+        {
+            using var tokenizer = TokenizerFixtures.Open(family);
+            var act = () => tokenizer.ApplyChatTemplate(Array.Empty<ChatTurn>());
+
+            if (refused)
+            {
+                act.Should().Throw<ArgumentException>().WithMessage($"{family}'s chat template reads messages[0]: it needs at least one message.*");
+            }
+            else
+            {
+                // Tulu renders the bos alone (null here); GLM-4.5 its prefix and the generation prompt, as jinja2 does.
+                act().Should().Be(family == "olmoe" ? "" : "[gMASK]<sop><|assistant|>");
+            }
+        }
+
         [Fact]
         public void Harmony_writes_today_when_no_date_is_given()
         {

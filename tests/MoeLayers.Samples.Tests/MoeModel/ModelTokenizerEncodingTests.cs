@@ -104,5 +104,31 @@ namespace MoeLayers.Samples.Tests.MoeModel
             glm.IdToToken(10_000).Should().BeNull();
             glm.VocabularySize.Should().Be(506);
         }
+
+
+        [Fact]
+        public void Overlapping_added_tokens_split_leftmost_longest_as_hugging_face_does()
+        {
+            // GPT-NeoX-style tokenizers (OLMoE's) add whitespace runs as tokens; the longest run at a position wins.
+            using var copy = TokenizerFixtures.CopyOf("olmoe");
+            var tokenizerJson = System.Text.Json.Nodes.JsonNode.Parse(System.IO.File.ReadAllText(copy.File("tokenizer.json")))!;
+            foreach (var (content, id) in new[] { ("  ", 498), ("   ", 499), ("<|pad", 500) })
+            {
+                tokenizerJson["added_tokens"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                    ["normalized"] = true, ["special"] = false,
+                });
+            }
+            System.IO.File.WriteAllText(copy.File("tokenizer.json"), tokenizerJson.ToJsonString());
+            using var tokenizer = MoeLayers.Samples.MoeModel.Text.ModelTokenizer.Open(copy.Path);
+            using var huggingFace = new Tokenizers.DotNet.Tokenizer(copy.File("tokenizer.json"));
+
+            foreach (var text in new[] { "a     b", "x  y   z", "<|padding|> <|pad", "    " })
+            {
+                tokenizer.Encode(text).Should().Equal(huggingFace.Encode(text).Select(i => (int)i), text);
+            }
+            tokenizer.Encode("a     b").Should().Equal(97, 499, 498, 98);
+        }
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Linq;
 using FluentAssertions;
 using Microsoft.ML.Tokenizers;
 using MoeLayers.Samples.MoeModel.Text;

@@ -51,7 +51,7 @@ namespace MoeLayers.Samples.Tests.MoeModel
             var ids = tokenizer.Encode("Hi 中", addSpecialTokens: false).Append(eos).ToList();
 
             var skipping = tokenizer.NewStreamingDetokenizer();
-            string.Concat(ids.Select(skipping.Append)) .Should().Be("Hi 中");
+            string.Concat(ids.Select(skipping.Append)).Should().Be("Hi 中");
             skipping.Flush().Should().BeEmpty();
 
             var keeping = tokenizer.NewStreamingDetokenizer(skipSpecialTokens: false);
