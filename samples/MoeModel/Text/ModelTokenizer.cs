@@ -120,7 +120,8 @@ public sealed class ModelTokenizer : IDisposable
     }
 
     /// <summary>The text of <paramref name="ids"/>; special tokens are left out when <paramref name="skipSpecialTokens"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">An id is not a token of this tokenizer.</exception>
+    /// <remarks>Ids no token has (a model's padded vocabulary rows) decode to nothing, as in Hugging Face tokenizers.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">An id is negative.</exception>
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(ids);

@@ -50,15 +50,25 @@ internal sealed class TokenDecoder
     /// <summary>Whether <paramref name="id"/> is an added token marked special.</summary>
     public bool IsSpecial(int id) => id >= 0 && id < special.Length && special[id];
 
-    /// <summary>Decodes <paramref name="ids"/>; special tokens are left out when <paramref name="skipSpecialTokens"/>.</summary>
+    /// <summary>
+    /// Decodes <paramref name="ids"/>; special tokens are left out when <paramref name="skipSpecialTokens"/>, and ids no
+    /// token has (a model's padded vocabulary rows) always, as Hugging Face tokenizers' decode does.
+    /// </summary>
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens)
     {
         var kept = new List<string>(ids.Count);
         for (int i = 0; i < ids.Count; i++)
         {
             int id = ids[i];
-            string token = TokenOf(id) ?? throw new ArgumentOutOfRangeException(nameof(ids),
-                $"ids[{i}] = {id} is not a token of this tokenizer (ids 0..{tokens.Length - 1}, some unassigned).");
+            if (id < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"ids[{i}] = {id} is negative; token ids are ≥ 0.");
+            }
+            // An id no token has (a model's padded vocabulary rows) decodes to nothing, as in Hugging Face tokenizers.
+            if (TokenOf(id) is not { } token)
+            {
+                continue;
+            }
             if (!(skipSpecialTokens && special[id]))
             {
                 kept.Add(token);

@@ -48,6 +48,7 @@ namespace MoeLayers.Samples.Tests.MoeModel
             File.WriteAllText(Path.Combine(source, "tokenizer.json"), "{\"model\": {}}");
             File.WriteAllText(Path.Combine(source, "chat_template.jinja"), "{{ messages }}");
             File.WriteAllText(Path.Combine(source, "notes.txt"), "not a model file");
+            File.Delete(Path.Combine(source, "tokenizer_config.json"));
             using var model = MoeCausalLM.Load(source, ScalarType.Float32);
             var exported = Path.Combine(temp.Path, "export");
             model.Save(exported, source);
