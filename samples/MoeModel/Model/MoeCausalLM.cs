@@ -1,9 +1,8 @@
 using System;
 using System.Collections.Generic;
 using MoeLayers.Interop;
-using TorchSharp;
-using TorchSharp.Utils;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel
