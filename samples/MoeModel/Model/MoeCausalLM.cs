@@ -73,7 +73,15 @@ namespace MoeLayers.Samples.MoeModel
             var config = MoeModelConfig.Read(folder);
             using var checkpoint = HfCheckpoint.Open(folder);
             var model = new MoeCausalLM(config, dtype);
-            model.LoadWeights(checkpoint, progress);
+            try
+            {
+                model.LoadWeights(checkpoint, progress);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
             model.eval();
             return model;
         }
@@ -129,7 +137,7 @@ namespace MoeLayers.Samples.MoeModel
         /// </summary>
         /// <param name="folder">The folder to write (created, or replaced as a whole).</param>
         /// <param name="sourceFolder">The folder the model was loaded from (its small files are copied), or null.</param>
-        /// <param name="dtype">The storage dtype (default: the model's).</param>
+        /// <param name="dtype">The storage dtype (default: the model's); config.json's torch_dtype / dtype says it.</param>
         /// <param name="maxShardBytes">The largest shard (default Hugging Face's 5·10⁹ bytes).</param>
         public void Save(string folder, string? sourceFolder, ScalarType? dtype = null, long maxShardBytes = SafetensorsCheckpoint.DefaultMaxShardBytes) =>
             ModelExport.Save(this, folder, sourceFolder, dtype ?? DType, maxShardBytes);
