@@ -62,7 +62,9 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>
         /// Loads a model folder: config.json, the weights (model.safetensors or an index and shards; F32, BF16 or F16,
         /// converted into <paramref name="dtype"/>), every MoE block through <see cref="HfCheckpoint.LoadInto"/> and every
-        /// other tensor by its published name, each key and shape checked first. Nothing read from the folder executes code.
+        /// other tensor by its published name, every key checked before any tensor is read. The model is new, so it loads
+        /// layer by layer (peak memory: the model plus one layer's weights); a refused folder throws and the model is
+        /// disposed. Nothing read from the folder executes code.
         /// </summary>
         /// <param name="folder">The model folder.</param>
         /// <param name="dtype">The dtype to compute in (Float32, BFloat16, Float16); MoE routers stay float32.</param>
@@ -75,7 +77,8 @@ namespace MoeLayers.Samples.MoeModel
             var model = new MoeCausalLM(config, dtype);
             try
             {
-                model.LoadWeights(checkpoint, progress);
+                // A fresh model is discarded on failure, so it loads layer by layer (one layer's weights beside the model).
+                CheckpointWeights.Load(model, checkpoint, progress, atomic: false);
             }
             catch
             {
@@ -97,7 +100,7 @@ namespace MoeLayers.Samples.MoeModel
         public void LoadWeights(HfCheckpoint checkpoint, IProgress<LoadProgress>? progress = null)
         {
             ArgumentNullException.ThrowIfNull(checkpoint);
-            CheckpointWeights.Load(this, checkpoint, progress);
+            CheckpointWeights.Load(this, checkpoint, progress, atomic: true);
         }
 
         /// <summary>

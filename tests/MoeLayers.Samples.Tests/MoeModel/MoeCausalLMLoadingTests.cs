@@ -135,8 +135,28 @@ namespace MoeLayers.Samples.Tests.MoeModel
             reports.Should().NotBeEmpty();
             reports.Select(r => r.Done).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
             reports[^1].Done.Should().Be(reports[^1].Total);
-            reports[^1].Step.Should().Be("MoE layers (2)");
+            reports.TakeLast(2).Select(r => r.Step).Should().Equal("model.layers.0.mlp (MoE)", "model.layers.1.mlp (MoE)");
             reports.Select(r => r.Step).Should().Contain("model.embed_tokens.weight").And.Contain("lm_head.weight");
+        }
+
+        [Fact]
+        public void LoadingIntoAModelReportsTheMoeBlocksAsOneStep()
+        {
+            var reports = new List<LoadProgress>();
+            using var model = MoeCausalLM.Load(MoeModelFixtures.Folder("glm4_moe"), ScalarType.Float32);
+            using var checkpoint = HfCheckpoint.Open(MoeModelFixtures.Folder("glm4_moe"));
+            model.LoadWeights(checkpoint, new SynchronousProgress(reports.Add));
+            reports[^1].Should().Be(new LoadProgress(reports.Count, reports.Count, "MoE layers (2)"));
+        }
+
+        [Fact]
+        public void AFolderThatDoesNotFitIsRefusedByLoadToo()
+        {
+            using var temp = new TempFolder();
+            var folder = Path.Combine(temp.Path, "model");
+            RewriteWeights("olmoe", folder, tensors => tensors["model.layers.1.self_attn.q_norm.weight"] = zeros(31));
+            FluentActions.Invoking(() => MoeCausalLM.Load(folder, ScalarType.Float32)).Should().Throw<InvalidDataException>()
+                .WithMessage("*'model.layers.1.self_attn.q_norm.weight' has shape [31]; expected [32]*");
         }
 
         [Fact]
