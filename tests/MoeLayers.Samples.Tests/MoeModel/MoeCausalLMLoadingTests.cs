@@ -128,6 +128,22 @@ namespace MoeLayers.Samples.Tests.MoeModel
         }
 
         [Fact]
+        public void Glm45MultiTokenPredictionLayersAreSkippedAsTransformersSkipsThem()
+        {
+            using var temp = new TempFolder();
+            var folder = Path.Combine(temp.Path, "model");
+            // GLM-4.5 stores its next-token-prediction layer after the decoder layers (model.layers.46.* for 46 layers).
+            RewriteWeights("glm4_moe", folder, tensors => tensors["model.layers.3.eh_proj.weight"] = zeros(32, 64));
+            FluentActions.Invoking(() => MoeCausalLM.Load(folder, ScalarType.Float32)).Should().Throw<InvalidDataException>()
+                .WithMessage("*unexpected 'model.layers.3.eh_proj.weight'*", "num_nextn_predict_layers = 0 declares no such layer");
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+            config["num_nextn_predict_layers"] = 1;
+            File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+            using var model = MoeCausalLM.Load(folder, ScalarType.Float32);
+            model.Config.NextTokenPredictionLayers.Should().Be(1);
+        }
+
+        [Fact]
         public void LoadingReportsProgressPerTensorAndForTheMoeBlocks()
         {
             var reports = new List<LoadProgress>();
