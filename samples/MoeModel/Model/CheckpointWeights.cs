@@ -8,13 +8,20 @@ using static TorchSharp.torch;
 namespace MoeLayers.Samples.MoeModel
 {
     /// <summary>
-    /// Loads a checkpoint into a <see cref="MoeCausalLM"/>: the tensors outside the MoE blocks by their published keys
-    /// (checked, read and converted before anything changes), the MoE blocks through <see cref="HfCheckpoint.LoadInto"/>,
-    /// then the copy. A missing key, a wrong shape or a key the model has no place for is refused by name, all at once.
+    /// Loads a checkpoint into a <see cref="MoeCausalLM"/>: the tensors outside the MoE blocks by their published keys,
+    /// the MoE blocks through MoeLayers.Interop. Missing keys and keys the model has no place for are refused by name,
+    /// all at once, before anything is read; wrong shapes likewise, before anything is copied.
     /// </summary>
     internal static class CheckpointWeights
     {
-        public static void Load(MoeCausalLM model, HfCheckpoint checkpoint, IProgress<LoadProgress>? progress)
+        /// <summary>
+        /// Loads every tensor. <paramref name="atomic"/>: everything is checked and read before anything changes (the
+        /// MoE blocks through <see cref="HfCheckpoint.LoadInto"/>, which holds every block's weights beside the model's
+        /// until it copies them). Otherwise (a fresh model that is discarded on failure) the keys are checked first, then
+        /// each MoE layer is loaded on its own (<see cref="HfCheckpoint.LoadLayerInto"/>) and each other tensor copied as
+        /// it is read, so memory holds the model and one layer's weights more, not two models.
+        /// </summary>
+        public static void Load(MoeCausalLM model, HfCheckpoint checkpoint, IProgress<LoadProgress>? progress, bool atomic)
         {
             var config = model.Config;
             var expected = model.NonMoeParameters();
@@ -27,32 +34,64 @@ namespace MoeLayers.Samples.MoeModel
                 problems.Add($"unexpected '{key}' (the {config.ModelType} model has no such tensor)");
             Refuse(checkpoint, problems);
 
+            var moeLayers = Enumerable.Range(0, config.NumLayers).Where(config.IsMoeLayer).ToArray();
+            var total = expected.Count + (atomic ? 1 : moeLayers.Length);
+            var done = 0;
             var read = new List<(Tensor Target, Tensor Value)>();
             try
             {
-                var done = 0;
                 foreach (var (key, parameter) in expected)
                 {
-                    using var stored = checkpoint.ReadTensor(key);
-                    if (!stored.shape.SequenceEqual(parameter.shape))
-                        problems.Add($"'{key}' has shape {Shape(stored.shape)}; expected {Shape(parameter.shape)}");
-                    else if (!stored.is_floating_point())
-                        problems.Add($"'{key}' is {stored.dtype}; expected a floating dtype");
-                    else
-                        read.Add((parameter, stored.to(parameter.dtype, copy: true)));
-                    progress?.Report(new LoadProgress(++done, expected.Count + 1, key));
+                    var value = ReadChecked(checkpoint, key, parameter, problems);
+                    if (value is not null)
+                    {
+                        if (atomic)
+                        {
+                            read.Add((parameter, value));
+                        }
+                        else
+                        {
+                            using (value)
+                            using (no_grad())
+                                parameter.copy_(value);
+                        }
+                    }
+                    progress?.Report(new LoadProgress(++done, total, key));
                 }
                 Refuse(checkpoint, problems);
-                var moeLayers = Enumerable.Range(0, config.NumLayers).Count(config.IsMoeLayer);
-                checkpoint.LoadInto(model, MoeCausalLM.LayersPrefix, new HfLoadOptions { Strict = true });
-                progress?.Report(new LoadProgress(expected.Count + 1, expected.Count + 1, $"MoE layers ({moeLayers})"));
-                using var noGrad = no_grad();
-                foreach (var (target, value) in read) target.copy_(value);
+                if (atomic)
+                {
+                    checkpoint.LoadInto(model, MoeCausalLM.LayersPrefix, new HfLoadOptions { Strict = true });
+                    progress?.Report(new LoadProgress(++done, total, $"MoE layers ({moeLayers.Length})"));
+                    using var noGrad = no_grad();
+                    foreach (var (target, value) in read) target.copy_(value);
+                }
+                else
+                {
+                    foreach (var layer in moeLayers)
+                    {
+                        checkpoint.LoadLayerInto((MoeLayer)model.Decoder.Layers[layer].FeedForward, layer, new HfLoadOptions { Strict = true });
+                        progress?.Report(new LoadProgress(++done, total, $"{MoeCausalLM.LayersPrefix}{layer}.{config.MoeBlockName} (MoE)"));
+                    }
+                }
             }
             finally
             {
                 foreach (var (_, value) in read) value.Dispose();
             }
+        }
+
+        /// <summary>The tensor converted to the parameter's dtype, or null with the problem noted.</summary>
+        private static Tensor? ReadChecked(HfCheckpoint checkpoint, string key, Tensor parameter, List<string> problems)
+        {
+            using var stored = checkpoint.ReadTensor(key);
+            if (!stored.shape.SequenceEqual(parameter.shape))
+                problems.Add($"'{key}' has shape {Shape(stored.shape)}; expected {Shape(parameter.shape)}");
+            else if (!stored.is_floating_point())
+                problems.Add($"'{key}' is {stored.dtype}; expected a floating dtype");
+            else
+                return stored.to(parameter.dtype, copy: true);
+            return null;
         }
 
         /// <summary>Whether the key is under a MoE layer's block, which <see cref="HfCheckpoint.LoadInto"/> checks and

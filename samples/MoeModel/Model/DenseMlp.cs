@@ -1,6 +1,5 @@
-using TorchSharp;
-using TorchSharp.Utils;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel

@@ -27,10 +27,10 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>Appends a layer's new keys and values [B, kv_heads, T, head_dim]; returns every position's.</summary>
         internal (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
         {
+            if (_keys[layer] is { } held && held.shape[0] != keys.shape[0])
+                throw new ArgumentException($"the cache holds a batch of {held.shape[0]}; this forward has {keys.shape[0]}.", nameof(keys));
             var allKeys = _keys[layer] is { } k ? cat(new[] { k, keys }, dim: 2) : keys.alias();
             var allValues = _values[layer] is { } v ? cat(new[] { v, values }, dim: 2) : values.alias();
-            if (allKeys.shape[0] != keys.shape[0])
-                throw new ArgumentException($"the cache holds a batch of {_keys[layer]!.shape[0]}; this forward has {keys.shape[0]}.", nameof(keys));
             _keys[layer]?.Dispose();
             _values[layer]?.Dispose();
             _keys[layer] = allKeys.DetachFromDisposeScope();

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using MoeLayers.Interop;
 using static TorchSharp.torch;
 
@@ -36,8 +38,27 @@ namespace MoeLayers.Samples.MoeModel
             var others = model.NonMoeParameters()
                 .Select(p => new SafetensorsTensorSource(p.Key, stored, p.Parameter.shape, () => p.Parameter.detach().to(dtype, copy: true)))
                 .ToList();
-            HfCheckpoint.Save(folder, model.Config.Moe, model, MoeCausalLM.LayersPrefix,
+            HfCheckpoint.Save(folder, ConfigStating(model.Config, dtype), model, MoeCausalLM.LayersPrefix,
                 new HfSaveOptions { DType = dtype, MaxShardBytes = maxShardBytes, OtherTensors = others, ExtraFiles = files });
+        }
+
+        /// <summary>
+        /// The config to write: the one read, as read, when its torch_dtype (dtype in transformers v5) already names the
+        /// storage dtype; else the same fields with that one set to it (transformers loads a folder in the dtype it names).
+        /// </summary>
+        private static HfMoeConfig ConfigStating(MoeModelConfig config, ScalarType dtype)
+        {
+            var name = dtype switch
+            {
+                ScalarType.Float32 => "float32",
+                ScalarType.BFloat16 => "bfloat16",
+                _ => "float16",
+            };
+            var root = JsonNode.Parse(config.Json)!.AsObject();
+            var field = root.ContainsKey("dtype") && !root.ContainsKey("torch_dtype") ? "dtype" : "torch_dtype";
+            if (root[field] is JsonValue value && value.TryGetValue<string>(out var stated) && stated == name) return config.Moe;
+            root[field] = name;
+            return HfMoeConfig.Parse(root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", config.Source);
         }
     }
 }

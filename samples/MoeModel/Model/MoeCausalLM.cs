@@ -1,9 +1,8 @@
 using System;
 using System.Collections.Generic;
 using MoeLayers.Interop;
-using TorchSharp;
-using TorchSharp.Utils;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel
@@ -66,7 +65,9 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>
         /// Loads a model folder: config.json, the weights (model.safetensors or an index and shards; F32, BF16 or F16,
         /// converted into <paramref name="dtype"/>), every MoE block through <see cref="HfCheckpoint.LoadInto"/> and every
-        /// other tensor by its published name, each key and shape checked first. Nothing read from the folder executes code.
+        /// other tensor by its published name, every key checked before any tensor is read. The model is new, so it loads
+        /// layer by layer (peak memory: the model plus one layer's weights); a refused folder throws and the model is
+        /// disposed. Nothing read from the folder executes code.
         /// </summary>
         /// <param name="folder">The model folder.</param>
         /// <param name="dtype">The dtype to compute in (Float32, BFloat16, Float16); MoE routers stay float32.</param>
@@ -77,7 +78,16 @@ namespace MoeLayers.Samples.MoeModel
             var config = MoeModelConfig.Read(folder);
             using var checkpoint = HfCheckpoint.Open(folder);
             var model = new MoeCausalLM(config, dtype);
-            model.LoadWeights(checkpoint, progress);
+            try
+            {
+                // A fresh model is discarded on failure, so it loads layer by layer (one layer's weights beside the model).
+                CheckpointWeights.Load(model, checkpoint, progress, atomic: false);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
             model.eval();
             return model;
         }
@@ -93,7 +103,7 @@ namespace MoeLayers.Samples.MoeModel
         public void LoadWeights(HfCheckpoint checkpoint, IProgress<LoadProgress>? progress = null)
         {
             ArgumentNullException.ThrowIfNull(checkpoint);
-            CheckpointWeights.Load(this, checkpoint, progress);
+            CheckpointWeights.Load(this, checkpoint, progress, atomic: true);
         }
 
         /// <summary>
@@ -140,7 +150,7 @@ namespace MoeLayers.Samples.MoeModel
         /// </summary>
         /// <param name="folder">The folder to write (created, or replaced as a whole).</param>
         /// <param name="sourceFolder">The folder the model was loaded from (its small files are copied), or null.</param>
-        /// <param name="dtype">The storage dtype (default: the model's).</param>
+        /// <param name="dtype">The storage dtype (default: the model's); config.json's torch_dtype / dtype says it.</param>
         /// <param name="maxShardBytes">The largest shard (default Hugging Face's 5·10⁹ bytes).</param>
         public void Save(string folder, string? sourceFolder, ScalarType? dtype = null, long maxShardBytes = SafetensorsCheckpoint.DefaultMaxShardBytes) =>
             ModelExport.Save(this, folder, sourceFolder, dtype ?? DType, maxShardBytes);

@@ -1,7 +1,6 @@
 using System.Linq;
-using TorchSharp;
-using TorchSharp.Utils;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel

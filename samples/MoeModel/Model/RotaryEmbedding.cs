@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel

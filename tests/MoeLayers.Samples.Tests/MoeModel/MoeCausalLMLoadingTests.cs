@@ -31,7 +31,18 @@ namespace MoeLayers.Samples.Tests.MoeModel
             var after = again.Forward(reference.InputIds);
             after.allclose(before, 0, 0).Should().BeTrue("the exported float32 weights are the loaded ones");
 
-            File.ReadAllText(Path.Combine(exported, "config.json")).Should().Be(File.ReadAllText(Path.Combine(source, "config.json")));
+            var sourceConfig = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(source, "config.json")))!.AsObject();
+            if ((string?)sourceConfig["torch_dtype"] == "float32")
+            {
+                File.ReadAllText(Path.Combine(exported, "config.json")).Should().Be(File.ReadAllText(Path.Combine(source, "config.json")), "config.json is copied as read");
+            }
+            else
+            {
+                // Mixtral's bf16 folder exported from a float32 model: the same fields, torch_dtype now float32.
+                sourceConfig["torch_dtype"] = "float32";
+                var exportedConfig = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(exported, "config.json")));
+                System.Text.Json.Nodes.JsonNode.DeepEquals(exportedConfig, sourceConfig).Should().BeTrue();
+            }
             File.ReadAllBytes(Path.Combine(exported, "generation_config.json")).Should().Equal(File.ReadAllBytes(Path.Combine(source, "generation_config.json")));
             File.Exists(Path.Combine(exported, SafetensorsCheckpoint.IndexFileName)).Should().BeTrue("150 kB shards split every fixture");
             using var written = SafetensorsCheckpoint.Open(exported);
@@ -71,6 +82,7 @@ namespace MoeLayers.Samples.Tests.MoeModel
             using var written = SafetensorsCheckpoint.Open(exported);
             written.GetInfo("model.embed_tokens.weight").DType.Should().Be(SafetensorsDType.BF16);
             written.GetInfo("model.layers.1.mlp.gate.weight").DType.Should().Be(SafetensorsDType.BF16);
+            MoeModelConfig.Read(exported).Json.Should().Contain("\"torch_dtype\": \"bfloat16\"", "config.json states the stored dtype");
             using var again = MoeCausalLM.Load(exported, ScalarType.BFloat16);
             var router = again.named_parameters().Single(p => p.name == "model.layers.1.mlp.router.weight").parameter;
             router.dtype.Should().Be(ScalarType.Float32);
@@ -117,6 +129,22 @@ namespace MoeLayers.Samples.Tests.MoeModel
         }
 
         [Fact]
+        public void Glm45MultiTokenPredictionLayersAreSkippedAsTransformersSkipsThem()
+        {
+            using var temp = new TempFolder();
+            var folder = Path.Combine(temp.Path, "model");
+            // GLM-4.5 stores its next-token-prediction layer after the decoder layers (model.layers.46.* for 46 layers).
+            RewriteWeights("glm4_moe", folder, tensors => tensors["model.layers.3.eh_proj.weight"] = zeros(32, 64));
+            FluentActions.Invoking(() => MoeCausalLM.Load(folder, ScalarType.Float32)).Should().Throw<InvalidDataException>()
+                .WithMessage("*unexpected 'model.layers.3.eh_proj.weight'*", "num_nextn_predict_layers = 0 declares no such layer");
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+            config["num_nextn_predict_layers"] = 1;
+            File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+            using var model = MoeCausalLM.Load(folder, ScalarType.Float32);
+            model.Config.NextTokenPredictionLayers.Should().Be(1);
+        }
+
+        [Fact]
         public void LoadingReportsProgressPerTensorAndForTheMoeBlocks()
         {
             var reports = new List<LoadProgress>();
@@ -124,8 +152,28 @@ namespace MoeLayers.Samples.Tests.MoeModel
             reports.Should().NotBeEmpty();
             reports.Select(r => r.Done).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
             reports[^1].Done.Should().Be(reports[^1].Total);
-            reports[^1].Step.Should().Be("MoE layers (2)");
+            reports.TakeLast(2).Select(r => r.Step).Should().Equal("model.layers.0.mlp (MoE)", "model.layers.1.mlp (MoE)");
             reports.Select(r => r.Step).Should().Contain("model.embed_tokens.weight").And.Contain("lm_head.weight");
+        }
+
+        [Fact]
+        public void LoadingIntoAModelReportsTheMoeBlocksAsOneStep()
+        {
+            var reports = new List<LoadProgress>();
+            using var model = MoeCausalLM.Load(MoeModelFixtures.Folder("glm4_moe"), ScalarType.Float32);
+            using var checkpoint = HfCheckpoint.Open(MoeModelFixtures.Folder("glm4_moe"));
+            model.LoadWeights(checkpoint, new SynchronousProgress(reports.Add));
+            reports[^1].Should().Be(new LoadProgress(reports.Count, reports.Count, "MoE layers (2)"));
+        }
+
+        [Fact]
+        public void AFolderThatDoesNotFitIsRefusedByLoadToo()
+        {
+            using var temp = new TempFolder();
+            var folder = Path.Combine(temp.Path, "model");
+            RewriteWeights("olmoe", folder, tensors => tensors["model.layers.1.self_attn.q_norm.weight"] = zeros(31));
+            FluentActions.Invoking(() => MoeCausalLM.Load(folder, ScalarType.Float32)).Should().Throw<InvalidDataException>()
+                .WithMessage("*'model.layers.1.self_attn.q_norm.weight' has shape [31]; expected [32]*");
         }
 
         [Fact]
