@@ -81,6 +81,46 @@ namespace MoeLayers
         /// <param name="layer">A layer with merged adapters.</param>
         public static void Unmerge(MoeLayer layer) => Fold(layer, merge: false);
 
+        /// <summary>
+        /// A new layer without adapters (<see cref="MoeLayerOptions.Lora"/> null) whose weights are <paramref name="layer"/>'s
+        /// with the updates folded in (W_e + s·A_e·B_e, in the weights' dtype; as they are when the adapters are merged
+        /// already), on its device and in its dtype, every parameter trainable, in its training mode: the form to save for
+        /// inference, to quantize (<see cref="MoeQuantization.ToInt8Experts"/>) or to fine-tune again. <paramref name="layer"/>
+        /// is not changed.
+        /// </summary>
+        /// <param name="layer">A layer with adapters on one process (not expert-parallel).</param>
+        public static MoeLayer MergeAndUnload(MoeLayer layer)
+        {
+            ArgumentNullException.ThrowIfNull(layer);
+            var options = layer.Options;
+            if (options.Lora is null) throw new ArgumentException($"MoE layer '{layer.GetName()}' has no LoRA adapters.", nameof(layer));
+            if (layer.FixedDispatcher is not null)
+                throw new ArgumentException($"MoE layer '{layer.GetName()}' is expert-parallel (it holds {layer.LocalExperts} of {layer.NumExperts} experts); merge a layer that holds all of them.", nameof(layer));
+            options.Lora = null;
+            var weight = layer.Experts.InputWeight;
+            var plain = new MoeLayer(options, layer.GetName());
+            try
+            {
+                plain.to(weight.device).to(weight.dtype);
+                var state = layer.state_dict().Where(entry => !IsAdapter(entry.Key)).ToDictionary(entry => entry.Key, entry => entry.Value);
+                MoeStateDict.Load(plain, state, strict: true, skip: null, exactDTypes: true);
+                if (!IsMerged(layer))
+                {
+                    var experts = plain.Experts;
+                    layer.Experts.Adapters!.AddTo(experts.InputWeight, experts.GateWeight, experts.OutputWeight, 1);
+                    if (layer.Shared?.Adapters is { } sharedAdapters)
+                        sharedAdapters.AddTo(plain.Shared!.InputWeight, plain.Shared.GateWeight, plain.Shared.OutputWeight, 1);
+                }
+            }
+            catch
+            {
+                plain.Dispose();
+                throw;
+            }
+            plain.train(layer.training);
+            return plain;
+        }
+
         /// <summary>Whether <paramref name="layer"/>'s adapters are merged into its weights (false for a layer without adapters).</summary>
         /// <param name="layer">An MoE layer.</param>
         public static bool IsMerged(MoeLayer layer)

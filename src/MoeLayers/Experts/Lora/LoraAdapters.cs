@@ -99,15 +99,28 @@ namespace MoeLayers
         {
             if (Merged == merge)
                 throw new InvalidOperationException(merge ? "The LoRA adapters are merged already." : "The LoRA adapters are not merged.");
+            AddTo(inputWeight, gateWeight, outputWeight, merge ? 1 : -1);
+            Merged = merge;
+        }
+
+        /// <summary>
+        /// Adds sign·s·A·B, computed in the adapters' dtype, to each adapted weight in its own dtype and on its device
+        /// (weights of another layer of the same shapes too: <see cref="MoeLora.MergeAndUnload"/>).
+        /// </summary>
+        /// <param name="inputWeight">w_in.</param>
+        /// <param name="gateWeight">w_gate, or null.</param>
+        /// <param name="outputWeight">w_out.</param>
+        /// <param name="sign">+1 or −1.</param>
+        public void AddTo(Tensor inputWeight, Tensor? gateWeight, Tensor outputWeight, int sign)
+        {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             foreach (var (weight, a, b) in new[] { (inputWeight, _aIn, _bIn), (gateWeight, _aGate, _bGate), (outputWeight, _aOut, _bOut) })
             {
                 if (weight is null || a is null || b is null) continue;
-                var delta = a.matmul(b).mul_(merge ? Scale : -Scale);
+                var delta = a.matmul(b).mul_(sign * Scale);
                 weight.add_(delta.to(weight.dtype, weight.device));
             }
-            Merged = merge;
         }
 
         /// <summary>The weights were reloaded from a state dict: they no longer hold the updates.</summary>
