@@ -29,8 +29,9 @@ namespace MoeLayers
     /// <para>
     /// Expert compute per call: a call that needs no autograd graph (evaluation under no_grad, or no tensor requiring
     /// gradients) on the CPU with at most 8 rows per expert runs the decode kernels, which stream each routed expert's
-    /// weights once (float32, bfloat16 or int8; MOELAYERS_CPU_DECODE=0 turns them off); every other call the grouped
-    /// products.
+    /// weights once (float32, bfloat16 or int8; MOELAYERS_CPU_DECODE=0 turns them off) unless the experts carry LoRA
+    /// adapters that are not merged (<see cref="MoeLora"/>), which the kernels do not compute; every other call the
+    /// grouped products.
     /// </para>
     /// <para>
     /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
