@@ -48,6 +48,52 @@ namespace MoeLayers.Benchmarks
                     foreach (var tokens in new[] { 1, 8 }) RunCases(shape, dtype, layer, tokens, rounds, buffer, bandwidth);
                 }
             }
+            RunThreshold(rounds, buffer);
+        }
+
+        /// <summary>
+        /// Where <see cref="ExpertDecode.MaxRowsPerExpert"/> comes from: at the fine shape, every expert given r rows
+        /// (r = 1 … 32), the expert MLP by the decode kernels against the bank's grouped products (MKL's batched GEMM in
+        /// float32, libtorch's padded bmm in bfloat16) on the same sorted rows, caches flushed before each call.
+        /// </summary>
+        private static void RunThreshold(int rounds, Tensor buffer)
+        {
+            var shape = Shapes[0];
+            foreach (var dtype in new[] { "float32", "bfloat16" })
+            {
+                using var layer = Build(shape, dtype);
+                var bank = layer.Experts;
+                var rowDtype = dtype == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
+                foreach (var rowsPerExpert in new[] { 1, 2, 4, 8, 12, 16, 32 })
+                {
+                    var counts = Enumerable.Repeat((long)rowsPerExpert, shape.Experts).ToArray();
+                    using var rows = randn(rowsPerExpert * shape.Experts, shape.Dim).to(rowDtype);
+                    using var assignments = arange(rows.shape[0]);
+                    var kernelAllowed = rowsPerExpert <= ExpertDecode.MaxRowsPerExpert;
+                    var state = layer.state_dict();
+                    var gate = state.TryGetValue("experts.w_gate", out var g) ? new DecodeProjection(g, null, null) : (DecodeProjection?)null;
+                    var (input, output) = (new DecodeProjection(state["experts.w_in"], null, null), new DecodeProjection(state["experts.w_out"], null, null));
+                    var activation = new ActivationFunction(shape.Activation);
+                    var cases = new (string Name, Action Call)[]
+                    {
+                        ("kernel", () => ExpertDecode.Run(rows, counts, input, gate, output, activation).Dispose()),
+                        ("grouped", () => WithoutDecode(() => bank.ForwardSorted(rows, counts, assignments, LibraryGroupedMatmul.Default).Dispose())),
+                    };
+                    var times = cases.ToDictionary(c => c.Name, _ => new List<double>());
+                    for (var round = -2; round < rounds; round++)
+                    {
+                        foreach (var (name, call) in cases)
+                        {
+                            ReadAll(buffer);
+                            var seconds = Seconds(call);
+                            if (round >= 0) times[name].Add(seconds);
+                        }
+                    }
+                    var (kernel, grouped) = (Median(times["kernel"].ToArray()), Median(times["grouped"].ToArray()));
+                    Console.WriteLine($"threshold shape={shape.Name} dtype={dtype} rows_per_expert={rowsPerExpert} kernel_us={kernel * 1e6:F0} "
+                        + $"grouped_us={grouped * 1e6:F0} kernel_vs_grouped={kernel / grouped:F2} decode_path_taken={kernelAllowed}");
+                }
+            }
         }
 
         private static double MeasureBandwidth(Tensor buffer)
@@ -164,10 +210,17 @@ namespace MoeLayers.Benchmarks
             Parallel.For(0, workers, w =>
             {
                 var (start, end) = (count * w / workers, count * (w + 1) / workers);
-                var acc = Vector512<float>.Zero;
+                // Four independent sums, so that the adds' latency never limits the read.
+                var (a0, a1, a2, a3) = (Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero);
                 var i = start;
-                for (; i + 16 <= end; i += 16) acc += Vector512.Load(data + i);
-                var sum = Vector512.Sum(acc);
+                for (; i + 64 <= end; i += 64)
+                {
+                    a0 += Vector512.Load(data + i);
+                    a1 += Vector512.Load(data + i + 16);
+                    a2 += Vector512.Load(data + i + 32);
+                    a3 += Vector512.Load(data + i + 48);
+                }
+                var sum = Vector512.Sum(a0 + a1 + a2 + a3);
                 for (; i < end; i++) sum += data[i];
                 sums[w] = sum;
             });

@@ -76,6 +76,16 @@ namespace MoeLayers.Distributed.MpiScenarios
             o.ExpertBias = true;
             o.CapacityFactor = 0.75;
             yield return ("gpt-oss router bias clamped swiglu cf=0.75", o);
+            // LoRA on every expert and the shared expert, base and router frozen: the adapters shard with their experts.
+            o = Base(small);
+            o.Activation = ExpertActivation.SwiGlu;
+            o.SharedExperts = 1;
+            o.Lora = new LoraOptions { Rank = 2, Alpha = 4 };
+            yield return ("lora swiglu shared dropless", o);
+            o = o.Clone();
+            o.CapacityFactor = 0.5;
+            o.Lora!.TrainRouter = true;
+            yield return ("lora swiglu shared trained router cf=0.5", o);
         }
 
         public static int Equivalence(TimeSpan timeout, int tokensPerRank)
@@ -114,10 +124,28 @@ namespace MoeLayers.Distributed.MpiScenarios
             var full = new MoeLayer(options);
             full.to(ScalarType.Float64);
             full.train();
+            if (options.Lora is not null)
+            {
+                // B starts at zero; drawn at random, every adapter matters and A gets gradients.
+                using var noGrad = no_grad();
+                foreach (var (pname, p) in full.named_parameters().Where(p => p.name.Contains(".lora.b_", StringComparison.Ordinal)))
+                    p.copy_(randn(p.shape, ScalarType.Float64) * 0.5);
+            }
             var ep = MoeLayers.Distributed.ExpertParallel.Create(options, comm);
             ep.to(ScalarType.Float64);
             ep.train();
             ep.LoadShardFrom(full.state_dict());
+            if (options.Lora is not null)
+            {
+                // The adapters of all E experts, loaded again over zeros: each rank keeps its own experts' rows.
+                using (no_grad())
+                {
+                    foreach (var (_, p) in ep.named_parameters().Where(p => p.name.Contains(".lora.", StringComparison.Ordinal))) p.zero_();
+                }
+                MoeLora.LoadAdapters(ep, MoeLora.AdapterStateDict(full));
+                var mineAdapters = ep.state_dict()["experts.lora.b_in"];
+                Close(rank, $"{name}: LoadAdapters took this rank's experts' rows", mineAdapters, full.state_dict()["experts.lora.b_in"].narrow(0, ep.FirstExpert, ep.LocalExperts), 0);
+            }
 
             for (var step = 0; step < 2; step++)
             {
@@ -153,6 +181,11 @@ namespace MoeLayers.Distributed.MpiScenarios
                 var fullParams = full.named_parameters().ToDictionary(p => p.name, p => p.parameter);
                 foreach (var (pname, p) in ep.named_parameters())
                 {
+                    if (!p.requires_grad)
+                    {
+                        Check(rank, $"{tag}: {pname} is frozen and gets no gradient", p.grad is null && fullParams[pname].grad is null);
+                        continue;
+                    }
                     var expected = fullParams[pname].grad!;
                     if (pname.StartsWith("experts.", StringComparison.Ordinal)) expected = expected.narrow(0, ep.FirstExpert, ep.LocalExperts);
                     // The router computes in float32 whatever the experts' dtype, as the one-process layer does.

@@ -47,6 +47,15 @@ namespace MoeLayers.Distributed.Tests
                     lines.Should().Contain(l => l.StartsWith($"ok   {name} step 1: gradient of router.weight", StringComparison.Ordinal), "case {0} ran", name);
                 }
                 lines.Should().Contain(l => l.StartsWith("ok   topk-softmax cf=0.5 by-position step 0: capacity drops pairs", StringComparison.Ordinal));
+                foreach (var name in new[] { "lora swiglu shared dropless", "lora swiglu shared trained router cf=0.5" })
+                {
+                    lines.Should().Contain(l => l.StartsWith($"ok   {name}: LoadAdapters took this rank's experts' rows", StringComparison.Ordinal));
+                    foreach (var key in new[] { "experts.lora.a_in", "experts.lora.b_gate", "experts.lora.a_out", "shared_experts.lora.a_in" })
+                        lines.Should().Contain(l => l.StartsWith($"ok   {name} step 1: gradient of {key}", StringComparison.Ordinal), "case {0} ran", name);
+                    lines.Should().Contain(l => l.StartsWith($"ok   {name} step 1: experts.w_in is frozen and gets no gradient", StringComparison.Ordinal));
+                }
+                lines.Should().Contain(l => l.StartsWith("ok   lora swiglu shared trained router cf=0.5 step 1: gradient of router.weight", StringComparison.Ordinal));
+                lines.Should().Contain(l => l.StartsWith("ok   lora swiglu shared dropless step 1: router.weight is frozen and gets no gradient", StringComparison.Ordinal));
                 lines.Should().Contain(l => l.StartsWith("ok   uneven shares [", StringComparison.Ordinal) && l.Contains("step 1: gradient of experts.w_in", StringComparison.Ordinal));
                 lines.Should().Contain(l => l.StartsWith("ok   a rank without tokens [", StringComparison.Ordinal) && l.Contains("step 1: gradient of router.weight", StringComparison.Ordinal));
                 lines.Should().Contain(l => l.StartsWith("ok   deepseek sigmoid groups bias shared dropless step 1: balance bias after the step", StringComparison.Ordinal));

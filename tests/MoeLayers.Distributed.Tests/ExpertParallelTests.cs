@@ -138,6 +138,51 @@ namespace MoeLayers.Distributed.Tests
                 .WithMessage("*LoadBalancingLoss = GlobalBatch*Dispatch = Padded*UseCudaDispatch = Always*DropPolicy = ByWeight*");
         }
 
+        /// <summary>An adapted layer (MoeLayerOptions.Lora) sharded in a world of one: the one-process numbers, only the adapters trained.</summary>
+        [Fact]
+        public void LoraAdaptersShardWithTheirExpertsAndGiveTheOneProcessGradients()
+        {
+            using var scope = NewDisposeScope();
+            using var comm = new SingleProcessCommunicator();
+            var options = Options(0.5);
+            options.Activation = ExpertActivation.SwiGlu;
+            options.SharedExperts = 1;
+            options.Lora = new LoraOptions { Rank = 2, Alpha = 4 };
+            manual_seed(6);
+            var full = new MoeLayer(options);
+            full.to(ScalarType.Float64);
+            using (no_grad())
+            {
+                foreach (var (_, p) in full.named_parameters().Where(p => p.name.Contains(".lora.b_", StringComparison.Ordinal)))
+                    p.copy_(randn(p.shape, ScalarType.Float64));
+            }
+            var ep = ExpertParallel.Create(options, comm);
+            ep.to(ScalarType.Float64);
+            ep.LoadShardFrom(full.state_dict());
+            ep.state_dict().Keys.Should().Contain("experts.lora.a_in").And.Contain("shared_experts.lora.b_out");
+
+            var x = randn(20, 6, ScalarType.Float64);
+            var a = full.Run(x);
+            var b = ep.Run(x);
+            (a.Output - b.Output).abs().max().item<double>().Should().BeLessThan(1e-12);
+            (a.Output.sum() + a.AuxiliaryLoss).backward();
+            (b.Output.sum() + b.AuxiliaryLoss).backward();
+            GradientAllReduce.Average(ep, comm);
+            var grads = full.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
+            foreach (var (name, p) in ep.named_parameters())
+            {
+                if (!p.requires_grad)
+                {
+                    p.grad.Should().BeNull(name);
+                    grads[name].Should().BeNull(name);
+                    continue;
+                }
+                name.Should().Contain(".lora.");
+                (p.grad! - grads[name]!).abs().max().item<double>().Should().BeLessThan(1e-12, name);
+                p.grad!.abs().sum().item<double>().Should().BeGreaterThan(0, name);
+            }
+        }
+
         [Fact]
         public void LoadShardFromRefusesAStateDictWithAnotherNumberOfExperts()
         {

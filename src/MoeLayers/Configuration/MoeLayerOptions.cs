@@ -207,6 +207,16 @@ namespace MoeLayers
         /// </summary>
         public bool Int8Experts { get; set; }
 
+        /// <summary>
+        /// LoRA adapters on every routed expert (and, by its options, the shared experts), with the base weights, and by
+        /// default the router, frozen; null (the default) builds no adapters. State-dict keys experts.lora.a_in [E, d, r],
+        /// experts.lora.b_in [E, r, h], experts.lora.a_gate, experts.lora.b_gate (gated activations), experts.lora.a_out
+        /// [E, h, r], experts.lora.b_out [E, r, out] for the adapted projections, and shared_experts.lora.* without the
+        /// leading E. Not with <see cref="Int8Experts"/> or the AutonomyOfExperts router. <see cref="MoeLora.Apply"/> turns a
+        /// trained layer into an adapted one; <see cref="MoeLora.Merge"/> folds the adapters into the weights.
+        /// </summary>
+        public LoraOptions? Lora { get; set; }
+
         /// <summary>Compute <see cref="RoutingStatistics"/> after each forward (one host sync). Default true.</summary>
         public bool CollectStatistics { get; set; } = true;
 
@@ -231,7 +241,12 @@ namespace MoeLayers
         /// <summary>The hidden width of each shared expert.</summary>
         public int EffectiveSharedHiddenDim => SharedHiddenDim == 0 ? HiddenDim : SharedHiddenDim;
 
-        /// <summary>A member-wise copy.</summary>
-        public MoeLayerOptions Clone() => (MoeLayerOptions)MemberwiseClone();
+        /// <summary>A member-wise copy (the <see cref="Lora"/> options copied too).</summary>
+        public MoeLayerOptions Clone()
+        {
+            var copy = (MoeLayerOptions)MemberwiseClone();
+            copy.Lora = Lora?.Clone();
+            return copy;
+        }
     }
 }

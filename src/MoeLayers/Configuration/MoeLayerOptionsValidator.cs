@@ -67,6 +67,7 @@ namespace MoeLayers
                 f.Add($"{p}{nameof(o.UseCudaDispatch)} = Always runs the fused dispatch, so {nameof(o.Dispatch)} cannot be Reference (the plain loop kept as the tests' oracle).");
             AutonomyOfExpertsFailures(f, o);
             ActivationFailures(f, o);
+            LoraFailures(f, o);
             if (o.WeightExpertInputs && o.UseCudaDispatch == CudaDispatchMode.Always)
                 f.Add($"{p}{nameof(o.WeightExpertInputs)} = true is not implemented by the fused CUDA dispatch, so {nameof(o.UseCudaDispatch)} cannot be Always (Auto runs the portable dispatch for such a layer).");
             return f;
@@ -194,6 +195,22 @@ namespace MoeLayers
                 if (o.TopKOrder == TopKOrder.TopKThenSoftmax)
                     f.Add($"{p}{nameof(o.TopKOrder)} = TopKThenSoftmax needs TopK ≥ 2: {why}. Use SoftmaxThenTopK for k = 1.");
             }
+        }
+
+        private static void LoraFailures(List<string> f, MoeLayerOptions o)
+        {
+            if (o.Lora is not { } lora) return;
+            const string p = nameof(MoeLayerOptions) + "." + nameof(MoeLayerOptions.Lora) + ".";
+            if (lora.Rank < 1) f.Add($"{p}{nameof(lora.Rank)} must be at least 1; got {lora.Rank}.");
+            if (!(lora.Alpha > 0) || double.IsInfinity(lora.Alpha)) f.Add($"{p}{nameof(lora.Alpha)} must be a finite number > 0; got {lora.Alpha}.");
+            if ((lora.Projections & ~LoraProjections.All) != 0)
+                f.Add($"{p}{nameof(lora.Projections)} must combine Input, Gate and Output; got {lora.Projections}.");
+            else if ((lora.Projections & ~LoraProjections.Gate) == 0 && o.Activation is not (ExpertActivation.SwiGlu or ExpertActivation.ClampedSwiGlu))
+                f.Add($"{p}{nameof(lora.Projections)} = {lora.Projections} adapts no projection: Activation = {o.Activation} has no gate projection. Add Input or Output.");
+            if (o.Int8Experts)
+                f.Add($"{p[..^1]} cannot be combined with {nameof(o.Int8Experts)} (the int8 experts are inference-only): merge the adapters (MoeLora.Merge) before MoeQuantization.ToInt8Experts.");
+            if (o.Router == RouterKind.AutonomyOfExperts)
+                f.Add($"{p[..^1]} is not implemented for the AutonomyOfExperts router (its low-rank experts have no adapters).");
         }
 
         private static void CheckDefined<TEnum>(List<string> failures, string field, TEnum value) where TEnum : struct, Enum

@@ -1,3 +1,4 @@
+using System;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -30,6 +31,9 @@ namespace MoeLayers
         [ComponentName(Name = "b_out")]
         private readonly Parameter? _bOut;
 
+        [ComponentName(Name = "lora")]
+        private readonly LoraAdapters? _adapters;
+
         private readonly ActivationFunction _activation;
 
         /// <summary>Creates E experts initialized like nn.Linear (uniform ±1/√fan_in for weights and biases).</summary>
@@ -43,9 +47,10 @@ namespace MoeLayers
         /// Run the sorted and padded forwards as one <see cref="ExpertMlpFunction"/> that recomputes the activation in
         /// backward (<see cref="MoeLayerOptions.MemoryOptimizedExperts"/>); false composes autograd ops as before.
         /// </param>
+        /// <param name="lora">LoRA adapters on every expert (<see cref="MoeLayerOptions.Lora"/>), or null.</param>
         /// <param name="name">Module name.</param>
         public ExpertBank(int numExperts, int inputDim, int hiddenDim, int outputDim,
-            ActivationFunction activation, bool bias = false, bool memoryOptimized = true, string name = "experts")
+            ActivationFunction activation, bool bias = false, bool memoryOptimized = true, LoraOptions? lora = null, string name = "experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(numExperts, nameof(numExperts));
@@ -69,6 +74,8 @@ namespace MoeLayers
                 // Drawn last, so the other parameters get the values a seed gave them before the gate had a bias.
                 if (activation.IsGated) _bGate = Init.Parameter(Init.Uniform(inputDim, numExperts, hiddenDim));
             }
+            // Drawn after the base weights, so a seed gives an adapted layer the base weights it gives a plain one.
+            if (lora is not null) _adapters = new LoraAdapters([numExperts], inputDim, hiddenDim, outputDim, activation.IsGated, lora);
             RegisterComponents();
         }
 
@@ -99,24 +106,37 @@ namespace MoeLayers
         /// <summary>Output projection [E, h, out].</summary>
         public Parameter OutputWeight => _wOut;
 
+        /// <summary>The LoRA adapters (<see cref="MoeLayerOptions.Lora"/>), or null.</summary>
+        public LoraAdapters? Adapters => _adapters;
+
         /// <inheritdoc />
         /// <remarks>
         /// A call that needs no autograd graph with at most <see cref="ExpertDecode.MaxRowsPerExpert"/> rows per expert on
-        /// the CPU runs the decode kernels (<see cref="ExpertDecode.Applies"/> states the rule); every other call the
-        /// grouped products.
+        /// the CPU runs the decode kernels (<see cref="ExpertDecode.Applies"/> states the rule) — unless the bank has LoRA
+        /// adapters that are not merged, which the kernels do not compute; every other call the grouped products.
         /// </remarks>
-        public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul) =>
-            ExpertDecode.Applies(rows, counts, [_wIn, _wGate, _wOut, _bIn, _bGate, _bOut])
+        public Tensor ForwardSorted(Tensor rows, long[] counts, Tensor assignments, IGroupedMatmul matmul)
+        {
+            var mlp = Mlp(rows.dtype);
+            return mlp.Adapters is null && ExpertDecode.Applies(rows, counts, [_wIn, _wGate, _wOut, _bIn, _bGate, _bOut])
                 ? ExpertDecode.Run(rows, counts, new DecodeProjection(_wIn, null, _bIn),
                     _wGate is null ? null : new DecodeProjection(_wGate, null, _bGate), new DecodeProjection(_wOut, null, _bOut), _activation)
-                : Mlp.Grouped(rows, null, counts, matmul);
+                : mlp.Grouped(rows, null, counts, matmul);
+        }
 
         /// <inheritdoc />
-        public Tensor ForwardPadded(Tensor padded, Tensor assignments) => Mlp.Padded(padded, null);
+        public Tensor ForwardPadded(Tensor padded, Tensor assignments) => Mlp(padded.dtype).Padded(padded, null);
 
         /// <inheritdoc />
-        public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens) => Mlp.Single(expert, rows, null);
+        public Tensor ForwardExpert(int expert, Tensor rows, Tensor tokens) => Mlp(rows.dtype).Single(expert, rows, null);
 
-        private ExpertMlp Mlp => new(_wIn, _wGate, _wOut, _bIn, _bGate, _bOut, _activation, MemoryOptimized);
+        /// <summary>Adds (<paramref name="merge"/>) or subtracts the adapters' updates to the weights (<see cref="LoraAdapters.Fold"/>).</summary>
+        /// <param name="merge">True to merge, false to unmerge.</param>
+        public void FoldAdapters(bool merge) =>
+            (_adapters ?? throw new InvalidOperationException("These experts have no LoRA adapters.")).Fold(_wIn, _wGate, _wOut, merge);
+
+        /// <summary>The expert MLP for rows of <paramref name="dtype"/>: the weights, and the adapters' updates unless merged.</summary>
+        private ExpertMlp Mlp(ScalarType dtype) =>
+            new(_wIn, _wGate, _wOut, _bIn, _bGate, _bOut, _activation, MemoryOptimized, _adapters?.Updates(dtype));
     }
 }

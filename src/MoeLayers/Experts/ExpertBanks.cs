@@ -17,7 +17,7 @@ namespace MoeLayers
                 return new LowRankExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, o.LowRank, o.MemoryOptimizedExperts);
             return o.Int8Experts
                 ? new Int8ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, ActivationFunction.From(o), o.ExpertBias)
-                : new ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, ActivationFunction.From(o), o.ExpertBias, o.MemoryOptimizedExperts);
+                : new ExpertBank(count, o.InputDim, o.HiddenDim, o.EffectiveOutputDim, ActivationFunction.From(o), o.ExpertBias, o.MemoryOptimizedExperts, o.Lora);
         }
 
         /// <summary>

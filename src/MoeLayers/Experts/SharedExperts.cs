@@ -9,7 +9,9 @@ namespace MoeLayers
     /// token goes through, run as one dense FFN of width n·h_s (the same function as n separate experts summed), never
     /// through dispatch. With a gate (Qwen2-MoE's shared_expert_gate) the output is scaled by σ(x·w_g), one unit per token.
     /// State dict names: w_in [d, n·h_s], w_gate (gated activations), w_out [n·h_s, out], b_in, b_gate (biases with a gated
-    /// activation), b_out, gate [1, d]. The activation is the routed experts' (<see cref="ActivationFunction.Apply"/>).
+    /// activation), b_out, gate [1, d]; with LoRA (<see cref="LoraOptions.AdaptSharedExperts"/>) lora.a_in [d, r],
+    /// lora.b_in [r, n·h_s], … (<see cref="LoraAdapters"/> without the leading E). The activation is the routed experts'
+    /// (<see cref="ActivationFunction.Apply"/>).
     /// </summary>
     internal sealed class SharedExperts : nn.Module<Tensor, Tensor>
     {
@@ -34,6 +36,9 @@ namespace MoeLayers
         [ComponentName(Name = "gate")]
         private readonly Parameter? _gate;
 
+        [ComponentName(Name = "lora")]
+        private readonly LoraAdapters? _adapters;
+
         private readonly ActivationFunction _activation;
 
         /// <summary>Creates n shared experts initialized like nn.Linear.</summary>
@@ -44,9 +49,10 @@ namespace MoeLayers
         /// <param name="activation">Hidden activation.</param>
         /// <param name="bias">Biases in every projection: b_in, b_out and, for a gated activation, b_gate.</param>
         /// <param name="gated">Scale the output by σ(x·w_g).</param>
+        /// <param name="lora">LoRA adapters on the fused projections, or null.</param>
         /// <param name="name">Module name.</param>
         public SharedExperts(int count, int inputDim, int hiddenDim, int outputDim, ActivationFunction activation, bool bias, bool gated,
-            string name = "shared_experts")
+            LoraOptions? lora = null, string name = "shared_experts")
             : base(TorchSharpNative.Checked(name))
         {
             Guard.Positive(count, nameof(count));
@@ -70,6 +76,7 @@ namespace MoeLayers
             if (gated) _gate = Init.Parameter(Init.Uniform(inputDim, 1, inputDim));
             // Drawn last, so the other parameters get the values a seed gave them before the gate projection had a bias.
             if (bias && activation.IsGated) _bGate = Init.Parameter(Init.Uniform(inputDim, width));
+            if (lora is not null) _adapters = new LoraAdapters([], inputDim, (int)width, outputDim, activation.IsGated, lora);
             RegisterComponents();
         }
 
@@ -97,11 +104,23 @@ namespace MoeLayers
         /// <summary>The shared experts' output for rows x [T, d]: [T, out].</summary>
         public override Tensor forward(Tensor input)
         {
-            var hidden = _bIn is null ? input.matmul(_wIn) : _bIn.addmm(input, _wIn);
-            var gate = _wGate is null ? null : _bGate is null ? input.matmul(_wGate) : _bGate.addmm(input, _wGate);
+            var updates = _adapters?.Updates(input.dtype);
+            var hidden = Adapted(_bIn is null ? input.matmul(_wIn) : _bIn.addmm(input, _wIn), input, updates?.Input);
+            var gate = _wGate is null ? null : Adapted(_bGate is null ? input.matmul(_wGate) : _bGate.addmm(input, _wGate), input, updates?.Gate);
             hidden = _activation.Apply(hidden, gate);
-            var output = _bOut is null ? hidden.matmul(_wOut) : _bOut.addmm(hidden, _wOut);
+            var output = Adapted(_bOut is null ? hidden.matmul(_wOut) : _bOut.addmm(hidden, _wOut), hidden, updates?.Output);
             return _gate is null ? output : output * nn.functional.linear(input, _gate).sigmoid();
         }
+
+        /// <summary>The LoRA adapters, or null.</summary>
+        public LoraAdapters? Adapters => _adapters;
+
+        /// <summary>Adds (<paramref name="merge"/>) or subtracts the adapters' updates to the fused weights (<see cref="LoraAdapters.Fold"/>).</summary>
+        /// <param name="merge">True to merge, false to unmerge.</param>
+        public void FoldAdapters(bool merge) =>
+            (_adapters ?? throw new System.InvalidOperationException("These shared experts have no LoRA adapters.")).Fold(_wIn, _wGate, _wOut, merge);
+
+        private static Tensor Adapted(Tensor projected, Tensor input, LowRankUpdate? update) =>
+            update is { } u ? projected + input.matmul(u.Down).matmul(u.Up) : projected;
     }
 }

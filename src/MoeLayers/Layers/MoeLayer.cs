@@ -22,13 +22,16 @@ namespace MoeLayers
     /// balance bias), experts.w_in, experts.w_gate, experts.w_out, experts.b_in, experts.b_gate, experts.b_out
     /// (Autonomy-of-Experts: experts.w_down, experts.w_up, experts.w_in, experts.w_out; int8 experts, see
     /// <see cref="MoeLayerOptions.Int8Experts"/>: experts.w_in, .w_gate, .w_out as int8 plus experts.w_in_scale,
-    /// .w_gate_scale, .w_out_scale), shared_experts.w_in, .w_gate, .w_out, .b_in, .b_gate, .b_out, .gate.
+    /// .w_gate_scale, .w_out_scale), shared_experts.w_in, .w_gate, .w_out, .b_in, .b_gate, .b_out, .gate; with
+    /// <see cref="MoeLayerOptions.Lora"/> also experts.lora.a_in, .b_in, .a_gate, .b_gate, .a_out, .b_out and
+    /// shared_experts.lora.* (<see cref="MoeLora"/>).
     /// </para>
     /// <para>
     /// Expert compute per call: a call that needs no autograd graph (evaluation under no_grad, or no tensor requiring
     /// gradients) on the CPU with at most 8 rows per expert runs the decode kernels, which stream each routed expert's
-    /// weights once (float32, bfloat16 or int8; MOELAYERS_CPU_DECODE=0 turns them off); every other call the grouped
-    /// products.
+    /// weights once (float32, bfloat16 or int8; MOELAYERS_CPU_DECODE=0 turns them off) unless the experts carry LoRA
+    /// adapters that are not merged (<see cref="MoeLora"/>), which the kernels do not compute; every other call the
+    /// grouped products.
     /// </para>
     /// <para>
     /// State a layer keeps between calls, besides its parameters and buffers: the auxiliary losses of its <c>forward</c>
@@ -82,7 +85,8 @@ namespace MoeLayers
             _experts = experts.Value;
             if (_options.SharedExperts > 0)
                 _sharedExperts = new SharedExperts(_options.SharedExperts, _options.InputDim, _options.EffectiveSharedHiddenDim,
-                    _options.EffectiveOutputDim, ActivationFunction.From(_options), _options.ExpertBias, _options.SharedExpertGate);
+                    _options.EffectiveOutputDim, ActivationFunction.From(_options), _options.ExpertBias, _options.SharedExpertGate,
+                    _options.Lora is { AdaptSharedExperts: true } lora ? lora : null);
             _dispatch = new DispatchPaths(_options, dispatcher);
             _losses = new LayerLosses(_options);
             _finite = _options.CheckFinite ? new FiniteCheck(name) : null;
@@ -90,6 +94,7 @@ namespace MoeLayers
             MetricsName = MoeMetrics.DefaultName(name);
             _loads = new ExpertLoads(_options.NumExperts);
             RegisterComponents();
+            if (_options.Lora is { } adapted) MoeLora.FreezeBase(this, adapted);
         }
 
         /// <summary>A copy of the options the layer was built from.</summary>
@@ -302,6 +307,7 @@ namespace MoeLayers
             Dictionary<string, Tensor> source, bool strict = true, IList<string>? skip = null)
         {
             var (missing, unexpected) = MoeStateDict.Load(this, source, strict, skip);
+            MoeLora.Reloaded(this, source.Keys.Except(skip ?? []));
             return (missing, unexpected);
         }
 
@@ -320,6 +326,7 @@ namespace MoeLayers
             using var scope = NewDisposeScope();
             var saved = MoeStateDict.ReadTorchSharpFormat(reader);
             MoeStateDict.Load(this, saved, strict, skip, exactDTypes: true);
+            MoeLora.Reloaded(this, saved.Keys.Except(skip ?? []));
             if (loadedParameters is not null)
             {
                 var keys = state_dict().Keys.ToHashSet();

@@ -19,11 +19,13 @@ namespace MoeLayers
         /// <c>new MoeLayer(options)</c> built with <see cref="MoeLayerOptions.Int8Experts"/> = true, then call <c>eval()</c>.
         /// A training forward of the new layer throws. <paramref name="layer"/> is not changed.
         /// </summary>
-        /// <param name="layer">A layer with stacked two-layer experts on one process (not Autonomy-of-Experts, not expert-parallel).</param>
+        /// <param name="layer">A layer with stacked two-layer experts on one process (not Autonomy-of-Experts, not expert-parallel, without LoRA adapters).</param>
         public static MoeLayer ToInt8Experts(MoeLayer layer)
         {
             ArgumentNullException.ThrowIfNull(layer);
             var options = layer.Options;
+            if (options.Lora is not null)
+                throw new ArgumentException($"MoE layer '{layer.GetName()}' has LoRA adapters, which the int8 experts do not compute: quantize MoeLora.MergeAndUnload(layer).", nameof(layer));
             if (options.Int8Experts) throw new ArgumentException($"MoE layer '{layer.GetName()}' already holds int8 experts.", nameof(layer));
             if (options.Router == RouterKind.AutonomyOfExperts)
                 throw new ArgumentException($"MoE layer '{layer.GetName()}' routes with Autonomy-of-Experts, whose low-rank experts have no int8 form.", nameof(layer));

@@ -16,7 +16,9 @@ namespace MoeLayers.Tests.Configuration
                        "CapacityFactor": 1.25, "DropPolicy": "ByWeight" },
               "Aoe": { "InputDim": 16, "HiddenDim": 24, "NumExperts": 4, "TopK": 2, "Router": "AutonomyOfExperts", "LowRank": 4,
                        "Activation": "SwiGlu", "ZLossCoefficient": 0, "RenormalizeWeights": false },
-              "Bad": { "InputDim": 16, "HiddenDim": 32, "NumExperts": 4, "TopK": 6, "MinCapacity": 0 }
+              "Bad": { "InputDim": 16, "HiddenDim": 32, "NumExperts": 4, "TopK": 6, "MinCapacity": 0 },
+              "Lora": { "InputDim": 16, "HiddenDim": 32, "NumExperts": 4, "Activation": "SwiGlu",
+                        "Lora": { "Rank": 4, "Alpha": 16, "RankStabilized": true, "Projections": "Input, Output", "TrainRouter": true } }
             }
             """;
 
@@ -45,6 +47,18 @@ namespace MoeLayers.Tests.Configuration
             aoe.Options.LowRank.Should().Be(4);
             aoe.Options.RenormalizeWeights.Should().BeFalse();
             aoe.LowRankExperts.DownWeight.shape.Should().Equal(16, 16);
+        }
+
+        [Fact]
+        public void BindsTheLoraSectionAndBuildsAnAdaptedLayer()
+        {
+            var services = new ServiceCollection().AddMoeLayers("lora", Configuration().GetSection("Lora")).BuildServiceProvider();
+            var layer = services.GetRequiredService<IMoeLayerFactory>().Create("lora");
+            var lora = layer.Options.Lora!;
+            (lora.Rank, lora.Alpha, lora.RankStabilized, lora.Projections, lora.TrainRouter, lora.AdaptSharedExperts)
+                .Should().Be((4, 16.0, true, LoraProjections.Input | LoraProjections.Output, true, true));
+            lora.Scale.Should().Be(8, "rsLoRA: 16/√4");
+            MoeLora.AdapterStateDict(layer).Keys.Should().BeEquivalentTo("router.weight", "experts.lora.a_in", "experts.lora.b_in", "experts.lora.a_out", "experts.lora.b_out");
         }
 
         [Fact]
