@@ -1,7 +1,6 @@
 using System;
 using System.CommandLine;
 using System.Linq;
-using System.Threading;
 using MoeLayers.Samples.MoeModel.Generation;
 using MoeLayers.Samples.MoeModel.Text;
 
