@@ -111,7 +111,7 @@ namespace MoeLayers
 
         /// <inheritdoc />
         /// <remarks>
-        /// A call that needs no autograd graph with at most <see cref="ExpertDecode.MaxRowsPerExpert"/> rows per expert on
+        /// A call that needs no autograd graph with few rows per expert (<see cref="ExpertDecode.MaxRowsPerExpert"/>, by the weights' dtype) on
         /// the CPU runs the decode kernels (<see cref="ExpertDecode.Applies"/> states the rule) — unless the bank has LoRA
         /// adapters that are not merged, which the kernels do not compute; every other call the grouped products.
         /// </remarks>

@@ -20,7 +20,8 @@ namespace MoeLayers.Tests.Experts.Decode
     /// </remarks>
     public class ExpertDecodeTests
     {
-        private static readonly long[] Counts = { 2, 0, 1, 8, 0, 3 };
+        /// <summary>Rows per expert within every weight type's decode limit (bfloat16's is 2).</summary>
+        private static readonly long[] Counts = { 2, 0, 1, 2, 0, 2 };
 
         [Theory]
         [InlineData(ExpertActivation.Gelu, true)]
@@ -46,7 +47,11 @@ namespace MoeLayers.Tests.Experts.Decode
             var bank = Bank(ExpertActivation.SwiGlu, true, ScalarType.BFloat16);
             var rows = Rows(ScalarType.BFloat16);
             Tensor actual;
-            using (no_grad()) actual = bank.ForwardSorted(rows, Counts, zeros(1), LibraryGroupedMatmul.Default);
+            using (no_grad())
+            {
+                ExpertDecode.Applies(rows, Counts, bank.parameters()).Should().BeTrue();
+                actual = bank.ForwardSorted(rows, Counts, zeros(1), LibraryGroupedMatmul.Default);
+            }
             actual.dtype.Should().Be(ScalarType.BFloat16);
             WithinCarriedBound(actual, rows, bank, ExpertActivation.SwiGlu, Math.Pow(2, -8));
         }
@@ -60,7 +65,13 @@ namespace MoeLayers.Tests.Experts.Decode
             using (no_grad())
             {
                 ExpertDecode.Applies(rows, Counts, bank.parameters()).Should().BeTrue();
-                ExpertDecode.Applies(rows, new long[] { 9, 0, 0, 0, 0, 5 }, bank.parameters()).Should().BeFalse($"an expert has more than {ExpertDecode.MaxRowsPerExpert} rows");
+                ExpertDecode.Applies(rows, new long[] { 5, 0, 0, 0, 0, 4 }, bank.parameters()).Should().BeFalse("float32 experts take at most 4 rows each on average");
+                ExpertDecode.Applies(rows, new long[] { 7, 1, 1, 0, 0, 3 }, bank.parameters()).Should().BeTrue("3 rows on average over the experts with rows");
+                ExpertDecode.Applies(rows, new long[] { 17, 1, 1, 1, 1, 1 }, bank.parameters()).Should().BeFalse($"no expert may hold more than {ExpertDecode.RowCap} rows");
+                var bf16 = new[] { bank.InputWeight.to(ScalarType.BFloat16) };
+                ExpertDecode.Applies(rows, new long[] { 3, 0, 0, 0, 0, 2 }, bf16).Should().BeFalse("bfloat16 experts take at most 2 rows each on average");
+                ExpertDecode.Applies(rows, new long[] { 3, 1, 1, 1, 0, 0 }, bf16).Should().BeTrue();
+                ExpertDecode.Applies(rows, new long[] { 8, 8, 0, 0, 0, 0 }, new[] { bank.InputWeight.to(ScalarType.Int8) }).Should().BeTrue("int8 experts take up to 8 rows each on average");
                 ExpertDecode.Applies(rows.narrow(0, 0, 0), new long[6], bank.parameters()).Should().BeFalse("there are no rows");
                 ExpertDecode.Applies(rows.to(ScalarType.Float64), Counts, bank.parameters()).Should().BeFalse("float64 rows run the grouped products");
                 ExpertDecode.Applies(rows, Counts, new[] { bank.InputWeight.to(ScalarType.Float16) }).Should().BeFalse("there is no float16 kernel");
