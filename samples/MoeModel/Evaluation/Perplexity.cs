@@ -9,10 +9,11 @@ namespace MoeLayers.Samples.MoeModel.Evaluation
 {
     /// <summary>
     /// Perplexity with a sliding window, as transformers' perplexity guide computes it: windows of at most
-    /// <c>window</c> tokens starting every <c>stride</c> tokens; each token after the first is scored exactly once, in
-    /// the first window that holds it together with at least one earlier token, with the earlier tokens of that window as
-    /// its context. A stride equal to the window gives disjoint windows; a smaller stride gives every scored token more
-    /// context for more compute.
+    /// <c>window</c> tokens starting every <c>stride</c> tokens; a window scores the tokens after those already scored,
+    /// each with the earlier tokens of the window as its context. With disjoint windows (stride = window) the first token
+    /// of each window has no context and is not scored, as in the guide; a smaller stride scores every token after the
+    /// first, each with more context, for more compute. A last window of a single token starts one token earlier, so
+    /// that token is scored (the guide's loop divides by zero there).
     /// </summary>
     public static class Perplexity
     {
@@ -35,27 +36,40 @@ namespace MoeLayers.Samples.MoeModel.Evaluation
             if (tokens.Any(id => id < 0 || id >= model.Config.VocabSize))
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"token ids must be in [0, vocab_size = {model.Config.VocabSize}); found {outside}.");
             var watch = Stopwatch.StartNew();
-            var (total, scored, windows, nll) = (tokens.Count - 1L, 0L, 0, 0.0);
-            var scoredEnd = 1;
-            for (var begin = 0; scoredEnd < tokens.Count; begin += stride)
+            var plan = Windows(tokens.Count, window, stride).ToList();
+            var total = plan.Sum(w => (long)(w.End - w.First));
+            var (scored, nll) = (0L, 0.0);
+            foreach (var (start, first, end) in plan)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var end = Math.Min(begin + window, tokens.Count);
-                var first = Math.Max(scoredEnd, begin + 1);
-                if (first >= end) continue;
                 using var scope = NewDisposeScope();
-                var ids = tensor(Enumerable.Range(begin, end - begin).Select(i => (long)tokens[i]).ToArray()).unsqueeze(0);
+                var ids = tensor(Enumerable.Range(start, end - start).Select(i => (long)tokens[i]).ToArray()).unsqueeze(0);
                 var logProbabilities = model.Forward(ids)[0].log_softmax(-1);
-                // Position p is predicted by the logits at p − 1 (window-relative p − 1 − begin).
-                var predictors = logProbabilities[(first - 1 - begin)..(end - 1 - begin)];
-                var targets = ids[0][(first - begin)..(end - begin)].unsqueeze(1);
+                // Position p is predicted by the logits at p − 1 (window-relative p − 1 − start).
+                var predictors = logProbabilities[(first - 1 - start)..(end - 1 - start)];
+                var targets = ids[0][(first - start)..(end - start)].unsqueeze(1);
                 nll -= predictors.gather(1, targets).to(ScalarType.Float64).sum().item<double>();
                 scored += end - first;
-                scoredEnd = end;
-                windows++;
                 progress?.Report((scored, total));
             }
-            return new PerplexityResult(scored, nll / scored, windows, watch.Elapsed.TotalSeconds);
+            return new PerplexityResult(scored, nll / scored, plan.Count, watch.Elapsed.TotalSeconds);
+        }
+
+        /// <summary>
+        /// The windows: (start, first scored position, end) for windows starting every <paramref name="stride"/> tokens;
+        /// a window scores the positions after the last one scored that have an earlier token in it.
+        /// </summary>
+        internal static IEnumerable<(int Start, int First, int End)> Windows(int count, int window, int stride)
+        {
+            var scoredEnd = 1;
+            for (var begin = 0; scoredEnd < count; begin += stride)
+            {
+                var end = Math.Min(begin + window, count);
+                // A last window of one token would hold no context for it: start it one token earlier.
+                var start = Math.Min(begin, end - 2);
+                yield return (start, Math.Max(scoredEnd, start + 1), end);
+                scoredEnd = end;
+            }
         }
     }
 }

@@ -3,7 +3,7 @@ using System;
 namespace MoeLayers.Samples.MoeModel.Evaluation
 {
     /// <summary>A model's perplexity over a token sequence.</summary>
-    /// <param name="ScoredTokens">Tokens predicted and scored (every token after the first).</param>
+    /// <param name="ScoredTokens">Tokens predicted and scored.</param>
     /// <param name="NegativeLogLikelihood">Mean −log p(token | earlier tokens in its window), in nats.</param>
     /// <param name="Windows">Forwards run.</param>
     /// <param name="Seconds">Wall time of the forwards and the scoring.</param>

@@ -52,6 +52,26 @@ namespace MoeLayers.Samples.Tests.MoeModel
         }
 
         [Fact]
+        public void Disjoint_windows_leave_each_first_token_unscored_and_a_last_window_of_one_token_starts_earlier()
+        {
+            using var scope = NewDisposeScope();
+            var tokens = MoeModelFixtures.ReferenceOf("olmoe").InputIds[0].data<long>().Select(id => (int)id).Take(17).ToArray();
+            using var model = MoeCausalLM.Load(MoeModelFixtures.Folder("olmoe"), ScalarType.Float32);
+            // Disjoint windows: [0,8) scores 1..7, [8,16) scores 9..15 (token 8 has no context in it, as in transformers'
+            // guide); the window at 16 would hold token 16 alone, so it is [15,17) and scores 16.
+            Perplexity.Windows(17, 8, 8).Should().Equal((0, 1, 8), (8, 9, 16), (15, 16, 17));
+            var result = Perplexity.Measure(model, tokens, window: 8, stride: 8);
+            var expected = 0.0;
+            foreach (var (begin, first, end) in new[] { (0, 1, 8), (8, 9, 16), (15, 16, 17) })
+            {
+                var ids = tensor(tokens[begin..end].Select(t => (long)t).ToArray()).unsqueeze(0);
+                expected += Nll(model.Forward(ids)[0], tokens, begin, first, end);
+            }
+            (result.ScoredTokens, result.Windows).Should().Be((15, 3));
+            result.NegativeLogLikelihood.Should().BeApproximately(expected / 15, 1e-6);
+        }
+
+        [Fact]
         public void Bad_arguments_are_refused_by_name()
         {
             using var model = MoeCausalLM.Load(MoeModelFixtures.Folder("qwen3_moe"), ScalarType.Float32);
