@@ -43,7 +43,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                     .Start(context =>
                     {
                         var task = context.AddTask($"loading {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}");
-                        model = MoeCausalLM.Load(folder, dtype, new InlineProgress(p =>
+                        model = MoeCausalLM.Load(folder, dtype, new InlineProgress<LoadProgress>(p =>
                         {
                             task.MaxValue = Math.Max(1, p.Total);
                             task.Value = p.Done;
@@ -58,12 +58,6 @@ namespace MoeLayers.Samples.MoeModel.Commands
             Console.Error.WriteLine($"{config.ModelType}: {config.NumLayers} layers ({config.Moe.MoeLayerIndices.Count} MoE), d = {config.HiddenSize}, "
                 + $"vocab {config.VocabSize}, {dtype}, loaded in {watch.Elapsed.TotalSeconds:F1} s");
             return model;
-        }
-
-        /// <summary>Reports on the loading thread (Progress&lt;T&gt; would post to the thread pool, after the bar has ended).</summary>
-        private sealed class InlineProgress(Action<LoadProgress> report) : IProgress<LoadProgress>
-        {
-            public void Report(LoadProgress value) => report(value);
         }
     }
 }

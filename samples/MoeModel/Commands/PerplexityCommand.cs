@@ -45,7 +45,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                         .Start(context =>
                         {
                             var task = context.AddTask($"scoring {tokens.Length} tokens", maxValue: tokens.Length - 1);
-                            result = Perplexity.Measure(model, tokens, windowTokens, strideTokens, new InlineProgress(p => task.Value = p.Scored), cancellationToken);
+                            result = Perplexity.Measure(model, tokens, windowTokens, strideTokens, new InlineProgress<(long Scored, long Total)>(p => task.Value = p.Scored), cancellationToken);
                         });
                 }
                 else
@@ -56,11 +56,6 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 return 0;
             })));
             return command;
-        }
-
-        private sealed class InlineProgress(Action<(long Scored, long Total)> report) : IProgress<(long Scored, long Total)>
-        {
-            public void Report((long Scored, long Total) value) => report(value);
         }
     }
 }
