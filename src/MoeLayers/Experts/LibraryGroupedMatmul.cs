@@ -86,6 +86,7 @@ namespace MoeLayers
         /// <remarks>The rule <see cref="Multiply"/> follows: the runner pads this dtype (<see cref="IGroupedGemmRunner.PadsGroups"/>) and <see cref="PaddingPays"/>.</remarks>
         public bool PadsGroups(Device device, ScalarType dtype, long[] counts) =>
             RunnerFor(device) is { } runner && !SwitchedOff(runner) && runner.PadsGroups(dtype) && PaddingPays(counts);
+
         /// <summary>The first runner that serves <paramref name="device"/>, or null.</summary>
         /// <param name="device">The rows' device.</param>
         internal IGroupedGemmRunner? RunnerFor(Device device)
