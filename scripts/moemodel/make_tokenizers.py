@@ -124,16 +124,7 @@ def learn_merges(words: Counter, merge_count: int):
         best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
         merges.append(best)
         for w in words:
-            s = splits[w]
-            i, out = 0, []
-            while i < len(s):
-                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
-                    out.append(s[i] + s[i + 1])
-                    i += 2
-                else:
-                    out.append(s[i])
-                    i += 1
-            splits[w] = out
+            splits[w] = merge_pair(splits[w], best)
     return merges
 
 
@@ -148,16 +139,21 @@ def bpe(symbols, ranks):
                 best, best_rank = pair, r
         if best is None:
             break
-        i, out = 0, []
-        while i < len(symbols):
-            if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == best:
-                out.append(symbols[i] + symbols[i + 1])
-                i += 2
-            else:
-                out.append(symbols[i])
-                i += 1
-        symbols = out
+        symbols = merge_pair(symbols, best)
     return symbols
+
+
+def merge_pair(symbols, pair):
+    """Every occurrence of the adjacent pair merged into one symbol, left to right."""
+    i, out = 0, []
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
 
 
 def split_on_added(text, added):

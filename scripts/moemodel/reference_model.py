@@ -236,8 +236,9 @@ class ReferenceModel:
             self.margins.append(topk_margin(logits, k))
         return out.view(B, T, d)
 
-    def forward(self, ids, cache=None, start=0):
-        """ids [B, T] -> logits [B, T, V] float32; with a cache (dict layer -> (k, v)), positions start at `start`."""
+    def forward(self, ids, cache=None, start=0, last_only=False):
+        """ids [B, T] -> logits [B, T, V] float32; with a cache (dict layer -> (k, v)), positions start at `start`;
+        last_only: the head on the last position alone ([B, 1, V]), as transformers' generate asks (logits_to_keep=1)."""
         cfg, w = self.cfg, self.w
         eps = cfg["rms_norm_eps"]
         h = w["model.embed_tokens.weight"][ids]
@@ -246,6 +247,8 @@ class ReferenceModel:
             p = f"model.layers.{layer}."
             h = h + self.attention(layer, rms_norm(h, w[p + "input_layernorm.weight"], eps), positions, cache)
             h = h + self.mlp(layer, rms_norm(h, w[p + "post_attention_layernorm.weight"], eps))
+        if last_only:
+            h = h[:, -1:]
         h = rms_norm(h, w["model.norm.weight"], eps)
         head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
         return F.linear(h, head)

@@ -24,26 +24,9 @@ for path in (HERE, os.path.join(HERE, "..", "interop"), os.path.join(HERE, "..",
         sys.path.insert(0, path)
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from blas_report import blas_report  # noqa: E402
-from reference_model import ReferenceModel, rms_norm  # noqa: E402
-
-
-class LastPositionModel(ReferenceModel):
-    """ReferenceModel.forward with the head on the last position only (what generation needs)."""
-
-    def forward_last(self, ids, cache, start):
-        cfg, w = self.cfg, self.w
-        eps = cfg["rms_norm_eps"]
-        h = w["model.embed_tokens.weight"][ids]
-        positions = torch.arange(start, start + ids.shape[1])
-        for layer in range(cfg["num_hidden_layers"]):
-            p = f"model.layers.{layer}."
-            h = h + self.attention(layer, rms_norm(h, w[p + "input_layernorm.weight"], eps), positions, cache)
-            h = h + self.mlp(layer, rms_norm(h, w[p + "post_attention_layernorm.weight"], eps))
-        h = rms_norm(h[:, -1:], w["model.norm.weight"], eps)
-        return F.linear(h, w["lm_head.weight"])
+from reference_model import ReferenceModel  # noqa: E402
 
 
 def random_weights(cfg):
@@ -88,7 +71,7 @@ def main():
     if cfg["model_type"] != "qwen3_moe":
         raise SystemExit(f"{args.config}: model_type must be qwen3_moe; got {cfg['model_type']}")
     torch.set_num_threads(args.threads)
-    model = LastPositionModel(cfg, random_weights(cfg))
+    model = ReferenceModel(cfg, random_weights(cfg))
     g = torch.Generator().manual_seed(11)
     prefill, decode = [], []
     with torch.no_grad():
@@ -96,13 +79,13 @@ def main():
             ids = torch.randint(0, cfg["vocab_size"], (1, args.prompt_tokens), generator=g)
             cache = {}
             start = time.perf_counter()
-            logits = model.forward_last(ids, cache, 0)
+            logits = model.forward(ids, cache, 0, last_only=True)
             prefill.append(args.prompt_tokens / (time.perf_counter() - start))
             position = args.prompt_tokens
             start = time.perf_counter()
             for _ in range(args.decode_tokens):
                 token = logits[:, -1].argmax(-1, keepdim=True)
-                logits = model.forward_last(token, cache, position)
+                logits = model.forward(token, cache, position, last_only=True)
                 position += 1
             decode.append(args.decode_tokens / (time.perf_counter() - start))
     blas = blas_report()[1]
