@@ -21,16 +21,16 @@ namespace MoeLayers.Samples.MoeModel
     public sealed class Attention : nn.Module
     {
         [ComponentName(Name = "q_proj")]
-        private readonly Linear _q;
+        private readonly AdaptableLinear _q;
 
         [ComponentName(Name = "k_proj")]
-        private readonly Linear _k;
+        private readonly AdaptableLinear _k;
 
         [ComponentName(Name = "v_proj")]
-        private readonly Linear _v;
+        private readonly AdaptableLinear _v;
 
         [ComponentName(Name = "o_proj")]
-        private readonly Linear _o;
+        private readonly AdaptableLinear _o;
 
         [ComponentName(Name = "q_norm")]
         private readonly RmsNorm? _qNorm;
@@ -54,10 +54,10 @@ namespace MoeLayers.Samples.MoeModel
             _config = config;
             _window = config.SlidingWindows[layer];
             long d = config.HiddenSize, hd = config.HeadDim, h = config.NumHeads, kv = config.NumKeyValueHeads;
-            _q = nn.Linear(d, h * hd, hasBias: config.QkvBias, dtype: dtype);
-            _k = nn.Linear(d, kv * hd, hasBias: config.QkvBias, dtype: dtype);
-            _v = nn.Linear(d, kv * hd, hasBias: config.QkvBias, dtype: dtype);
-            _o = nn.Linear(h * hd, d, hasBias: config.OutputBias, dtype: dtype);
+            _q = new AdaptableLinear(d, h * hd, config.QkvBias, dtype);
+            _k = new AdaptableLinear(d, kv * hd, config.QkvBias, dtype);
+            _v = new AdaptableLinear(d, kv * hd, config.QkvBias, dtype);
+            _o = new AdaptableLinear(h * hd, d, config.OutputBias, dtype);
             if (config.QkNorm == QkNorm.PerHead)
             {
                 _qNorm = new RmsNorm(hd, config.RmsNormEps, config.NormWeightInFloat32, dtype);

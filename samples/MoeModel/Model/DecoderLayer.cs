@@ -22,10 +22,10 @@ namespace MoeLayers.Samples.MoeModel
         private readonly DenseMlp? _denseMlp;
 
         [ComponentName(Name = "mlp")]
-        private readonly MoeLayer? _moe;
+        private MoeLayer? _moe;
 
         [ComponentName(Name = "block_sparse_moe")]
-        private readonly MoeLayer? _blockSparseMoe;
+        private MoeLayer? _blockSparseMoe;
 
         [ComponentName(Name = "input_layernorm")]
         private readonly RmsNorm _inputNorm;
@@ -63,17 +63,43 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>The layer's feed-forward: a <see cref="MoeLayer"/> or a <see cref="DenseMlp"/>.</summary>
         public nn.Module<Tensor, Tensor> FeedForward => (nn.Module<Tensor, Tensor>?)_moe ?? _blockSparseMoe ?? (nn.Module<Tensor, Tensor>)_denseMlp!;
 
-        /// <summary>Applies the layer to h [B, T, d] at positions start … start + T − 1.</summary>
+        /// <summary>The layer's MoE block, or null on a dense layer.</summary>
+        public MoeLayer? Moe => _moe ?? _blockSparseMoe;
+
+        /// <summary>
+        /// Puts <paramref name="replacement"/> in the MoE block's place, under the same name and at the same position in
+        /// the state dict (how a fine-tune swaps in a layer with adapters and back a merged one); returns the block it
+        /// replaced, which the caller owns.
+        /// </summary>
+        /// <param name="replacement">A layer of the same name.</param>
+        internal MoeLayer ReplaceMoe(MoeLayer replacement)
+        {
+            ArgumentNullException.ThrowIfNull(replacement);
+            var current = Moe ?? throw new InvalidOperationException($"decoder layer {_layer} is dense: it has no MoE block to replace.");
+            if (replacement.GetName() != current.GetName())
+                throw new ArgumentException($"the replacement is named '{replacement.GetName()}'; decoder layer {_layer}'s MoE block is '{current.GetName()}'.", nameof(replacement));
+            if (_moe is not null) _moe = replacement;
+            else _blockSparseMoe = replacement;
+            _internal_submodules[current.GetName()] = replacement;
+            return current;
+        }
+
+        /// <summary>
+        /// Applies the layer to h [B, T, d] at positions start … start + T − 1. In training mode (with autograd on) it also
+        /// returns its MoE block's auxiliary losses of this forward, taken before this forward's dispose scope ends them
+        /// (<see cref="MoeAuxiliaryLoss.Collect"/>); otherwise null.
+        /// </summary>
         /// <param name="hidden">The residual stream.</param>
         /// <param name="rotary">cos and sin of the positions.</param>
         /// <param name="start">The first position.</param>
         /// <param name="cache">The KV cache, or null.</param>
-        public Tensor Forward(Tensor hidden, (Tensor Cos, Tensor Sin) rotary, long start, KvCache? cache)
+        public (Tensor Hidden, Tensor? AuxiliaryLoss) Forward(Tensor hidden, (Tensor Cos, Tensor Sin) rotary, long start, KvCache? cache)
         {
             using var scope = NewDisposeScope();
             var h = hidden + _attention.Forward(_inputNorm.call(hidden), rotary, start, _layer, cache);
             var output = h + FeedForward.call(_postAttentionNorm.call(h));
-            return output.MoveToOuterDisposeScope();
+            var auxiliary = training && is_grad_enabled() && Moe is { } moe ? MoeAuxiliaryLoss.Collect(moe).MoveToOuterDisposeScope() : null;
+            return (output.MoveToOuterDisposeScope(), auxiliary);
         }
     }
 }

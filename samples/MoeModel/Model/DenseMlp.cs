@@ -11,13 +11,13 @@ namespace MoeLayers.Samples.MoeModel
     public sealed class DenseMlp : nn.Module<Tensor, Tensor>
     {
         [ComponentName(Name = "gate_proj")]
-        private readonly Linear _gate;
+        private readonly AdaptableLinear _gate;
 
         [ComponentName(Name = "up_proj")]
-        private readonly Linear _up;
+        private readonly AdaptableLinear _up;
 
         [ComponentName(Name = "down_proj")]
-        private readonly Linear _down;
+        private readonly AdaptableLinear _down;
 
         /// <summary>Creates the MLP d → width → d.</summary>
         /// <param name="hidden">d.</param>
@@ -25,9 +25,9 @@ namespace MoeLayers.Samples.MoeModel
         /// <param name="dtype">The weights' dtype.</param>
         public DenseMlp(long hidden, long width, ScalarType dtype) : base("mlp")
         {
-            _gate = nn.Linear(hidden, width, hasBias: false, dtype: dtype);
-            _up = nn.Linear(hidden, width, hasBias: false, dtype: dtype);
-            _down = nn.Linear(width, hidden, hasBias: false, dtype: dtype);
+            _gate = new AdaptableLinear(hidden, width, hasBias: false, dtype);
+            _up = new AdaptableLinear(hidden, width, hasBias: false, dtype);
+            _down = new AdaptableLinear(width, hidden, hasBias: false, dtype);
             RegisterComponents();
         }
 

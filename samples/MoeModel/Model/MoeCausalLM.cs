@@ -14,8 +14,10 @@ namespace MoeLayers.Samples.MoeModel
     /// </summary>
     /// <remarks>
     /// Transcribed from transformers' *ForCausalLM / *Model forwards (the files scripts/moemodel/reference_model.py cites):
-    /// logits = lm_head(norm(layers(embed_tokens(ids)))), positions counted from the cache's length. Inference only:
-    /// parameters do not require gradients, and <see cref="Load"/> returns the model in eval mode.
+    /// logits = lm_head(norm(layers(embed_tokens(ids)))), positions counted from the cache's length. Built frozen (no
+    /// parameter requires gradients) and loaded in eval mode; <see cref="Forward"/> is inference and records no autograd
+    /// graph. A fine-tune (FineTuning/) unfreezes what it trains or adds LoRA adapters (<see cref="ModelAdapters"/>), calls
+    /// <c>train()</c> and runs <see cref="TrainingForward"/>.
     /// </remarks>
     public sealed class MoeCausalLM : nn.Module
     {
@@ -55,6 +57,9 @@ namespace MoeLayers.Samples.MoeModel
 
         /// <summary>The dtype the model computes in.</summary>
         public ScalarType DType { get; }
+
+        /// <summary>The LoRA settings of the adapters the model carries (<see cref="ModelAdapters.Apply"/>), or null.</summary>
+        public AdapterSettings? Adapters { get; internal set; }
 
         /// <summary>The decoder stack.</summary>
         public MoeDecoder Decoder => _model;
@@ -103,12 +108,13 @@ namespace MoeLayers.Samples.MoeModel
         public void LoadWeights(HfCheckpoint checkpoint, IProgress<LoadProgress>? progress = null)
         {
             ArgumentNullException.ThrowIfNull(checkpoint);
+            ThrowIfAdapted("load a checkpoint's weights into it");
             CheckpointWeights.Load(this, checkpoint, progress, atomic: true);
         }
 
         /// <summary>
-        /// Logits [B, T, vocab] float32 for token ids [B, T] (int64). With a cache, the ids continue what it holds (their
-        /// positions start at its length) and their keys and values are appended to it.
+        /// Logits [B, T, vocab] float32 for token ids [B, T] (int64), without autograd. With a cache, the ids continue what
+        /// it holds (their positions start at its length) and their keys and values are appended to it.
         /// </summary>
         /// <param name="inputIds">Token ids [B, T], int64, each in [0, vocab_size).</param>
         /// <param name="cache">A cache from <see cref="NewCache"/>, or null to run the ids alone.</param>
@@ -117,6 +123,34 @@ namespace MoeLayers.Samples.MoeModel
         /// the whole prompt (at a published vocabulary of 150,000 that product dwarfs the rest of a long prefill).
         /// </param>
         public Tensor Forward(Tensor inputIds, KvCache? cache = null, bool lastPositionOnly = false)
+        {
+            CheckIds(inputIds);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (logits, _) = Run(inputIds, cache, lastPositionOnly);
+            return logits.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// A training forward (the model in training mode): logits [B, T, vocab] float32, differentiable in every parameter
+        /// that requires gradients, and the sum over the MoE layers of their auxiliary losses (load balancing, weighted by
+        /// the config's router_aux_loss_coef; a zero scalar for aux-loss-free families), to add to the task loss. The MoE
+        /// layers count the step's loads for <see cref="MoeLoadBalancing.AfterOptimizerStep"/>.
+        /// </summary>
+        /// <param name="inputIds">Token ids [B, T], int64, each in [0, vocab_size).</param>
+        /// <exception cref="InvalidOperationException">The model is in eval mode.</exception>
+        public (Tensor Logits, Tensor AuxiliaryLoss) TrainingForward(Tensor inputIds)
+        {
+            CheckIds(inputIds);
+            if (!training) throw new InvalidOperationException("TrainingForward needs the model in training mode: call train() first (and eval() after training).");
+            using var scope = NewDisposeScope();
+            using var grad = enable_grad();
+            var (logits, auxiliary) = Run(inputIds, cache: null, lastPositionOnly: false);
+            auxiliary ??= zeros(Array.Empty<long>(), ScalarType.Float32, logits.device);
+            return (logits.MoveToOuterDisposeScope(), auxiliary.to(ScalarType.Float32).MoveToOuterDisposeScope());
+        }
+
+        private void CheckIds(Tensor inputIds)
         {
             ArgumentNullException.ThrowIfNull(inputIds);
             if (inputIds.dtype != ScalarType.Int64 || inputIds.dim() != 2 || inputIds.shape[1] == 0)
@@ -127,16 +161,19 @@ namespace MoeLayers.Samples.MoeModel
                 if (low < 0 || high >= Config.VocabSize)
                     throw new ArgumentOutOfRangeException(nameof(inputIds), $"token ids must be in [0, vocab_size = {Config.VocabSize}); got values in [{low}, {high}].");
             }
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
+        }
+
+        /// <summary>The forward both entry points share, in the caller's dispose scope and autograd mode.</summary>
+        private (Tensor Logits, Tensor? AuxiliaryLoss) Run(Tensor inputIds, KvCache? cache, bool lastPositionOnly)
+        {
             var start = cache?.Length ?? 0;
             var rotary = _rotary.Tables(start, inputIds.shape[1], DType, _model.EmbeddingWeight.device);
-            var hidden = _model.Forward(inputIds.to(_model.EmbeddingWeight.device), rotary, start, cache);
+            var (hidden, auxiliary) = _model.Forward(inputIds.to(_model.EmbeddingWeight.device), rotary, start, cache);
             // A copy with its own strides: the slice hidden[:, -1:] keeps the stride T·d on its batch dimension, and
             // libtorch's linear then takes a path 100-200x slower (4-20 s against 0.04-0.1 s for a 151,936-wide head).
             if (lastPositionOnly) hidden = hidden.index_select(1, tensor(new[] { hidden.shape[1] - 1 }, device: hidden.device));
             var logits = _lmHead is null ? nn.functional.linear(hidden, _model.EmbeddingWeight) : _lmHead.call(hidden);
-            return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+            return (logits.to(ScalarType.Float32), auxiliary);
         }
 
         /// <summary>A new, empty KV cache for this model.</summary>
@@ -152,8 +189,19 @@ namespace MoeLayers.Samples.MoeModel
         /// <param name="sourceFolder">The folder the model was loaded from (its small files are copied), or null.</param>
         /// <param name="dtype">The storage dtype (default: the model's); config.json's torch_dtype / dtype says it.</param>
         /// <param name="maxShardBytes">The largest shard (default Hugging Face's 5·10⁹ bytes).</param>
-        public void Save(string folder, string? sourceFolder, ScalarType? dtype = null, long maxShardBytes = SafetensorsCheckpoint.DefaultMaxShardBytes) =>
+        /// <exception cref="InvalidOperationException">The model carries LoRA adapters: merge them first (<see cref="ModelAdapters.MergeAndUnload"/>).</exception>
+        public void Save(string folder, string? sourceFolder, ScalarType? dtype = null, long maxShardBytes = SafetensorsCheckpoint.DefaultMaxShardBytes)
+        {
+            ThrowIfAdapted("save it as a Hugging Face folder");
             ModelExport.Save(this, folder, sourceFolder, dtype ?? DType, maxShardBytes);
+        }
+
+        private void ThrowIfAdapted(string action)
+        {
+            if (Adapters is not null)
+                throw new InvalidOperationException(
+                    $"the model carries LoRA adapters (rank {Adapters.Rank}): merge them with ModelAdapters.MergeAndUnload before you {action}, or save the adapters alone.");
+        }
 
         /// <summary>Every parameter outside the MoE blocks, by its published key, with the module's own tensor.</summary>
         internal IReadOnlyList<(string Key, Parameter Parameter)> NonMoeParameters()

@@ -38,17 +38,25 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>The decoder layers.</summary>
         public ModuleList<DecoderLayer> Layers => _layers;
 
-        /// <summary>Embeds ids [B, T], runs every layer at positions start …, and applies the final norm; returns [B, T, d].</summary>
+        /// <summary>
+        /// Embeds ids [B, T], runs every layer at positions start …, and applies the final norm; returns [B, T, d] and, in
+        /// training mode, the sum of the MoE layers' auxiliary losses of this forward (null otherwise).
+        /// </summary>
         /// <param name="inputIds">Token ids, int64.</param>
         /// <param name="rotary">cos and sin of the positions.</param>
         /// <param name="start">The first position.</param>
         /// <param name="cache">The KV cache, or null.</param>
-        public Tensor Forward(Tensor inputIds, (Tensor Cos, Tensor Sin) rotary, long start, KvCache? cache)
+        public (Tensor Hidden, Tensor? AuxiliaryLoss) Forward(Tensor inputIds, (Tensor Cos, Tensor Sin) rotary, long start, KvCache? cache)
         {
             using var scope = NewDisposeScope();
             var h = _embed.call(inputIds);
-            foreach (var layer in _layers) h = layer.Forward(h, rotary, start, cache);
-            return _norm.call(h).MoveToOuterDisposeScope();
+            Tensor? auxiliary = null;
+            foreach (var layer in _layers)
+            {
+                (h, var layerLoss) = layer.Forward(h, rotary, start, cache);
+                if (layerLoss is not null) auxiliary = auxiliary is null ? layerLoss : auxiliary + layerLoss;
+            }
+            return (_norm.call(h).MoveToOuterDisposeScope(), auxiliary?.MoveToOuterDisposeScope());
         }
     }
 }
