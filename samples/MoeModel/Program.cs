@@ -28,6 +28,8 @@ namespace MoeLayers.Samples.MoeModel
                 ExportCommand.Create(),
                 TokenizeCommandLine.Create(),
                 BenchCommand.Create(),
+                FinetuneCommand.Create(),
+                MergeCommand.Create(),
             };
             return root.Parse(args).Invoke();
         }

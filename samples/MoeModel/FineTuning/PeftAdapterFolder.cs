@@ -27,7 +27,7 @@ namespace MoeLayers.Samples.MoeModel
         /// </summary>
         /// <param name="folder">The adapter folder; its parent must exist.</param>
         /// <param name="config">The base model's config.</param>
-        /// <param name="adapters">Every adapter of <paramref name="settings"/> by the adapted <see cref="MoeCausalLM"/>'s state-dict names: model.layers.{i}.self_attn.q_proj.lora_A.weight …, model.layers.{i}.mlp.experts.lora.a_in …, router.weight when the routers are trained.</param>
+        /// <param name="adapters">Every adapter of <paramref name="settings"/> by the adapted <see cref="MoeCausalLM"/>'s state-dict names: model.layers.{i}.self_attn.q_proj.lora_A.weight …, model.layers.{i}.mlp.experts.lora.a_in …, router.weight when the routers are trained, and router.correction_bias where the family has a balance bias (<see cref="ModelAdapters.TrainedState"/> gives exactly these).</param>
         /// <param name="settings">Rank, α, rsLoRA and targets.</param>
         /// <param name="baseModelNameOrPath">The base model's Hub id or path written as base_model_name_or_path, or null.</param>
         /// <returns>How the routed experts were written.</returns>
@@ -75,7 +75,7 @@ namespace MoeLayers.Samples.MoeModel
 
         /// <summary>
         /// Reads an adapter folder written for a model of <paramref name="config"/> (by <see cref="Save"/> or by PEFT with
-        /// the same modules): the config's fields that change the computation are checked (bias, fan_in_fan_out,
+        /// the same modules; balance biases are optional, a folder without them leaves the base model's): the config's fields that change the computation are checked (bias, fan_in_fan_out,
         /// use_dora, per-module rank_pattern …), the targets are the ones the file holds adapters for, and every key and
         /// shape is checked against <paramref name="config"/> before a tensor is read. Nothing read executes code.
         /// </summary>
@@ -102,6 +102,8 @@ namespace MoeLayers.Samples.MoeModel
             {
                 var expected = PeftAdapterTensors.ToPeft(config, PeftAdapterTensors.ExpectedShapes(config, settings).ToDictionary(kv => kv.Key, kv => zeros(kv.Value)))
                     .ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+                foreach (var key in PeftAdapterTensors.BalanceBiasPeftKeys(config))
+                    if (!file.Keys.Contains(key)) expected.Remove(key);
                 var problems = Problems(expected, file.Keys.ToDictionary(k => k, k => file.GetInfo(k).Shape.ToArray()));
                 if (problems.Count > 0)
                     throw new InvalidDataException($"{weightsPath}: the adapters do not fit {config.ModelType} ({config.Source}) with r = {rank}: {string.Join("; ", problems)}.");
@@ -117,7 +119,8 @@ namespace MoeLayers.Samples.MoeModel
         {
             var blocks = PeftAdapterTensors.MoeBlockPrefixes(config).Select(b => PeftAdapterTensors.KeyPrefix + b).ToList();
             var targets = AdapterTargets.None;
-            foreach (var key in keys)
+            var balanceBiases = PeftAdapterTensors.BalanceBiasPeftKeys(config);
+            foreach (var key in keys.Where(k => !balanceBiases.Contains(k)))
             {
                 var block = blocks.FirstOrDefault(b => key.StartsWith(b, StringComparison.Ordinal));
                 if (key.Contains(".self_attn.", StringComparison.Ordinal)) targets |= AdapterTargets.Attention;

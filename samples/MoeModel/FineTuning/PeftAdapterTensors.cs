@@ -32,7 +32,9 @@ namespace MoeLayers.Samples.MoeModel
     /// (experts.lora_A.weight), as PEFT's transformers_weight_conversion.py also names them.</item>
     /// <item>Routers (trained in full): PEFT's modules_to_save, saved under the module's own keys (ModulesToSaveWrapper.
     /// adapter_state_dict in src/peft/utils/other.py): base_model.model.model.layers.{i}.mlp.gate.weight, gpt_oss's
-    /// mlp.router.weight and .bias; the names from <see cref="HfMoeBlock.FromMoeLayers"/>.</item>
+    /// mlp.router.weight and .bias; the names from <see cref="HfMoeBlock.FromMoeLayers"/>. A family with an aux-loss-free
+    /// balance bias (glm4_moe's mlp.gate.e_score_correction_bias, a buffer training moves) writes it the same way: PEFT's
+    /// copy of a module to save keeps its buffers in its state dict.</item>
     /// </list>
     /// </summary>
     internal static class PeftAdapterTensors
@@ -91,6 +93,8 @@ namespace MoeLayers.Samples.MoeModel
                     shapes[block + "router.weight"] = new[] { (long)moe.NumExperts, d };
                     if (moe.RouterBias) shapes[block + "router.bias"] = new[] { (long)moe.NumExperts };
                 }
+                // Training moves the aux-loss-free balance bias whatever is adapted (ModelAdapters.TrainedTensors).
+                if (moe.HasBalanceBias) shapes[block + BalanceBiasKey] = new[] { (long)moe.NumExperts };
             }
             return shapes;
         }
@@ -139,6 +143,23 @@ namespace MoeLayers.Samples.MoeModel
                 foreach (var (key, value) in BlockFromPeft(config, relative, file + $" (block {prefix})")) adapters[block + key] = value.contiguous();
             }
             return adapters;
+        }
+
+        /// <summary>Our block-relative key of the aux-loss-free balance bias (DeepSeek-V3's e_score_correction_bias).</summary>
+        public const string BalanceBiasKey = "router.correction_bias";
+
+        /// <summary>
+        /// The PEFT keys of every MoE layer's balance bias (the router module's buffer, saved with it as modules_to_save),
+        /// empty for families without one. Optional when reading: a folder PEFT wrote in Python has none, and the base
+        /// model's biases then stand.
+        /// </summary>
+        public static HashSet<string> BalanceBiasPeftKeys(MoeModelConfig config)
+        {
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            if (!config.Moe.HasBalanceBias) return keys;
+            var name = PublishedNames(config.Moe).Routers.Single(r => r.Source == BalanceBiasKey).Name;
+            foreach (var block in MoeBlockPrefixes(config)) keys.Add(KeyPrefix + block + name);
+            return keys;
         }
 
         /// <summary>"model.layers.{i}.{block}." of every MoE layer.</summary>
@@ -225,8 +246,13 @@ namespace MoeLayers.Samples.MoeModel
             return peft;
         }
 
-        /// <summary>The router parameters a MoE layer of <paramref name="moe"/> trains under <see cref="AdapterTargets.Router"/>.</summary>
-        private static IEnumerable<string> RouterKeys(HfMoeConfig moe) => moe.RouterBias ? new[] { "router.weight", "router.bias" } : new[] { "router.weight" };
+        /// <summary>The router tensors a fine-tune of <paramref name="moe"/> may change: its parameters (under <see cref="AdapterTargets.Router"/>) and its balance bias.</summary>
+        private static IEnumerable<string> RouterKeys(HfMoeConfig moe)
+        {
+            yield return "router.weight";
+            if (moe.RouterBias) yield return "router.bias";
+            if (moe.HasBalanceBias) yield return BalanceBiasKey;
+        }
 
         /// <summary>A MoeLayers state on the meta device with every key <see cref="HfMoeBlock.FromMoeLayers"/> reads (shapes only need E first).</summary>
         private static Dictionary<string, Tensor> Placeholders(HfMoeConfig moe)

@@ -28,8 +28,42 @@ namespace MoeLayers.Samples.Tests.MoeModel
             return PeftAdapterTensors.ExpectedShapes(config, settings).ToDictionary(kv => kv.Key, kv => randn(kv.Value, generator: generator));
         }
 
+        /// <summary>A block's adapters as MoeLora keys them (the balance bias is the model's trained state, not a MoeLora adapter).</summary>
         private static Dictionary<string, Tensor> BlockOf(Dictionary<string, Tensor> adapters, string block) =>
-            adapters.Where(kv => kv.Key.StartsWith(block, StringComparison.Ordinal)).ToDictionary(kv => kv.Key.Substring(block.Length), kv => kv.Value);
+            adapters.Where(kv => kv.Key.StartsWith(block, StringComparison.Ordinal) && kv.Key != block + PeftAdapterTensors.BalanceBiasKey)
+                .ToDictionary(kv => kv.Key.Substring(block.Length), kv => kv.Value);
+
+        [Fact]
+        public void Glm4BalanceBiasesTravelAsTheGatesBufferAndAreOptionalWhenRead()
+        {
+            using var scope = NewDisposeScope();
+            using var temp = new TempFolder();
+            var config = MoeModelConfig.Read(MoeModelFixtures.Folder("glm4_moe"));
+            var settings = new AdapterSettings(2, 4, false, AdapterTargets.Experts);
+            var adapters = RandomAdapters(config, settings, 7);
+            var moeLayer = Enumerable.Range(0, config.NumLayers).First(config.IsMoeLayer);
+            var biasKey = $"model.layers.{moeLayer}.mlp.router.correction_bias";
+            adapters.Should().ContainKey(biasKey, "training moves glm4_moe's aux-loss-free balance bias, so the adapters carry it");
+            var folder = Path.Combine(temp.Path, "a");
+            PeftAdapterFolder.Save(folder, config, adapters, settings, null);
+            using (var file = SafetensorsFile.Open(Path.Combine(folder, PeftAdapterFolder.WeightsFileName)))
+            {
+                var peftKey = $"base_model.model.model.layers.{moeLayer}.mlp.gate.e_score_correction_bias";
+                file.Keys.Should().Contain(peftKey, "PEFT keeps a module to save's buffers in its state dict");
+                file.Read(peftKey).allclose(adapters[biasKey], 0, 0).Should().BeTrue();
+            }
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, PeftAdapterFolder.ConfigFileName)))!;
+            json["modules_to_save"]!.AsArray().Select(n => (string?)n).Should().Equal("mlp.gate");
+            var loaded = PeftAdapterFolder.Load(folder, config);
+            loaded.Settings.Should().Be(settings, "a balance bias alone does not make the routers a target");
+            loaded.Adapters[biasKey].allclose(adapters[biasKey], 0, 0).Should().BeTrue();
+
+            // A folder PEFT wrote in Python holds no balance bias: it loads, and the base model's biases stand.
+            var withoutBias = adapters.Where(kv => !kv.Key.EndsWith(PeftAdapterTensors.BalanceBiasKey, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+            var peftTensors = PeftAdapterTensors.ToPeft(config, withoutBias);
+            SafetensorsWriter.Write(Path.Combine(folder, PeftAdapterFolder.WeightsFileName), peftTensors);
+            PeftAdapterFolder.Load(folder, config).Adapters.Keys.Should().BeEquivalentTo(withoutBias.Keys);
+        }
 
         [Theory]
         [MemberData(nameof(Families))]

@@ -1,0 +1,41 @@
+using System;
+using System.CommandLine;
+using System.IO;
+using System.Linq;
+
+namespace MoeLayers.Samples.MoeModel.Commands
+{
+    /// <summary><c>merge</c>: folds a fine-tune's adapters into the base model and writes the result as a Hugging Face folder.</summary>
+    internal static class MergeCommand
+    {
+        public static Command Create()
+        {
+            var folder = ModelArguments.Folder();
+            var adapters = new Option<string>("--adapters") { Description = "The adapter folder finetune wrote (OUTPUT/adapters).", Required = true };
+            var output = new Option<string>("--output") { Description = "The folder to write (created, or replaced as a whole).", Required = true };
+            var dtype = new Option<string>("--dtype") { Description = "The dtype to merge and store in: bf16, f16 or f32.", DefaultValueFactory = _ => "f32" };
+            var command = new Command("merge", "Merge LoRA adapters into the base model and write a Hugging Face folder, atomically.") { folder, adapters, output, dtype };
+            command.SetAction(parse => CommandErrors.Run(() =>
+            {
+                var source = parse.GetValue(folder)!;
+                var storage = ModelArguments.ParseDType(parse.GetValue(dtype)!);
+                using var model = ModelArguments.Load(source, storage);
+                var adapterFolder = parse.GetValue(adapters)!;
+                var loaded = PeftAdapterFolder.Load(adapterFolder, model.Config);
+                var settings = loaded.Settings;
+                ModelAdapters.Apply(model, settings);
+                // The adapters over the model's own trained state: a folder without balance biases keeps the base model's.
+                var state = ModelAdapters.TrainedState(model);
+                foreach (var (key, value) in loaded.Adapters) state[key] = value;
+                ModelAdapters.LoadTrainedState(model, state, adapterFolder);
+                ModelAdapters.MergeAndUnload(model);
+                var target = parse.GetValue(output)!;
+                model.Save(target, source, storage);
+                var files = Directory.GetFiles(target).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal);
+                Console.WriteLine($"merged rank-{settings.Rank} adapters ({settings.Targets}) into {target}: {string.Join(", ", files)}");
+                return 0;
+            }));
+            return command;
+        }
+    }
+}
