@@ -7,7 +7,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MoeLayers.Interop;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace MoeLayers.Samples.MoeModel
 {

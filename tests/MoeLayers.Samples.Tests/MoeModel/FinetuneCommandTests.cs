@@ -1,7 +1,5 @@
-using System;
 using System.CommandLine;
 using System.IO;
-using System.Linq;
 using System.Text.Json;
 using FluentAssertions;
 using MoeLayers.Samples.MoeModel;
