@@ -30,6 +30,7 @@ namespace MoeLayers.Samples.MoeModel
                 BenchCommand.Create(),
                 FinetuneCommand.Create(),
                 MergeCommand.Create(),
+                InitCommand.Create(),
             };
             return root.Parse(args).Invoke();
         }

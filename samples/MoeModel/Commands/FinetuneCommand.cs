@@ -126,6 +126,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                         Console.WriteLine($"step {r.Step}/{options.Steps}: loss {r.Loss:F4}, aux {r.AuxiliaryLoss:F5}, lr {r.LearningRate:E2}, grad norm {r.GradientNorm:F3}, {r.TokensPerSecond:F0} tokens/s");
                 });
                 var result = FineTuner.Train(model, windows, options, checkpoint, parse.GetValue(resume), progress, cancellationToken);
+                var peakMemory = GenerationStatistics.PeakMemoryNow();
                 var history = result.History;
                 if (history.Count > 0)
                 {
@@ -145,11 +146,11 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 var thisRun = history.Skip(result.ResumedFrom).ToList();
                 var summary = new FineTuneSummary(model.Config.ModelType, methodName, computeType.ToString(), settings, options,
                     training.Length, validation.Length, before.Perplexity, after.Perplexity, trainedParameters, modelParameters, trainedBytes, modelBytes,
-                    Median(thisRun.Select(r => r.Seconds)), Median(thisRun.Select(r => r.TokensPerSecond)), GenerationStatistics.PeakMemoryNow());
+                    Median(thisRun.Select(r => r.Seconds)), Median(thisRun.Select(r => r.CpuSeconds)), Median(thisRun.Select(r => r.TokensPerSecond)), peakMemory);
                 File.WriteAllBytes(Path.Combine(outputFolder, "summary.json"),
                     JsonSerializer.SerializeToUtf8Bytes(summary, new JsonSerializerOptions { WriteIndented = true, Converters = { new JsonStringEnumConverter() } }));
-                Console.WriteLine($"perplexity {before.Perplexity:F3} → {after.Perplexity:F3}; median step {summary.MedianStepSeconds:F3} s ({summary.MedianTokensPerSecond:F0} tokens/s); "
-                    + $"peak memory {summary.PeakMemoryBytes / (1024.0 * 1024):F0} MiB; wrote {saved}, loss.png, loss.csv, summary.json");
+                Console.WriteLine($"perplexity {before.Perplexity:F3} → {after.Perplexity:F3}; median step {summary.MedianStepSeconds:F3} s wall, {summary.MedianCpuSeconds:F3} s CPU ({summary.MedianTokensPerSecond:F0} tokens/s); "
+                    + $"peak memory while training {summary.PeakMemoryBytes / (1024.0 * 1024):F0} MiB; wrote {saved}, loss.png, loss.csv, summary.json");
                 return 0;
             })));
             return command;

@@ -15,11 +15,12 @@ namespace MoeLayers.Samples.MoeModel
     /// <param name="TrainedBytes">Bytes of the trained tensors as saved (float32 adapters; the model's dtype for a full run).</param>
     /// <param name="ModelBytes">Bytes of the base model's parameters in its dtype.</param>
     /// <param name="MedianStepSeconds">The median wall time of an optimizer step of this run.</param>
+    /// <param name="MedianCpuSeconds">The median CPU time (all threads) of an optimizer step of this run.</param>
     /// <param name="MedianTokensPerSecond">The median tokens per second of a step of this run.</param>
-    /// <param name="PeakMemoryBytes">The process's peak resident set (VmHWM on Linux) at the end.</param>
+    /// <param name="PeakMemoryBytes">The process's peak resident set (VmHWM on Linux) when training ended: loading, the first perplexity, the steps and their checkpoints (not the final save).</param>
     public sealed record FineTuneSummary(
         string ModelType, string Method, string DType, AdapterSettings? Adapters, FineTuneOptions Options,
         long TrainingTokens, long ValidationTokens, double PerplexityBefore, double PerplexityAfter,
         long TrainedParameters, long ModelParameters, long TrainedBytes, long ModelBytes,
-        double MedianStepSeconds, double MedianTokensPerSecond, long PeakMemoryBytes);
+        double MedianStepSeconds, double MedianCpuSeconds, double MedianTokensPerSecond, long PeakMemoryBytes);
 }

@@ -89,6 +89,7 @@ namespace MoeLayers.Samples.MoeModel
         private static StepRecord Step(MoeCausalLM model, AdamW optimizer, IReadOnlyList<Parameter> trainable, TrainingWindows data, FineTuneOptions options, int step)
         {
             var watch = Stopwatch.StartNew();
+            var cpuStart = CpuTime();
             var learningRate = LearningRateSchedule.At(step, options);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
             optimizer.zero_grad();
@@ -109,7 +110,13 @@ namespace MoeLayers.Samples.MoeModel
             optimizer.step();
             MoeLoadBalancing.AfterOptimizerStep(model);
             var seconds = watch.Elapsed.TotalSeconds;
-            return new StepRecord(step + 1, loss, auxiliary, learningRate, gradientNorm, seconds, options.TokensPerStep / seconds);
+            return new StepRecord(step + 1, loss, auxiliary, learningRate, gradientNorm, seconds, (CpuTime() - cpuStart).TotalSeconds, options.TokensPerStep / seconds);
+        }
+
+        private static TimeSpan CpuTime()
+        {
+            using var process = Process.GetCurrentProcess();
+            return process.TotalProcessorTime;
         }
 
         private static void RequireSameRun(TrainerState saved, FineTuneOptions options, AdapterSettings? adapters, string folder)

@@ -36,15 +36,15 @@ namespace MoeLayers.Samples.MoeModel
             WriteAtomically(path, plot.GetImageBytes(900, 540, ImageFormat.Png));
         }
 
-        /// <summary>step,loss,aux_loss,learning_rate,grad_norm,seconds,tokens_per_second, one line per step.</summary>
+        /// <summary>step,loss,aux_loss,learning_rate,grad_norm,seconds,cpu_seconds,tokens_per_second, one line per step.</summary>
         /// <param name="path">The CSV to write.</param>
         /// <param name="history">The steps.</param>
         public static void SaveCsv(string path, IReadOnlyList<StepRecord> history)
         {
             ArgumentNullException.ThrowIfNull(history);
-            var text = new StringBuilder("step,loss,aux_loss,learning_rate,grad_norm,seconds,tokens_per_second\n");
+            var text = new StringBuilder("step,loss,aux_loss,learning_rate,grad_norm,seconds,cpu_seconds,tokens_per_second\n");
             foreach (var r in history)
-                text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.Loss:R},{r.AuxiliaryLoss:R},{r.LearningRate:R},{r.GradientNorm:R},{r.Seconds:R},{r.TokensPerSecond:R}\n");
+                text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.Loss:R},{r.AuxiliaryLoss:R},{r.LearningRate:R},{r.GradientNorm:R},{r.Seconds:R},{r.CpuSeconds:R},{r.TokensPerSecond:R}\n");
             WriteAtomically(path, Encoding.UTF8.GetBytes(text.ToString()));
         }
 

@@ -7,6 +7,7 @@ namespace MoeLayers.Samples.MoeModel
     /// <param name="LearningRate">The step's learning rate.</param>
     /// <param name="GradientNorm">The gradients' global L2 norm before clipping.</param>
     /// <param name="Seconds">Wall time of the step (forwards, backwards, clipping, optimizer step).</param>
+    /// <param name="CpuSeconds">CPU time of the process over the step, all threads (on a shared machine, read beside <paramref name="Seconds"/>).</param>
     /// <param name="TokensPerSecond">Tokens trained on per second of the step.</param>
-    public sealed record StepRecord(int Step, double Loss, double AuxiliaryLoss, double LearningRate, double GradientNorm, double Seconds, double TokensPerSecond);
+    public sealed record StepRecord(int Step, double Loss, double AuxiliaryLoss, double LearningRate, double GradientNorm, double Seconds, double CpuSeconds, double TokensPerSecond);
 }

@@ -11,13 +11,16 @@ using TorchSharp.Modules;
 namespace MoeLayers.Samples.MoeModel
 {
     /// <summary>
-    /// A fine-tune's checkpoint folder, written atomically (a sibling folder, then a swap; an interrupted write leaves the
-    /// previous checkpoint): model.safetensors holds <see cref="ModelAdapters.TrainedTensors"/> by state-dict key (a LoRA
-    /// run's adapters, a full run's every parameter, and the balance biases), optimizer.bin AdamW's state (TorchSharp's format), trainer_state.json the
-    /// <see cref="TrainerState"/>.
+    /// A fine-tune's checkpoint folder, written atomically (a hidden sibling folder, then a swap; an interrupted write
+    /// leaves the previous checkpoint): trained.safetensors holds <see cref="ModelAdapters.TrainedTensors"/> by state-dict
+    /// key (a LoRA run's adapters, a full run's every parameter, and the balance biases), optimizer.bin AdamW's state
+    /// (TorchSharp's format, streamed to the file), trainer_state.json the <see cref="TrainerState"/>.
     /// </summary>
     public static class TrainingCheckpoint
     {
+        /// <summary>The trained tensors' file name.</summary>
+        public const string WeightsFileName = "trained.safetensors";
+
         /// <summary>The state file's name.</summary>
         public const string StateFileName = "trainer_state.json";
 
@@ -27,24 +30,45 @@ namespace MoeLayers.Samples.MoeModel
         private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
         /// <summary>Writes (or replaces) the checkpoint in <paramref name="folder"/>.</summary>
-        /// <param name="folder">The checkpoint folder; its parent must exist.</param>
+        /// <param name="folder">The checkpoint folder: absent, empty, or a checkpoint; its parent must exist.</param>
         /// <param name="model">The model being trained.</param>
         /// <param name="optimizer">Its optimizer.</param>
         /// <param name="state">Steps done, options, settings and history.</param>
+        /// <exception cref="IOException"><paramref name="folder"/> holds something other than a checkpoint (it would be replaced as a whole).</exception>
         public static void Save(string folder, MoeCausalLM model, AdamW optimizer, TrainerState state)
         {
+            ArgumentException.ThrowIfNullOrEmpty(folder);
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(optimizer);
             ArgumentNullException.ThrowIfNull(state);
-            using var buffer = new MemoryStream();
-            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
-            var files = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+            var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+            if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !File.Exists(Path.Combine(target, StateFileName))))
+                throw new IOException($"cannot write checkpoint '{target}': it exists and is not a fine-tune checkpoint (no {StateFileName}); the whole folder would be replaced.");
+            var temporary = FolderSwap.Sibling(target, "tmp");
+            Directory.CreateDirectory(temporary);
+            try
             {
-                [OptimizerFileName] = buffer.ToArray(),
-                [StateFileName] = JsonSerializer.SerializeToUtf8Bytes(state, Json),
-            };
-            var sources = ModelAdapters.TrainedTensors(model).Select(t => SafetensorsTensorSource.Of(t.Key, t.Tensor)).ToList();
-            SafetensorsCheckpoint.Write(folder, sources, long.MaxValue, extraFiles: files);
+                SafetensorsWriter.Write(Path.Combine(temporary, WeightsFileName), ModelAdapters.TrainedTensors(model).ToDictionary(t => t.Key, t => t.Tensor));
+                WriteFile(Path.Combine(temporary, OptimizerFileName), stream =>
+                {
+                    using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+                    optimizer.save_state_dict(writer);
+                });
+                WriteFile(Path.Combine(temporary, StateFileName), stream => JsonSerializer.Serialize(stream, state, Json));
+                FolderSwap.Replace(temporary, target, afterOldMovedAsideForTests: null);
+            }
+            catch
+            {
+                FolderSwap.TryDeleteFolder(temporary);
+                throw;
+            }
+        }
+
+        private static void WriteFile(string path, Action<Stream> write)
+        {
+            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            write(stream);
+            stream.Flush(flushToDisk: true);
         }
 
         /// <summary>Reads trainer_state.json of <paramref name="folder"/>.</summary>
@@ -80,7 +104,7 @@ namespace MoeLayers.Samples.MoeModel
             ArgumentNullException.ThrowIfNull(folder);
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(optimizer);
-            var weights = Path.Combine(folder, SafetensorsCheckpoint.SingleFileName);
+            var weights = Path.Combine(folder, WeightsFileName);
             var optimizerPath = Path.Combine(folder, OptimizerFileName);
             foreach (var path in new[] { weights, optimizerPath })
                 if (!File.Exists(path)) throw new FileNotFoundException($"fine-tune checkpoint '{folder}' is incomplete: {Path.GetFileName(path)} is missing.", path);

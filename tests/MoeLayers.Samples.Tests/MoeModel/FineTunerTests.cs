@@ -106,7 +106,7 @@ namespace MoeLayers.Samples.Tests.MoeModel
             using var model = MoeCausalLM.Load(MoeModelFixtures.Folder("qwen3_moe"), ScalarType.Float32);
             ModelAdapters.Apply(model, Lora);
             FineTuner.Train(model, data, Short with { Steps = 2 }, checkpoint, resume: false);
-            File.Exists(Path.Combine(checkpoint, "model.safetensors")).Should().BeTrue();
+            File.Exists(Path.Combine(checkpoint, TrainingCheckpoint.WeightsFileName)).Should().BeTrue();
             File.Exists(Path.Combine(checkpoint, TrainingCheckpoint.OptimizerFileName)).Should().BeTrue();
 
             var otherRate = () => FineTuner.Train(model, data, Short with { Steps = 2, LearningRate = 1e-3 }, checkpoint, resume: true);
