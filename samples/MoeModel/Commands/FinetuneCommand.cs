@@ -26,7 +26,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
             var data = new Option<string>("--data")
             {
                 Description = "A UTF-8 text file to train on; default: the bundled tiny-shakespeare text.",
-                DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data", "tinyshakespeare", "input.txt"),
+                DefaultValueFactory = _ => TextArguments.BundledText,
             };
             var maxCharacters = new Option<int>("--max-characters") { Description = "Read at most this many characters of the file (0 = all).", DefaultValueFactory = _ => 0 };
             var validationFraction = new Option<double>("--validation-fraction") { Description = "The share of the tokens, at the end of the text, kept for perplexity and never trained on.", DefaultValueFactory = _ => 0.1 };
@@ -87,11 +87,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 if (maxEval < 2) throw new ArgumentOutOfRangeException(nameof(evalTokens), maxEval, "--eval-tokens must be ≥ 2.");
 
                 var textPath = parse.GetValue(data)!;
-                if (!File.Exists(textPath)) throw new FileNotFoundException($"--data: '{textPath}' does not exist.", textPath);
-                var text = File.ReadAllText(textPath);
-                var limit = parse.GetValue(maxCharacters);
-                if (limit < 0) throw new ArgumentOutOfRangeException(nameof(maxCharacters), limit, "--max-characters must be ≥ 0.");
-                if (limit > 0 && text.Length > limit) text = text[..limit];
+                var text = TextArguments.Read(textPath, parse.GetValue(maxCharacters), "--data");
                 using var tokenizer = ModelTokenizer.Open(path);
                 var tokens = tokenizer.Encode(text, addSpecialTokens: false).ToArray();
                 var trainCount = (int)Math.Round(tokens.Length * (1 - fraction));

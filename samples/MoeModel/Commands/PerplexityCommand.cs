@@ -18,7 +18,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
             var file = new Option<string>("--file")
             {
                 Description = "A UTF-8 text file; default: the bundled tiny-shakespeare text's first 20,000 characters.",
-                DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data", "tinyshakespeare", "input.txt"),
+                DefaultValueFactory = _ => TextArguments.BundledText,
             };
             var maxCharacters = new Option<int>("--max-characters") { Description = "Read at most this many characters of the file (0 = all).", DefaultValueFactory = _ => 20_000 };
             var window = new Option<int>("--window") { Description = "Tokens per forward (the context each token can see at most).", DefaultValueFactory = _ => 256 };
@@ -28,11 +28,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
             {
                 var path = parse.GetValue(folder)!;
                 var textPath = parse.GetValue(file)!;
-                if (!File.Exists(textPath)) throw new FileNotFoundException($"--file: '{textPath}' does not exist.", textPath);
-                var text = File.ReadAllText(textPath);
-                var limit = parse.GetValue(maxCharacters);
-                if (limit < 0) throw new ArgumentOutOfRangeException(nameof(maxCharacters), limit, "--max-characters must be ≥ 0.");
-                if (limit > 0 && text.Length > limit) text = text[..limit];
+                var text = TextArguments.Read(textPath, parse.GetValue(maxCharacters), "--file");
                 using var tokenizer = ModelTokenizer.Open(path);
                 var tokens = tokenizer.Encode(text).ToArray();
                 var dtypeName = parse.GetValue(dtype)!;
