@@ -19,6 +19,9 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>The rank_pattern / alpha_pattern key of gpt_oss's fused gate/up adapter (matched by PEFT's get_pattern_key as a suffix of "model.layers.{i}.mlp.experts.gate_up_proj").</summary>
         public const string FusedGateUpPattern = "experts.gate_up_proj";
 
+        /// <summary>PEFT's target_modules for an adapter that adapts no module (modules_to_save only).</summary>
+        public const string DummyTargetModules = "dummy-target-modules";
+
         /// <summary>The JSON text.</summary>
         public static byte[] Write(AdapterSettings settings, string? baseModelNameOrPath, IReadOnlyCollection<string> targetModules, IReadOnlyCollection<string>? excludeModules,
             IReadOnlyCollection<string>? modulesToSave, IReadOnlyCollection<string>? targetParameters)
@@ -50,7 +53,13 @@ namespace MoeLayers.Samples.MoeModel
                     ["r"] = () => json.WriteNumber("r", settings.Rank),
                     ["rank_pattern"] = () => Pattern(json, "rank_pattern", targetParameters is null ? null : 2.0 * settings.Rank),
                     ["revision"] = () => json.WriteNull("revision"),
-                    ["target_modules"] = () => Strings(json, "target_modules", targetModules),
+                    ["target_modules"] = () =>
+                    {
+                        // Routers alone adapt no module: PEFT's placeholder for an adapter that matches none
+                        // (src/peft/utils/constants.py DUMMY_TARGET_MODULES, honoured by BaseTuner.inject_adapter).
+                        if (targetModules.Count == 0 && targetParameters is null) json.WriteString("target_modules", DummyTargetModules);
+                        else Strings(json, "target_modules", targetModules);
+                    },
                     ["target_parameters"] = () => Strings(json, "target_parameters", targetParameters),
                     ["task_type"] = () => json.WriteString("task_type", "CAUSAL_LM"),
                     ["use_dora"] = () => json.WriteBoolean("use_dora", false),

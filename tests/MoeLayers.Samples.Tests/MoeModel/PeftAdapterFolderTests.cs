@@ -34,6 +34,25 @@ namespace MoeLayers.Samples.Tests.MoeModel
                 .ToDictionary(kv => kv.Key.Substring(block.Length), kv => kv.Value);
 
         [Fact]
+        public void RoutersAloneUsePeftsDummyTargetModules()
+        {
+            using var scope = NewDisposeScope();
+            using var temp = new TempFolder();
+            var config = MoeModelConfig.Read(MoeModelFixtures.Folder("qwen3_moe"));
+            var settings = new AdapterSettings(2, 4, false, AdapterTargets.Router);
+            var adapters = RandomAdapters(config, settings, 9);
+            adapters.Keys.Should().BeEquivalentTo("model.layers.1.mlp.router.weight", "model.layers.2.mlp.router.weight");
+            var folder = Path.Combine(temp.Path, "a");
+            PeftAdapterFolder.Save(folder, config, adapters, settings, null);
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, PeftAdapterFolder.ConfigFileName)))!;
+            ((string?)json["target_modules"]).Should().Be("dummy-target-modules", "PEFT refuses an adapter whose target_modules match nothing, unless it is this placeholder");
+            json["modules_to_save"]!.AsArray().Select(n => (string?)n).Should().Equal("mlp.gate");
+            var loaded = PeftAdapterFolder.Load(folder, config);
+            loaded.Settings.Should().Be(settings);
+            foreach (var (key, value) in adapters) loaded.Adapters[key].allclose(value, 0, 0).Should().BeTrue(key);
+        }
+
+        [Fact]
         public void Glm4BalanceBiasesTravelAsTheGatesBufferAndAreOptionalWhenRead()
         {
             using var scope = NewDisposeScope();
