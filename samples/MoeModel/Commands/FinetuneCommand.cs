@@ -79,6 +79,9 @@ namespace MoeLayers.Samples.MoeModel.Commands
                     ? new AdapterSettings(parse.GetValue(rank), parse.GetValue(alpha), parse.GetValue(rsLora), ParseTargets(parse.GetValue(targets)!))
                     : null;
                 settings?.Validate();
+                var computeType = ModelArguments.ParseDType(parse.GetValue(dtype)!);
+                if (settings is null && computeType != ScalarType.Float32)
+                    throw new ArgumentException($"--method full trains every weight in its dtype, and AdamW's small updates round away in {computeType}: use --dtype f32, or LoRA (float32 adapters on a {computeType} base).", nameof(dtype));
                 var fraction = parse.GetValue(validationFraction);
                 if (!(fraction > 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(validationFraction), fraction, "--validation-fraction must be in (0, 1).");
                 var logInterval = parse.GetValue(logEvery);
@@ -99,7 +102,6 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 var outputFolder = parse.GetValue(output)!;
                 Directory.CreateDirectory(outputFolder);
                 var checkpoint = Path.Combine(outputFolder, "checkpoint");
-                var computeType = ModelArguments.ParseDType(parse.GetValue(dtype)!);
                 using var model = ModelArguments.Load(path, computeType);
                 var modelParameters = model.parameters().Sum(p => p.numel());
                 var modelBytes = model.parameters().Sum(p => p.numel() * p.ElementSize);

@@ -47,6 +47,11 @@ namespace MoeLayers.Samples.MoeModel
             var trainable = model.parameters().Where(p => p.requires_grad).ToList();
             if (trainable.Count == 0)
                 throw new InvalidOperationException("no parameter of the model requires gradients: apply LoRA adapters (ModelAdapters.Apply) or unfreeze the parameters to train.");
+            // AdamW updates a parameter in its own dtype: in bfloat16 an update below 2⁻⁸ of the weight rounds away.
+            if (model.named_parameters().FirstOrDefault(p => p.parameter.requires_grad && p.parameter.dtype is not (ScalarType.Float32 or ScalarType.Float64)) is { name: { } name } low)
+                throw new InvalidOperationException(
+                    $"'{name}' trains in {low.parameter.dtype}, where AdamW's small updates round away: fine-tune every parameter of a float32 model, "
+                    + "or train float32 LoRA adapters on a bfloat16 or float16 base.");
 
             using var optimizer = optim.AdamW(trainable, options.LearningRate, weight_decay: options.WeightDecay);
             var history = new List<StepRecord>();

@@ -117,6 +117,11 @@ namespace MoeLayers.Samples.Tests.MoeModel
             var otherMethod = () => FineTuner.Train(full, data, Short with { Steps = 2 }, checkpoint, resume: true);
             otherMethod.Should().Throw<ArgumentException>().WithMessage("*holds a LoRA fine-tune*prepared for a full fine-tune*");
 
+            using var bf16 = MoeCausalLM.Load(MoeModelFixtures.Folder("qwen3_moe"), ScalarType.BFloat16);
+            foreach (var parameter in bf16.parameters()) parameter.requires_grad = true;
+            var lowPrecision = () => FineTuner.Train(bf16, data, Short, Path.Combine(temp.Path, "bf16"), resume: false);
+            lowPrecision.Should().Throw<InvalidOperationException>().WithMessage("'model.embed_tokens.weight' trains in BFloat16*float32 LoRA adapters on a bfloat16*");
+
             using var frozen = MoeCausalLM.Load(MoeModelFixtures.Folder("qwen3_moe"), ScalarType.Float32);
             var nothing = () => FineTuner.Train(frozen, data, Short, Path.Combine(temp.Path, "other"), resume: false);
             nothing.Should().Throw<InvalidOperationException>().WithMessage("*no parameter*requires gradients*");

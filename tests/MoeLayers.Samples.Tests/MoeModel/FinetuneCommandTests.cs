@@ -60,6 +60,7 @@ namespace MoeLayers.Samples.Tests.MoeModel
             Run("finetune", "--output", temp.Path, "--targets", "attention,lm_head").Should().Be(1);
             Run("finetune", "--output", temp.Path, "--method", "qlora").Should().Be(1);
             Run("finetune", "--output", temp.Path, "--warmup", "300", "--steps", "200").Should().Be(1);
+            Run("finetune", "--output", temp.Path, "--method", "full", "--dtype", "bf16").Should().Be(1);
             Directory.EnumerateFileSystemEntries(temp.Path).Should().BeEmpty("nothing is written for refused options");
         }
     }
