@@ -19,17 +19,18 @@ namespace MoeLayers.Samples.MoeModel.Commands
         {
             var folder = ModelArguments.Folder();
             var dtype = ModelArguments.DType();
+            var adapters = ModelArguments.Adapters();
             var system = new Option<string?>("--system") { Description = "A system message that opens the conversation." };
             var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "The most tokens per answer.", DefaultValueFactory = _ => 256 };
             var sampling = new SamplingArguments();
-            var command = new Command("chat", "Talk with the model (its chat template, history kept; Ctrl+C stops an answer).") { folder, dtype, system, maxNewTokens };
+            var command = new Command("chat", "Talk with the model (its chat template, history kept; Ctrl+C stops an answer).") { folder, dtype, adapters, system, maxNewTokens };
             foreach (var option in sampling.All) command.Options.Add(option);
             command.SetAction(parse => CommandErrors.Run(() =>
             {
                 var path = parse.GetValue(folder)!;
                 var tokenizer = ModelTokenizer.Open(path);
                 var defaults = new MoeChatDefaults { MaxOutputTokens = parse.GetValue(maxNewTokens), Sampling = sampling.Resolve(parse, path) };
-                using IChatClient client = new MoeChatClient(ModelArguments.Load(path, ModelArguments.ParseDType(parse.GetValue(dtype)!)), tokenizer, defaults, ownsModel: true);
+                using IChatClient client = new MoeChatClient(ModelArguments.Load(path, ModelArguments.ParseDType(parse.GetValue(dtype)!), parse.GetValue(adapters)), tokenizer, defaults, ownsModel: true);
                 var history = new List<ChatMessage>();
                 if (parse.GetValue(system) is { Length: > 0 } text) history.Add(new ChatMessage(ChatRole.System, text));
                 CancellationTokenSource? answering = null;

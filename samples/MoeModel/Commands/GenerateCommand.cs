@@ -13,6 +13,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
         {
             var folder = ModelArguments.Folder();
             var dtype = ModelArguments.DType();
+            var adapters = ModelArguments.Adapters();
             var prompt = new Option<string>("--prompt") { Description = "The text to continue.", DefaultValueFactory = _ => "To be, or not to be" };
             var chat = new Option<bool>("--chat") { Description = "Send the prompt as a user message through the folder's chat template." };
             var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "The most tokens to generate.", DefaultValueFactory = _ => 64 };
@@ -20,7 +21,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
             var sampling = new SamplingArguments();
             var command = new Command("generate", "Continue a prompt, streaming the text, then print tokens/s and peak memory.")
             {
-                folder, dtype, prompt, chat, maxNewTokens, noCache,
+                folder, dtype, adapters, prompt, chat, maxNewTokens, noCache,
             };
             foreach (var option in sampling.All) command.Options.Add(option);
             command.SetAction((parse, cancellationToken) => System.Threading.Tasks.Task.FromResult(CommandErrors.Run(() =>
@@ -35,7 +36,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                     UseCache = !parse.GetValue(noCache),
                 };
                 options.Validate();
-                using var model = ModelArguments.Load(path, ModelArguments.ParseDType(parse.GetValue(dtype)!));
+                using var model = ModelArguments.Load(path, ModelArguments.ParseDType(parse.GetValue(dtype)!), parse.GetValue(adapters));
                 var text = parse.GetValue(prompt)!;
                 var ids = parse.GetValue(chat)
                     ? tokenizer.Encode(tokenizer.ApplyChatTemplate(new[] { new ChatTurn(ChatTurn.User, text) }), addSpecialTokens: false)

@@ -22,14 +22,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 var source = parse.GetValue(folder)!;
                 var storage = ModelArguments.ParseDType(parse.GetValue(dtype)!);
                 using var model = ModelArguments.Load(source, storage);
-                var adapterFolder = parse.GetValue(adapters)!;
-                var loaded = PeftAdapterFolder.Load(adapterFolder, model.Config);
-                var settings = loaded.Settings;
-                ModelAdapters.Apply(model, settings);
-                // The adapters over the model's own trained state: a folder without balance biases keeps the base model's.
-                var state = ModelAdapters.TrainedState(model);
-                foreach (var (key, value) in loaded.Adapters) state[key] = value;
-                ModelAdapters.LoadTrainedState(model, state, adapterFolder);
+                var settings = PeftAdapterFolder.ApplyTo(parse.GetValue(adapters)!, model);
                 using var scope = NewDisposeScope();
                 // A fixed probe: 64 seeded token ids, whose logits the adapted model and the written folder must agree on.
                 var probe = randint(0, model.Config.VocabSize, new long[] { 1, 64 }, dtype: ScalarType.Int64, generator: new Generator(0));

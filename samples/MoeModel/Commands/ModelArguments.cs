@@ -24,6 +24,11 @@ namespace MoeLayers.Samples.MoeModel.Commands
             DefaultValueFactory = _ => "f32",
         };
 
+        public static Option<string?> Adapters() => new("--adapters")
+        {
+            Description = "A LoRA adapter folder (finetune's OUTPUT/adapters, or PEFT's) to put on the model, unmerged.",
+        };
+
         public static ScalarType ParseDType(string name) => name.ToLowerInvariant() switch
         {
             "f32" or "float32" => ScalarType.Float32,
@@ -31,6 +36,24 @@ namespace MoeLayers.Samples.MoeModel.Commands
             "f16" or "float16" => ScalarType.Float16,
             _ => throw new ArgumentException($"--dtype must be bf16, f16 or f32; got '{name}'.", nameof(name)),
         };
+
+        /// <summary>Loads the folder as <see cref="Load(string, ScalarType)"/> does, then puts the adapters of <paramref name="adapters"/> on it when given.</summary>
+        public static MoeCausalLM Load(string folder, ScalarType dtype, string? adapters)
+        {
+            var model = Load(folder, dtype);
+            if (adapters is null) return model;
+            try
+            {
+                var settings = PeftAdapterFolder.ApplyTo(adapters, model);
+                Console.Error.WriteLine($"adapters: {adapters} (rank {settings.Rank}, α {settings.Alpha}, {settings.Targets})");
+                return model;
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
 
         /// <summary>Loads the folder, drawing a progress bar on a terminal (one line when the output is a log).</summary>
         public static MoeCausalLM Load(string folder, ScalarType dtype)

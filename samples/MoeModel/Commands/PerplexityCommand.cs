@@ -15,6 +15,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
         {
             var folder = ModelArguments.Folder();
             var dtype = ModelArguments.DType();
+            var adapters = ModelArguments.Adapters();
             var file = new Option<string>("--file")
             {
                 Description = "A UTF-8 text file; default: the bundled tiny-shakespeare text's first 20,000 characters.",
@@ -23,7 +24,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
             var maxCharacters = new Option<int>("--max-characters") { Description = "Read at most this many characters of the file (0 = all).", DefaultValueFactory = _ => 20_000 };
             var window = new Option<int>("--window") { Description = "Tokens per forward (the context each token can see at most).", DefaultValueFactory = _ => 256 };
             var stride = new Option<int?>("--stride") { Description = "Tokens between window starts (default: the window, disjoint windows)." };
-            var command = new Command("perplexity", "Perplexity of the model over a text file (sliding window).") { folder, dtype, file, maxCharacters, window, stride };
+            var command = new Command("perplexity", "Perplexity of the model over a text file (sliding window).") { folder, dtype, adapters, file, maxCharacters, window, stride };
             command.SetAction((parse, cancellationToken) => System.Threading.Tasks.Task.FromResult(CommandErrors.Run(() =>
             {
                 var path = parse.GetValue(folder)!;
@@ -32,7 +33,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 using var tokenizer = ModelTokenizer.Open(path);
                 var tokens = tokenizer.Encode(text).ToArray();
                 var dtypeName = parse.GetValue(dtype)!;
-                using var model = ModelArguments.Load(path, ModelArguments.ParseDType(dtypeName));
+                using var model = ModelArguments.Load(path, ModelArguments.ParseDType(dtypeName), parse.GetValue(adapters));
                 var (windowTokens, strideTokens) = (parse.GetValue(window), parse.GetValue(stride) ?? parse.GetValue(window));
                 PerplexityResult? result = null;
                 if (AnsiConsole.Profile.Capabilities.Interactive)

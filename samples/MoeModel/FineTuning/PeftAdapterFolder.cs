@@ -114,6 +114,34 @@ namespace MoeLayers.Samples.MoeModel
             return new PeftAdapters(adapters, settings, encoding);
         }
 
+        /// <summary>
+        /// Puts the adapters of <paramref name="folder"/> on <paramref name="model"/> (<see cref="ModelAdapters.Apply"/> with
+        /// the folder's settings, then its tensors): the adapted model computes what the fine-tune left, ready to generate,
+        /// score or merge. Balance biases the folder lacks keep the model's values. Everything is read and checked before
+        /// the model changes.
+        /// </summary>
+        /// <param name="folder">An adapter folder for the model's config.</param>
+        /// <param name="model">A model without adapters.</param>
+        /// <returns>The folder's settings.</returns>
+        public static AdapterSettings ApplyTo(string folder, MoeCausalLM model)
+        {
+            ArgumentNullException.ThrowIfNull(model);
+            var loaded = Load(folder, model.Config);
+            try
+            {
+                ModelAdapters.Apply(model, loaded.Settings);
+                var state = ModelAdapters.TrainedState(model);
+                foreach (var (key, value) in loaded.Adapters) state[key] = value;
+                ModelAdapters.LoadTrainedState(model, state, Path.Combine(folder, WeightsFileName));
+                foreach (var value in state.Values) value.Dispose();
+                return loaded.Settings;
+            }
+            finally
+            {
+                foreach (var value in loaded.Adapters.Values) value.Dispose();
+            }
+        }
+
         /// <summary>What the file holds adapters for: attention, MoE experts, dense MLP layers, routers (MoE-block tensors that are not LoRA's).</summary>
         private static AdapterTargets TargetsOf(MoeModelConfig config, IEnumerable<string> keys)
         {

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
 using FluentAssertions;
+using MoeLayers.Interop;
 using MoeLayers.Samples.MoeModel;
 using MoeLayers.Samples.MoeModel.Commands;
 using static TorchSharp.torch;
@@ -40,10 +42,15 @@ namespace MoeLayers.Samples.Tests.MoeModel
             Run("merge", source, "--adapters", Path.Combine(run, "adapters"), "--output", merged).Should().Be(0);
             var ids = MoeModelFixtures.ReferenceOf("glm4_moe").InputIds;
             using var adapted = MoeCausalLM.Load(source, ScalarType.Float32);
-            var loaded = PeftAdapterFolder.Load(Path.Combine(run, "adapters"), adapted.Config);
-            loaded.Settings.Should().Be(new AdapterSettings(4, 16, false, AdapterTargets.AllProjections | AdapterTargets.Router));
-            ModelAdapters.Apply(adapted, loaded.Settings);
-            ModelAdapters.LoadTrainedState(adapted, loaded.Adapters, "adapters");
+            PeftAdapterFolder.ApplyTo(Path.Combine(run, "adapters"), adapted)
+                .Should().Be(new AdapterSettings(4, 16, false, AdapterTargets.AllProjections | AdapterTargets.Router));
+            using (var checkpointed = MoeCausalLM.Load(source, ScalarType.Float32))
+            {
+                ModelAdapters.Apply(checkpointed, adapted.Adapters!);
+                using var trained = SafetensorsFile.Open(Path.Combine(run, "checkpoint", TrainingCheckpoint.WeightsFileName));
+                ModelAdapters.LoadTrainedState(checkpointed, trained.Keys.ToDictionary(k => k, k => trained.Read(k)), "checkpoint");
+                checkpointed.Forward(ids).allclose(adapted.Forward(ids), 0, 0).Should().BeTrue("the PEFT folder holds exactly the trained tensors the checkpoint holds, balance biases included");
+            }
             using var reloaded = MoeCausalLM.Load(merged, ScalarType.Float32);
             var expected = adapted.Forward(ids);
             var actual = reloaded.Forward(ids);
