@@ -48,12 +48,13 @@ namespace MoeLayers.Samples.MoeModel.Commands
             var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradients' global norm to this.", DefaultValueFactory = _ => 1 };
             var seed = new Option<int>("--seed") { Description = "Seed of the batches and of the adapters' initialization.", DefaultValueFactory = _ => 0 };
             var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every this many steps (and after the last; on Ctrl+C too).", DefaultValueFactory = _ => 50 };
+            var evalEvery = new Option<int>("--eval-every") { Description = "Score the validation tokens every this many steps (and after the last); 0 never.", DefaultValueFactory = _ => 50 };
             var logEvery = new Option<int>("--log-every") { Description = "Print a progress line every this many steps.", DefaultValueFactory = _ => 10 };
             var resume = new Option<bool>("--resume") { Description = "Continue from OUTPUT/checkpoint with the same options." };
             var command = new Command("finetune", "Fine-tune the model on a text file (LoRA or full), with checkpoints, a loss plot and perplexity before and after.")
             {
                 folder, dtype, data, maxCharacters, validationFraction, evalTokens, output, method, rank, alpha, rsLora, targets, steps, batchSize,
-                sequenceLength, accumulation, learningRate, minRatio, warmup, weightDecay, maxGradNorm, seed, checkpointEvery, logEvery, resume,
+                sequenceLength, accumulation, learningRate, minRatio, warmup, weightDecay, maxGradNorm, seed, checkpointEvery, evalEvery, logEvery, resume,
             };
             command.SetAction((parse, cancellationToken) => System.Threading.Tasks.Task.FromResult(CommandErrors.Run(() =>
             {
@@ -71,6 +72,7 @@ namespace MoeLayers.Samples.MoeModel.Commands
                     MaxGradNorm = parse.GetValue(maxGradNorm),
                     Seed = parse.GetValue(seed),
                     CheckpointEvery = parse.GetValue(checkpointEvery),
+                    EvaluateEvery = parse.GetValue(evalEvery),
                 };
                 options.Validate();
                 var methodName = parse.GetValue(method)!.ToLowerInvariant();
@@ -120,10 +122,11 @@ namespace MoeLayers.Samples.MoeModel.Commands
 
                 var progress = new InlineProgress<StepRecord>(r =>
                 {
-                    if (r.Step == 1 || r.Step % logInterval == 0 || r.Step == options.Steps)
-                        Console.WriteLine($"step {r.Step}/{options.Steps}: loss {r.Loss:F4}, aux {r.AuxiliaryLoss:F5}, lr {r.LearningRate:E2}, grad norm {r.GradientNorm:F3}, {r.TokensPerSecond:F0} tokens/s");
+                    if (r.Step == 1 || r.Step % logInterval == 0 || r.Step == options.Steps || r.ValidationLoss is not null)
+                        Console.WriteLine($"step {r.Step}/{options.Steps}: loss {r.Loss:F4}, aux {r.AuxiliaryLoss:F5}, lr {r.LearningRate:E2}, grad norm {r.GradientNorm:F3}, {r.TokensPerSecond:F0} tokens/s"
+                            + (r.ValidationLoss is { } v ? $"; validation loss {v:F4} (perplexity {Math.Exp(v):F2})" : ""));
                 });
-                var result = FineTuner.Train(model, windows, options, checkpoint, parse.GetValue(resume), progress, cancellationToken);
+                var result = FineTuner.Train(model, windows, options, checkpoint, parse.GetValue(resume), progress, validation, cancellationToken);
                 var peakMemory = GenerationStatistics.PeakMemoryNow();
                 var history = result.History;
                 if (history.Count > 0)

@@ -44,6 +44,12 @@ namespace MoeLayers.Samples.MoeModel
         /// <summary>Write a checkpoint every this many steps (and after the last); 0 writes only the last. Default 50.</summary>
         public int CheckpointEvery { get; init; } = 50;
 
+        /// <summary>
+        /// Score the validation tokens every this many steps (and after the last), windows of <see cref="SequenceLength"/>
+        /// tokens; 0 never. Default 50. Ignored without validation tokens.
+        /// </summary>
+        public int EvaluateEvery { get; init; } = 50;
+
         /// <summary>Tokens per optimizer step: batch × sequence × accumulation.</summary>
         public long TokensPerStep => (long)BatchSize * SequenceLength * GradientAccumulation;
 
@@ -64,6 +70,7 @@ namespace MoeLayers.Samples.MoeModel
             Require(double.IsFinite(WeightDecay) && WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "finite and ≥ 0");
             Require(double.IsFinite(MaxGradNorm) && MaxGradNorm > 0, nameof(MaxGradNorm), MaxGradNorm, "finite and > 0");
             Require(CheckpointEvery >= 0, nameof(CheckpointEvery), CheckpointEvery, "≥ 0");
+            Require(EvaluateEvery >= 0, nameof(EvaluateEvery), EvaluateEvery, "≥ 0");
         }
     }
 }

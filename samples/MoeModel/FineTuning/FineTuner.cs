@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using MoeLayers.Samples.MoeModel.Evaluation;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -32,9 +33,10 @@ namespace MoeLayers.Samples.MoeModel
         /// <param name="checkpointFolder">The checkpoint folder (its parent must exist).</param>
         /// <param name="resume">Continue from the checkpoint in <paramref name="checkpointFolder"/>.</param>
         /// <param name="progress">Receives each step as it ends, or null.</param>
+        /// <param name="validation">Held-out token ids scored every <see cref="FineTuneOptions.EvaluateEvery"/> steps (in eval mode, without autograd), or null.</param>
         /// <param name="cancellationToken">Stops the run between steps.</param>
         public static FineTuneResult Train(MoeCausalLM model, TrainingWindows data, FineTuneOptions options, string checkpointFolder, bool resume,
-            IProgress<StepRecord>? progress = null, CancellationToken cancellationToken = default)
+            IProgress<StepRecord>? progress = null, IReadOnlyList<int>? validation = null, CancellationToken cancellationToken = default)
         {
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(data);
@@ -76,9 +78,11 @@ namespace MoeLayers.Samples.MoeModel
                         return new FineTuneResult(history, start, Cancelled: true);
                     }
                     var record = Step(model, optimizer, trainable, data, options, step);
+                    var done = step + 1;
+                    if (validation is { Count: >= 2 } && options.EvaluateEvery > 0 && (done % options.EvaluateEvery == 0 || done == options.Steps))
+                        record = record with { ValidationLoss = ValidationLoss(model, validation, options.SequenceLength) };
                     history.Add(record);
                     progress?.Report(record);
-                    var done = step + 1;
                     if (done == options.Steps || (options.CheckpointEvery > 0 && done % options.CheckpointEvery == 0))
                         TrainingCheckpoint.Save(checkpointFolder, model, optimizer, new TrainerState(done, options, model.Adapters, history));
                 }
@@ -116,6 +120,21 @@ namespace MoeLayers.Samples.MoeModel
             MoeLoadBalancing.AfterOptimizerStep(model);
             var seconds = watch.Elapsed.TotalSeconds;
             return new StepRecord(step + 1, loss, auxiliary, learningRate, gradientNorm, seconds, (CpuTime() - cpuStart).TotalSeconds, options.TokensPerStep / seconds);
+        }
+
+        /// <summary>The mean NLL of <paramref name="tokens"/> in disjoint windows of the training length, in eval mode.</summary>
+        private static double ValidationLoss(MoeCausalLM model, IReadOnlyList<int> tokens, int sequenceLength)
+        {
+            model.eval();
+            try
+            {
+                var window = Math.Min(sequenceLength, tokens.Count);
+                return Perplexity.Measure(model, tokens, window, window).NegativeLogLikelihood;
+            }
+            finally
+            {
+                model.train();
+            }
         }
 
         private static TimeSpan CpuTime()

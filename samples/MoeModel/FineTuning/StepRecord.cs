@@ -9,5 +9,7 @@ namespace MoeLayers.Samples.MoeModel
     /// <param name="Seconds">Wall time of the step (forwards, backwards, clipping, optimizer step).</param>
     /// <param name="CpuSeconds">CPU time of the process over the step, all threads (on a shared machine, read beside <paramref name="Seconds"/>).</param>
     /// <param name="TokensPerSecond">Tokens trained on per second of the step.</param>
-    public sealed record StepRecord(int Step, double Loss, double AuxiliaryLoss, double LearningRate, double GradientNorm, double Seconds, double CpuSeconds, double TokensPerSecond);
+    /// <param name="ValidationLoss">The mean next-token cross-entropy over the validation tokens after the step, where the run scored them (<see cref="FineTuneOptions.EvaluateEvery"/>); else null.</param>
+    public sealed record StepRecord(int Step, double Loss, double AuxiliaryLoss, double LearningRate, double GradientNorm, double Seconds, double CpuSeconds, double TokensPerSecond,
+        double? ValidationLoss = null);
 }

@@ -29,7 +29,10 @@ namespace MoeLayers.Samples.Tests.MoeModel
                 "--warmup", "1", "--lr", "1e-2", "--rank", "4", "--targets", "attention,experts,dense,router", "--checkpoint-every", "4").Should().Be(0);
             foreach (var file in new[] { "loss.png", "loss.csv", "summary.json", "adapters/adapter_config.json", "adapters/adapter_model.safetensors", "checkpoint/trainer_state.json" })
                 File.Exists(Path.Combine(run, file)).Should().BeTrue(file);
-            File.ReadAllLines(Path.Combine(run, "loss.csv")).Should().HaveCount(9, "a header and 8 steps");
+            var csv = File.ReadAllLines(Path.Combine(run, "loss.csv"));
+            csv.Should().HaveCount(9, "a header and 8 steps");
+            csv[^1].Split(',').Should().HaveCount(9).And.Subject.Last().Should().NotBeEmpty("the last step scores the validation tokens");
+            csv[1].Split(',').Last().Should().BeEmpty("--eval-every 50 scores no earlier step of 8");
             using (var summary = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run, "summary.json"))))
             {
                 var root = summary.RootElement;
