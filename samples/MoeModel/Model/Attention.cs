@@ -13,7 +13,8 @@ namespace MoeLayers.Samples.MoeModel
     /// </summary>
     /// <remarks>
     /// Without sinks or a sliding window this is libtorch's scaled_dot_product_attention (scale head_dim^-0.5, its own
-    /// causal flag, or a boolean mask when new tokens follow cached ones); with them, the explicit softmax of gpt-oss's
+    /// causal flag, or a boolean mask when new tokens follow cached ones; a single new token attends per KV head, its
+    /// group of query heads as a block of queries, so the cached keys and values are not repeated); with them, the explicit softmax of gpt-oss's
     /// eager_attention_forward (modular_gpt_oss.py @ 0261a467116de4a9103b58200f9d82f8fb5a0e86): logits + mask, the sink
     /// column appended, the row maximum subtracted, softmax, the sink column dropped. A sliding window of w lets a query
     /// see keys at positions p − w &lt; k ≤ p (masking_utils' sliding_window_overlay).
@@ -112,21 +113,31 @@ namespace MoeLayers.Samples.MoeModel
             v = v.transpose(1, 2);
             if (cache is not null) (k, v) = cache.Append(layer, k, v);
             var groups = heads / kvHeads;
-            if (groups > 1)
+            Tensor attended;
+            if (time == 1 && _sinks is null && _window is null)
             {
-                k = k.repeat_interleave(groups, dim: 1);
-                v = v.repeat_interleave(groups, dim: 1);
+                // One new token sees every cached key, so each KV head's group of query heads attends as a block of
+                // `groups` queries to that head's keys: grouped-query attention without repeating the keys and values
+                // (a copy of the whole cache per layer and token). Query head h = j·groups + g is row g of KV head j.
+                attended = nn.functional.scaled_dot_product_attention(q.reshape(batch, kvHeads, groups, hd), k, v).reshape(batch, heads, 1, hd);
             }
-            var attended = _sinks is null && _window is null ? Fused(q, k, v, start) : Explicit(q, k, v, start);
+            else
+            {
+                if (groups > 1)
+                {
+                    k = k.repeat_interleave(groups, dim: 1);
+                    v = v.repeat_interleave(groups, dim: 1);
+                }
+                attended = _sinks is null && _window is null ? Fused(q, k, v, start) : Explicit(q, k, v, start);
+            }
             var merged = attended.transpose(1, 2).reshape(batch, time, heads * hd);
             return _o.call(merged).MoveToOuterDisposeScope();
         }
 
-        /// <summary>libtorch's fused attention: no mask for one new token, its causal flag without a cache, else a boolean mask.</summary>
+        /// <summary>libtorch's fused attention for several new tokens: its causal flag without a cache, else a boolean mask.</summary>
         private static Tensor Fused(Tensor q, Tensor k, Tensor v, long start)
         {
             long queries = q.shape[2], keys = k.shape[2];
-            if (queries == 1) return nn.functional.scaled_dot_product_attention(q, k, v);
             if (queries == keys) return nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true);
             return nn.functional.scaled_dot_product_attention(q, k, v, Allowed(start, queries, keys, null, q.device));
         }

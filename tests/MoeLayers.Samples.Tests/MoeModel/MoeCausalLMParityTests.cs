@@ -56,6 +56,26 @@ namespace MoeLayers.Samples.Tests.MoeModel
 
         [Theory]
         [MemberData(nameof(Folders))]
+        public void OneTokenAtATimeThroughTheCacheGivesTheWholePromptsLogits(string name)
+        {
+            using var scope = NewDisposeScope();
+            var ids = MoeModelFixtures.ReferenceOf(name).InputIds;
+            using var model = MoeCausalLM.Load(MoeModelFixtures.Folder(name), ScalarType.Float32);
+            var whole = model.Forward(ids);
+            using var cache = model.NewCache();
+            model.Forward(ids.narrow(1, 0, 40), cache);
+            for (var position = 40; position < ids.shape[1]; position++)
+            {
+                // One new token: the grouped-query path that attends per KV head without repeating the cache.
+                var step = model.Forward(ids.narrow(1, position, 1), cache);
+                var difference = (step[0, 0] - whole[0, position]).abs().max().item<float>();
+                difference.Should().BeLessThan(1e-4f, $"position {position} of {name}");
+            }
+            cache.Length.Should().Be(ids.shape[1]);
+        }
+
+        [Theory]
+        [MemberData(nameof(Folders))]
         public void BFloat16ComputeStaysNearTheFloat32Reference(string name)
         {
             // bf16 keeps 8 bits of mantissa: through a few layers a position's logits (|logits| ≤ 5) move by a few
