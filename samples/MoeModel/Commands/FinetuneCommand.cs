@@ -115,8 +115,8 @@ namespace MoeLayers.Samples.MoeModel.Commands
                 if (settings is not null) ModelAdapters.Apply(model, settings);
                 else foreach (var parameter in model.parameters()) parameter.requires_grad = true;
                 var trained = ModelAdapters.TrainedTensors(model);
-                var trainedParameters = trained.Sum(t => t.Tensor.numel());
-                var trainedBytes = trained.Sum(t => t.Tensor.numel() * t.Tensor.ElementSize);
+                var trainedParameters = trained.Values.Sum(t => t.numel());
+                var trainedBytes = trained.Values.Sum(t => t.numel() * t.ElementSize);
                 Console.WriteLine($"{methodName}: training {trainedParameters:N0} of {modelParameters:N0} parameters ({100.0 * trainedParameters / modelParameters:F2}%), "
                     + $"{options.Steps} steps of {options.TokensPerStep} tokens");
 
@@ -140,17 +140,20 @@ namespace MoeLayers.Samples.MoeModel.Commands
                     return 130;
                 }
 
-                var after = Perplexity.Measure(model, validation, evalWindow, evalWindow, cancellationToken: cancellationToken);
+                // The last step scored the validation tokens the same way (FineTuner: windows of the training length) unless
+                // --eval-every 0 turned that off.
+                var afterPerplexity = Math.Exp(history[^1].ValidationLoss
+                    ?? Perplexity.Measure(model, validation, evalWindow, evalWindow, cancellationToken: cancellationToken).NegativeLogLikelihood);
                 var saved = settings is not null ? Path.Combine(outputFolder, "adapters") : Path.Combine(outputFolder, "model");
-                if (settings is not null) PeftAdapterFolder.Save(saved, model.Config, ModelAdapters.TrainedState(model), settings, Path.GetFullPath(path));
+                if (settings is not null) PeftAdapterFolder.Save(saved, model.Config, ModelAdapters.TrainedTensors(model), settings, Path.GetFullPath(path));
                 else model.Save(saved, path);
                 var thisRun = history.Skip(result.ResumedFrom).ToList();
                 var summary = new FineTuneSummary(model.Config.ModelType, methodName, computeType.ToString(), settings, options,
-                    training.Length, validation.Length, before.Perplexity, after.Perplexity, trainedParameters, modelParameters, trainedBytes, modelBytes,
+                    training.Length, validation.Length, before.Perplexity, afterPerplexity, trainedParameters, modelParameters, trainedBytes, modelBytes,
                     Median(thisRun.Select(r => r.Seconds)), Median(thisRun.Select(r => r.CpuSeconds)), Median(thisRun.Select(r => r.TokensPerSecond)), peakMemory);
-                File.WriteAllBytes(Path.Combine(outputFolder, "summary.json"),
+                AtomicWrites.ReplaceFile(Path.Combine(outputFolder, "summary.json"),
                     JsonSerializer.SerializeToUtf8Bytes(summary, new JsonSerializerOptions { WriteIndented = true, Converters = { new JsonStringEnumConverter() } }));
-                Console.WriteLine($"perplexity {before.Perplexity:F3} → {after.Perplexity:F3}; median step {summary.MedianStepSeconds:F3} s wall, {summary.MedianCpuSeconds:F3} s CPU ({summary.MedianTokensPerSecond:F0} tokens/s); "
+                Console.WriteLine($"perplexity {before.Perplexity:F3} → {afterPerplexity:F3}; median step {summary.MedianStepSeconds:F3} s wall, {summary.MedianCpuSeconds:F3} s CPU ({summary.MedianTokensPerSecond:F0} tokens/s); "
                     + $"peak memory while training {summary.PeakMemoryBytes / (1024.0 * 1024):F0} MiB; wrote {saved}, loss.png, loss.csv, summary.json");
                 return 0;
             })));

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Text;
 using ScottPlot;
@@ -41,7 +40,7 @@ namespace MoeLayers.Samples.MoeModel
             plot.XLabel("optimizer step");
             plot.YLabel("next-token cross-entropy (nats per token)");
             plot.ShowLegend(Alignment.UpperRight);
-            WriteAtomically(path, plot.GetImageBytes(900, 540, ImageFormat.Png));
+            AtomicWrites.ReplaceFile(path, plot.GetImageBytes(900, 540, ImageFormat.Png));
         }
 
         /// <summary>step,loss,aux_loss,learning_rate,grad_norm,seconds,cpu_seconds,tokens_per_second,validation_loss (empty where not scored), one line per step.</summary>
@@ -53,23 +52,7 @@ namespace MoeLayers.Samples.MoeModel
             var text = new StringBuilder("step,loss,aux_loss,learning_rate,grad_norm,seconds,cpu_seconds,tokens_per_second,validation_loss\n");
             foreach (var r in history)
                 text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.Loss:R},{r.AuxiliaryLoss:R},{r.LearningRate:R},{r.GradientNorm:R},{r.Seconds:R},{r.CpuSeconds:R},{r.TokensPerSecond:R},{r.ValidationLoss?.ToString("R", CultureInfo.InvariantCulture)}\n");
-            WriteAtomically(path, Encoding.UTF8.GetBytes(text.ToString()));
-        }
-
-        /// <summary>Writes a temporary file beside <paramref name="path"/> and renames it over it: readers see the old file or the whole new one.</summary>
-        private static void WriteAtomically(string path, byte[] bytes)
-        {
-            var full = Path.GetFullPath(path);
-            var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-            try
-            {
-                File.WriteAllBytes(temporary, bytes);
-                File.Move(temporary, full, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(temporary)) File.Delete(temporary);
-            }
+            AtomicWrites.ReplaceFile(path, Encoding.UTF8.GetBytes(text.ToString()));
         }
     }
 }

@@ -91,11 +91,14 @@ namespace MoeLayers.Samples.MoeModel
         /// moves).
         /// </summary>
         /// <param name="model">The model.</param>
-        public static List<(string Key, Tensor Tensor)> TrainedTensors(MoeCausalLM model)
+        public static Dictionary<string, Tensor> TrainedTensors(MoeCausalLM model)
         {
             ArgumentNullException.ThrowIfNull(model);
-            var tensors = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, (Tensor)p.parameter)).ToList();
-            tensors.AddRange(model.named_buffers().Where(b => b.name.EndsWith(".router.correction_bias", StringComparison.Ordinal)));
+            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (name, parameter) in model.named_parameters())
+                if (parameter.requires_grad) tensors[name] = parameter;
+            foreach (var (name, buffer) in model.named_buffers())
+                if (name.EndsWith(".router.correction_bias", StringComparison.Ordinal)) tensors[name] = buffer;
             return tensors;
         }
 
@@ -133,8 +136,7 @@ namespace MoeLayers.Samples.MoeModel
                 else if (!value.shape.SequenceEqual(tensor.shape))
                     problems.Add($"'{key}' is [{string.Join(", ", value.shape)}], expected [{string.Join(", ", tensor.shape)}]");
             }
-            var known = targets.Select(t => t.Key).ToHashSet(StringComparer.Ordinal);
-            problems.AddRange(state.Keys.Where(k => !known.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).Select(k => $"unexpected '{k}' (not trained in this model)"));
+            problems.AddRange(state.Keys.Where(k => !targets.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).Select(k => $"unexpected '{k}' (not trained in this model)"));
             if (problems.Count > 0)
                 throw new ArgumentException($"{source} does not fit the model's trained tensors; nothing was loaded: {string.Join("; ", problems)}.", nameof(state));
             using var noGrad = no_grad();

@@ -27,7 +27,7 @@ namespace MoeLayers.Samples.MoeModel
         /// </summary>
         /// <param name="folder">The adapter folder; its parent must exist.</param>
         /// <param name="config">The base model's config.</param>
-        /// <param name="adapters">Every adapter of <paramref name="settings"/> by the adapted <see cref="MoeCausalLM"/>'s state-dict names: model.layers.{i}.self_attn.q_proj.lora_A.weight …, model.layers.{i}.mlp.experts.lora.a_in …, router.weight when the routers are trained, and router.correction_bias where the family has a balance bias (<see cref="ModelAdapters.TrainedState"/> gives exactly these).</param>
+        /// <param name="adapters">Every adapter of <paramref name="settings"/> by the adapted <see cref="MoeCausalLM"/>'s state-dict names: model.layers.{i}.self_attn.q_proj.lora_A.weight …, model.layers.{i}.mlp.experts.lora.a_in …, router.weight when the routers are trained, and router.correction_bias where the family has a balance bias (<see cref="ModelAdapters.TrainedTensors"/> gives exactly these).</param>
         /// <param name="settings">Rank, α, rsLoRA and targets.</param>
         /// <param name="baseModelNameOrPath">The base model's Hub id or path written as base_model_name_or_path, or null.</param>
         /// <returns>How the routed experts were written.</returns>
@@ -43,33 +43,15 @@ namespace MoeLayers.Samples.MoeModel
             var problems = Problems(expected, adapters.ToDictionary(kv => kv.Key, kv => kv.Value.shape));
             if (problems.Count > 0)
                 throw new ArgumentException($"The adapters do not fit {config.ModelType} with {settings}; nothing was written: {string.Join("; ", problems)}.", nameof(adapters));
-            var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-            var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{target}' is a root folder; name a folder inside one.", nameof(folder));
-            if (!Directory.Exists(parent)) throw new DirectoryNotFoundException($"cannot write adapter folder '{target}': its parent '{parent}' does not exist.");
-            if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !File.Exists(Path.Combine(target, ConfigFileName))))
-                throw new IOException($"cannot write adapter folder '{target}': it exists and is not an adapter folder (no {ConfigFileName}); the whole folder would be replaced.");
-
             var encoding = PeftAdapterTensors.EncodingOf(config);
             using var scope = NewDisposeScope();
             var tensors = PeftAdapterTensors.ToPeft(config, adapters);
             var configJson = ConfigJson(config, settings, baseModelNameOrPath, tensors.Keys, encoding);
-            var temporary = FolderSwap.Sibling(target, "tmp");
-            Directory.CreateDirectory(temporary);
-            try
+            AtomicWrites.ReplaceFolder(folder, ConfigFileName, "adapter folder", temporary =>
             {
                 SafetensorsWriter.Write(Path.Combine(temporary, WeightsFileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-                using (var file = new FileStream(Path.Combine(temporary, ConfigFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                {
-                    file.Write(configJson);
-                    file.Flush(flushToDisk: true);
-                }
-                FolderSwap.Replace(temporary, target, afterOldMovedAsideForTests: null);
-            }
-            catch
-            {
-                FolderSwap.TryDeleteFolder(temporary);
-                throw;
-            }
+                AtomicWrites.NewFile(Path.Combine(temporary, ConfigFileName), stream => stream.Write(configJson));
+            });
             return encoding;
         }
 
@@ -130,10 +112,10 @@ namespace MoeLayers.Samples.MoeModel
             try
             {
                 ModelAdapters.Apply(model, loaded.Settings);
-                var state = ModelAdapters.TrainedState(model);
-                foreach (var (key, value) in loaded.Adapters) state[key] = value;
+                // A trained tensor the folder lacks (a balance bias) is "loaded" from itself: it keeps the model's value.
+                var state = new Dictionary<string, Tensor>(loaded.Adapters, StringComparer.Ordinal);
+                foreach (var (key, tensor) in ModelAdapters.TrainedTensors(model)) state.TryAdd(key, tensor);
                 ModelAdapters.LoadTrainedState(model, state, Path.Combine(folder, WeightsFileName));
-                foreach (var value in state.Values) value.Dispose();
                 return loaded.Settings;
             }
             finally

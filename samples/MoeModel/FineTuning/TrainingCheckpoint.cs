@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -40,34 +39,16 @@ namespace MoeLayers.Samples.MoeModel
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(optimizer);
             ArgumentNullException.ThrowIfNull(state);
-            var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-            if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !File.Exists(Path.Combine(target, StateFileName))))
-                throw new IOException($"cannot write checkpoint '{target}': it exists and is not a fine-tune checkpoint (no {StateFileName}); the whole folder would be replaced.");
-            var temporary = FolderSwap.Sibling(target, "tmp");
-            Directory.CreateDirectory(temporary);
-            try
+            AtomicWrites.ReplaceFolder(folder, StateFileName, "fine-tune checkpoint", temporary =>
             {
-                SafetensorsWriter.Write(Path.Combine(temporary, WeightsFileName), ModelAdapters.TrainedTensors(model).ToDictionary(t => t.Key, t => t.Tensor));
-                WriteFile(Path.Combine(temporary, OptimizerFileName), stream =>
+                SafetensorsWriter.Write(Path.Combine(temporary, WeightsFileName), ModelAdapters.TrainedTensors(model));
+                AtomicWrites.NewFile(Path.Combine(temporary, OptimizerFileName), stream =>
                 {
                     using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
                     optimizer.save_state_dict(writer);
                 });
-                WriteFile(Path.Combine(temporary, StateFileName), stream => JsonSerializer.Serialize(stream, state, Json));
-                FolderSwap.Replace(temporary, target, afterOldMovedAsideForTests: null);
-            }
-            catch
-            {
-                FolderSwap.TryDeleteFolder(temporary);
-                throw;
-            }
-        }
-
-        private static void WriteFile(string path, Action<Stream> write)
-        {
-            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-            write(stream);
-            stream.Flush(flushToDisk: true);
+                AtomicWrites.NewFile(Path.Combine(temporary, StateFileName), stream => JsonSerializer.Serialize(stream, state, Json));
+            });
         }
 
         /// <summary>Reads trainer_state.json of <paramref name="folder"/>.</summary>
